@@ -1,0 +1,104 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { log } from '@temporalio/activity';
+import { ErrorType } from '../errors.js';
+import type { Finding } from '../findings/finding.js';
+import type { AwsClients } from './aws.js';
+import { CONTROLS } from './controls/index.js';
+
+/** What triage read from the live resource and what it would change. */
+export interface Triage {
+  readonly compliant: boolean;
+  readonly before: unknown;
+  readonly tags: Readonly<Record<string, string>>;
+  /** The exact change that would make the resource compliant; null when it already is. */
+  readonly plannedChange: PlannedChange | null;
+  readonly readAt: string;
+}
+export interface PlannedChange {
+  readonly summary: string;
+  readonly details: unknown;
+}
+export interface FixResult {
+  /** False when the resource was already compliant on re-read (fixed by someone, or by an earlier attempt). */
+  readonly applied: boolean;
+  /** State read immediately before the change. */
+  readonly before: unknown;
+  readonly change: PlannedChange | null;
+  readonly at: string;
+}
+export interface Verification {
+  readonly after: unknown;
+  readonly at: string;
+}
+
+export interface RemediationDeps {
+  readonly aws: AwsClients;
+  readonly now?: () => Date;
+}
+
+function controlFor(finding: Finding) {
+  const control = CONTROLS[finding.control];
+  if (!control) {
+    throw ApplicationFailure.create({
+      type: ErrorType.UnsupportedControl,
+      message: `control "${finding.control}" is not implemented by this worker`,
+      nonRetryable: true,
+    });
+  }
+  return control;
+}
+
+/** The remediation activities, with their AWS clients injected. Each reads before it writes and is safe to run twice. */
+export function createRemediationActivities({ aws, now = () => new Date() }: RemediationDeps) {
+  return {
+    /** Reads the live resource and decides whether it violates the control. Read-only. */
+    async triageFinding(finding: Finding): Promise<Triage> {
+      const control = controlFor(finding);
+      const { state, tags } = await control.read(aws, finding);
+      const change = control.plan(state);
+      return {
+        compliant: change === null,
+        before: state,
+        tags,
+        plannedChange: change === null ? null : { summary: control.summarize(change, finding), details: change },
+        readAt: now().toISOString(),
+      };
+    },
+
+    /**
+     * Re-reads the resource and applies exactly the change its current state needs. Running it
+     * again after success finds nothing to change and changes nothing.
+     */
+    async applyFix(finding: Finding): Promise<FixResult> {
+      const control = controlFor(finding);
+      const { state } = await control.read(aws, finding);
+      const change = control.plan(state);
+      if (change === null) {
+        log.info('resource already compliant on re-read; nothing applied', { resource: finding.resource.id });
+        return { applied: false, before: state, change: null, at: now().toISOString() };
+      }
+      await control.apply(aws, finding, change);
+      return { applied: true, before: state, change: { summary: control.summarize(change, finding), details: change }, at: now().toISOString() };
+    },
+
+    /**
+     * Re-reads the resource and checks the fix holds. Throws a retryable `NotYetCompliant`
+     * failure while it does not (eventual consistency); the workflow bounds the retries by a deadline.
+     */
+    async verifyFix(finding: Finding, before: unknown, change: PlannedChange): Promise<Verification> {
+      const control = controlFor(finding);
+      const { state: after } = await control.read(aws, finding);
+      const problems = control.check(before, change.details, after);
+      if (problems.length > 0) {
+        throw ApplicationFailure.create({
+          type: ErrorType.NotYetCompliant,
+          message: `${finding.resource.id} does not hold the fix: ${problems.join('; ')}`,
+          details: [{ after }],
+        });
+      }
+      return { after, at: now().toISOString() };
+    },
+  };
+}
+
+export type RemediationActivities = ReturnType<typeof createRemediationActivities>;

@@ -1,0 +1,143 @@
+import { InvalidInputError } from './errors.js';
+
+/** Everything the worker, the trigger server and the CLI read from the environment, parsed once. */
+export interface Config {
+  readonly temporal: {
+    readonly address: string;
+    readonly namespace: string;
+    readonly taskQueue: string;
+  };
+  readonly aws: {
+    /** Region for clients when a finding names none. */
+    readonly region: string;
+    /** Override of every AWS endpoint (an emulator); undefined means real AWS. */
+    readonly endpointUrl: string | undefined;
+    /**
+     * Fixed dummy credentials for an emulator endpoint when the environment has none;
+     * undefined means the SDK's default credential chain.
+     */
+    readonly emulatorCredentials: { readonly accessKeyId: string; readonly secretAccessKey: string } | undefined;
+  };
+  readonly http: {
+    readonly host: string;
+    readonly port: number;
+    /** Shared secret EventBridge (or any sender) presents as `Authorization: Bearer` or `x-api-key`. */
+    readonly webhookToken: string | undefined;
+    readonly bodyLimitBytes: number;
+  };
+  readonly remediation: {
+    /** How long verification keeps re-reading a fixed resource before declaring the fix failed, in ms. */
+    readonly verifyDeadlineMs: number;
+  };
+}
+
+export const DEFAULTS = Object.freeze({
+  temporalAddress: '127.0.0.1:7233',
+  temporalNamespace: 'default',
+  taskQueue: 'remediation',
+  awsRegion: 'us-east-1',
+  httpHost: '127.0.0.1',
+  httpPort: 3000,
+  temporalUiPort: 8233,
+  motoPort: 5000,
+  /** EventBridge events are at most 256 KiB; leave room for batched generic findings. */
+  bodyLimitBytes: 1024 * 1024,
+  verifyDeadlineMs: 120_000,
+});
+
+/** The environment variables read, with their meaning; the README's configuration table mirrors this. */
+export const ENV_VARS = Object.freeze({
+  TEMPORAL_ADDRESS: `Temporal frontend host:port (default ${DEFAULTS.temporalAddress})`,
+  TEMPORAL_NAMESPACE: `Temporal namespace (default ${DEFAULTS.temporalNamespace})`,
+  TEMPORAL_TASK_QUEUE: `task queue of the remediation worker (default ${DEFAULTS.taskQueue})`,
+  AWS_REGION: `default AWS region (default ${DEFAULTS.awsRegion})`,
+  AWS_ENDPOINT_URL: 'send every AWS call to this endpoint (an emulator such as moto); unset for real AWS',
+  HOST: `trigger server bind address (default ${DEFAULTS.httpHost})`,
+  PORT: `trigger server port (default ${DEFAULTS.httpPort})`,
+  WEBHOOK_TOKEN: 'shared secret webhook senders present (Authorization: Bearer or x-api-key); at least 16 characters',
+  BODY_LIMIT_BYTES: `largest accepted request body (default ${DEFAULTS.bodyLimitBytes})`,
+  VERIFY_DEADLINE_SECONDS: `how long verification re-reads a fixed resource (default ${DEFAULTS.verifyDeadlineMs / 1000})`,
+});
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Parses the environment. Throws `InvalidInputError` listing every problem at once;
+ * returns a deeply frozen object otherwise.
+ */
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const str = (name: string, fallback: string): string => {
+    const v = env[name];
+    if (v === undefined || v === '') return fallback;
+    return v.trim();
+  };
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+      return fallback;
+    }
+    return n;
+  };
+
+  const address = str('TEMPORAL_ADDRESS', DEFAULTS.temporalAddress);
+  if (!/^[^\s:/]+:\d{1,5}$/.test(address)) problems.push(`TEMPORAL_ADDRESS must be host:port, got "${address}"`);
+
+  const endpointRaw = env['AWS_ENDPOINT_URL'];
+  let endpointUrl: string | undefined;
+  if (endpointRaw !== undefined && endpointRaw !== '') {
+    try {
+      const u = new URL(endpointRaw);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('protocol');
+      endpointUrl = endpointRaw.replace(/\/+$/, '');
+    } catch {
+      problems.push(`AWS_ENDPOINT_URL must be an http(s) URL, got "${endpointRaw}"`);
+    }
+  }
+
+  const region = str('AWS_REGION', env['AWS_DEFAULT_REGION'] || DEFAULTS.awsRegion);
+  if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) problems.push(`AWS_REGION must look like us-east-1, got "${region}"`);
+
+  const token = env['WEBHOOK_TOKEN'];
+  if (token !== undefined && token !== '' && token.length < 16) {
+    problems.push('WEBHOOK_TOKEN must be at least 16 characters');
+  }
+
+  const config: Config = {
+    temporal: {
+      address,
+      namespace: str('TEMPORAL_NAMESPACE', DEFAULTS.temporalNamespace),
+      taskQueue: str('TEMPORAL_TASK_QUEUE', DEFAULTS.taskQueue),
+    },
+    aws: {
+      region,
+      endpointUrl,
+      emulatorCredentials:
+        endpointUrl !== undefined && !env['AWS_ACCESS_KEY_ID'] && !env['AWS_PROFILE']
+          ? { accessKeyId: 'emulator', secretAccessKey: 'emulator' }
+          : undefined,
+    },
+    http: {
+      host: str('HOST', DEFAULTS.httpHost),
+      port: int('PORT', DEFAULTS.httpPort, 0, 65535),
+      webhookToken: token === '' ? undefined : token,
+      bodyLimitBytes: int('BODY_LIMIT_BYTES', DEFAULTS.bodyLimitBytes, 1024, 64 * 1024 * 1024),
+    },
+    remediation: {
+      verifyDeadlineMs: int('VERIFY_DEADLINE_SECONDS', DEFAULTS.verifyDeadlineMs / 1000, 1, 86_400) * 1000,
+    },
+  };
+  if (problems.length > 0) throw new InvalidInputError('invalid configuration', problems);
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}

@@ -1,0 +1,42 @@
+/**
+ * The one error catalogue. Activities fail with an `ApplicationFailure` whose `type` is one
+ * of `ErrorType`; workflows and retry policies refer to these names only.
+ */
+export const ErrorType = {
+  /** The credentials may not read or change the resource. Permanent. */
+  AccessDenied: 'AccessDenied',
+  /** The resource does not exist (deleted, wrong id, wrong region). Permanent. */
+  ResourceNotFound: 'ResourceNotFound',
+  /** AWS rejected the request as malformed or invalid for the resource. Permanent. */
+  InvalidAwsRequest: 'InvalidAwsRequest',
+  /** AWS asked us to slow down. Retried with backoff. */
+  Throttled: 'Throttled',
+  /** Network error or 5xx from AWS. Retried with backoff. */
+  AwsUnavailable: 'AwsUnavailable',
+  /** The fix was applied but reading back does not show it (yet). Retried up to the verify deadline. */
+  NotYetCompliant: 'NotYetCompliant',
+  /** The finding names a control this worker does not implement. Permanent. */
+  UnsupportedControl: 'UnsupportedControl',
+} as const;
+export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
+
+/** Error types that retrying cannot fix; listed in every activity retry policy. */
+export const NON_RETRYABLE_ERROR_TYPES: readonly ErrorType[] = [
+  ErrorType.AccessDenied,
+  ErrorType.ResourceNotFound,
+  ErrorType.InvalidAwsRequest,
+  ErrorType.UnsupportedControl,
+];
+
+/**
+ * Untrusted input (an event body, a config value) that cannot be used. Carries every
+ * problem found, not just the first.
+ */
+export class InvalidInputError extends Error {
+  readonly problems: readonly string[];
+  constructor(what: string, problems: readonly string[]) {
+    super(`${what}: ${problems.join('; ')}`);
+    this.name = 'InvalidInputError';
+    this.problems = problems;
+  }
+}

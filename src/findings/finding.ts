@@ -1,0 +1,89 @@
+/**
+ * The normalized finding every source is turned into. Pure module: safe to import from
+ * workflow code, the trigger server and the CLI.
+ */
+
+/** Controls the product can detect, fix and verify. One module per control in src/activities/controls. */
+export const ControlId = {
+  S3BlockPublicAccess: 's3-block-public-access',
+  SgAdminPortsOpen: 'ec2-sg-admin-ports-open',
+} as const;
+export type ControlId = (typeof ControlId)[keyof typeof ControlId];
+export const CONTROL_IDS: readonly ControlId[] = Object.values(ControlId);
+
+export function isControlId(value: unknown): value is ControlId {
+  return typeof value === 'string' && (CONTROL_IDS as readonly string[]).includes(value);
+}
+
+export const ResourceType = {
+  S3Bucket: 'AwsS3Bucket',
+  SecurityGroup: 'AwsEc2SecurityGroup',
+} as const;
+export type ResourceType = (typeof ResourceType)[keyof typeof ResourceType];
+
+/** The resource type each control acts on. */
+export const CONTROL_RESOURCE_TYPE: Readonly<Record<ControlId, ResourceType>> = {
+  [ControlId.S3BlockPublicAccess]: ResourceType.S3Bucket,
+  [ControlId.SgAdminPortsOpen]: ResourceType.SecurityGroup,
+};
+
+export const Severity = {
+  Critical: 'CRITICAL',
+  High: 'HIGH',
+  Medium: 'MEDIUM',
+  Low: 'LOW',
+  Informational: 'INFORMATIONAL',
+} as const;
+export type Severity = (typeof Severity)[keyof typeof Severity];
+export const SEVERITIES: readonly Severity[] = Object.values(Severity);
+
+export const FindingSource = {
+  CloudTrail: 'cloudtrail',
+  SecurityHub: 'securityhub',
+  Config: 'config',
+  Generic: 'generic',
+  Scan: 'scan',
+} as const;
+export type FindingSource = (typeof FindingSource)[keyof typeof FindingSource];
+
+/**
+ * `active`: the source says the resource violates the control now.
+ * `resolved`: the source says it passes again (PASSED / COMPLIANT / resolved); recorded, never acted on.
+ */
+export type FindingState = 'active' | 'resolved';
+
+export interface Finding {
+  /** Stable id of the finding at its source (ASFF Id, CloudTrail eventID, Config rule+resource, generic id). */
+  readonly id: string;
+  readonly source: FindingSource;
+  readonly control: ControlId;
+  /** 12-digit AWS account id. */
+  readonly account: string;
+  readonly region: string;
+  readonly resource: {
+    readonly type: ResourceType;
+    /** Bucket name for S3, group id (sg-...) for security groups. */
+    readonly id: string;
+  };
+  readonly severity: Severity;
+  readonly title: string;
+  /** When the source observed the violation (ISO 8601). */
+  readonly observedAt: string;
+  readonly state: FindingState;
+  /** Where the finding came from, kept for write-back and audit (e.g. ASFF ProductArn, rule name, event name). */
+  readonly origin: Readonly<Record<string, string>>;
+}
+
+/**
+ * The workflow id of a finding: derived from what it is about (account, region, control,
+ * resource), never random, so repeated or out-of-order deliveries of the same finding from
+ * any source meet in one workflow.
+ */
+export function workflowIdFor(f: Pick<Finding, 'account' | 'region' | 'control' | 'resource'>): string {
+  return `finding/${f.account}/${f.region}/${f.control}/${f.resource.id}`;
+}
+
+/** A one-line description for logs, UIs and Slack. */
+export function describeFinding(f: Finding): string {
+  return `${f.control} on ${f.resource.id} (${f.account}/${f.region})`;
+}

@@ -1,0 +1,1 @@
+export { remediateFinding } from './remediate-finding.js';

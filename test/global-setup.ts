@@ -1,0 +1,37 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { ensureMoto, startMoto } from '../src/stack/moto.js';
+import { freePort } from '../src/stack/process.js';
+import { ensureTemporalCli, startDevServer } from '../src/stack/temporal.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    temporalAddress: string;
+    motoEndpoint: string;
+  }
+}
+
+/**
+ * One Temporal dev server and one moto server for the whole run, on free ports. A missing
+ * tool is built or installed here (npm test shows progress); one that cannot be is a failure
+ * that says how to fix it, never a skipped test.
+ */
+export default async function setup(project: TestProject) {
+  const say = (l: string) => console.log(`[test stack] ${l}`);
+  const logs = await mkdtemp(join(tmpdir(), 'rectify-test-'));
+  const [temporalBin, motoBin] = await Promise.all([ensureTemporalCli(say), ensureMoto(say)]);
+  const [temporalPort, motoPort] = [await freePort(), await freePort()];
+  const [temporal, moto] = await Promise.all([
+    startDevServer({ binary: temporalBin, port: temporalPort, logFile: join(logs, 'temporal.log') }),
+    startMoto({ binary: motoBin, port: motoPort, logFile: join(logs, 'moto.log') }),
+  ]);
+  say(`temporal ${temporal.address}, moto ${moto.endpoint}, logs in ${logs}`);
+  project.provide('temporalAddress', temporal.address);
+  project.provide('motoEndpoint', moto.endpoint);
+  return async () => {
+    await Promise.all([temporal.stop(), moto.stop()]);
+    await rm(logs, { recursive: true, force: true });
+  };
+}

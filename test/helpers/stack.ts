@@ -1,0 +1,37 @@
+import { randomUUID } from 'node:crypto';
+import { inject } from 'vitest';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { createAwsClients, type AwsClients } from '../../src/activities/aws.js';
+import type { Config } from '../../src/config.js';
+
+/** Connections to the run's shared Temporal dev server and moto (started in test/global-setup.ts). */
+export function stackAddresses() {
+  return { temporalAddress: inject('temporalAddress'), motoEndpoint: inject('motoEndpoint') };
+}
+
+export function awsConfig(region = 'us-east-1'): Config['aws'] {
+  return {
+    region,
+    endpointUrl: inject('motoEndpoint'),
+    emulatorCredentials: { accessKeyId: 'emulator', secretAccessKey: 'emulator' },
+  };
+}
+
+export function testAws(): AwsClients {
+  return createAwsClients(awsConfig());
+}
+
+export async function temporalClient(): Promise<{ client: Client; connection: Connection }> {
+  const connection = await Connection.connect({ address: inject('temporalAddress') });
+  return { client: new Client({ connection, namespace: 'default' }), connection };
+}
+
+export async function workerConnection(): Promise<NativeConnection> {
+  return NativeConnection.connect({ address: inject('temporalAddress') });
+}
+
+/** A name no other test uses: task queues, buckets, workflow ids. */
+export function unique(prefix: string): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
