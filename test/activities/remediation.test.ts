@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
 import { ApplicationFailure } from '@temporalio/common';
 import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
 import { GetPublicAccessBlockCommand } from '@aws-sdk/client-s3';
@@ -11,8 +12,8 @@ import { testAws } from '../helpers/stack.js';
 
 const aws = testAws();
 const acts = createRemediationActivities({ aws });
-const env = new MockActivityEnvironment();
-const run = <A extends unknown[], R>(fn: (...a: A) => Promise<R>, ...args: A) => env.run(fn, ...args);
+const env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
+const run = <A extends unknown[], R>(fn: (...a: A) => Promise<R>, ...args: A): Promise<R> => env.run<A, R, typeof fn>(fn, ...args);
 
 afterAll(() => aws.destroy());
 

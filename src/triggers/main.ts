@@ -1,0 +1,32 @@
+import { Client, Connection } from '@temporalio/client';
+import { loadConfig } from '../config.js';
+import { InvalidInputError } from '../errors.js';
+import { createLogger } from '../log.js';
+import { startTriggerServer } from './server.js';
+
+/** The trigger server process: webhook API in front of Temporal. */
+async function main(): Promise<void> {
+  const logger = createLogger('triggers');
+  const config = loadConfig();
+  // Lazy: the server starts (and /healthz says "unreachable") even while Temporal is still coming up.
+  const connection = Connection.lazy({ address: config.temporal.address });
+  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const server = await startTriggerServer(config, client, logger);
+  logger.info('trigger server listening', { url: server.url, temporal: config.temporal.address });
+  const stop = async () => {
+    await server.close();
+    await connection.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof InvalidInputError) {
+    process.stderr.write(`trigger server not started, ${err.message.split(': ')[0]}:\n${err.problems.map((p) => `  - ${p}`).join('\n')}\n`);
+  } else {
+    process.stderr.write(`trigger server failed: ${(err as Error).message}\n`);
+  }
+  process.exit(1);
+});

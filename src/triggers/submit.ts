@@ -1,0 +1,92 @@
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { describeFinding, workflowIdFor, type Finding } from '../findings/finding.js';
+import { recordObservation, type FindingObservation, type RemediationInput } from '../workflows/messages.js';
+import { SearchAttr } from '../workflows/search-attributes.js';
+import type { remediateFinding } from '../workflows/remediate-finding.js';
+
+export type SubmitStatus =
+  /** A new remediation workflow was started for the finding. */
+  | 'started'
+  /** A remediation for the same finding was already running; this delivery was recorded in it. */
+  | 'joined'
+  /** A resolved/passed event recorded in the running remediation (it closes nothing by itself). */
+  | 'recorded'
+  /** A resolved/passed event with no remediation running: nothing to record it in. */
+  | 'ignored';
+
+export interface SubmitResult {
+  readonly findingId: string;
+  readonly workflowId: string;
+  readonly runId?: string;
+  readonly status: SubmitStatus;
+}
+
+export interface Submitter {
+  submit(finding: Finding, receivedAt?: Date): Promise<SubmitResult>;
+}
+
+/**
+ * Starts (or joins) the one remediation workflow of a finding. The workflow id is derived from
+ * the finding, so redeliveries and other sources of the same finding meet in one workflow and
+ * never fix twice. Throws when Temporal cannot be reached (callers answer 503 so senders retry).
+ */
+export function createSubmitter(client: Client, opts: { taskQueue: string; verifyDeadlineMs: number }): Submitter {
+  const observe = (f: Finding, receivedAt: Date): FindingObservation => ({
+    findingId: f.id,
+    source: f.source,
+    state: f.state,
+    observedAt: f.observedAt,
+    receivedAt: receivedAt.toISOString(),
+  });
+
+  return {
+    async submit(finding, receivedAt = new Date()) {
+      const workflowId = workflowIdFor(finding);
+      const base = { findingId: finding.id, workflowId };
+      if (finding.state === 'resolved') {
+        try {
+          const handle = client.workflow.getHandle(workflowId);
+          await handle.signal(recordObservation, observe(finding, receivedAt));
+          return { ...base, status: 'recorded' };
+        } catch (err) {
+          if (err instanceof WorkflowNotFoundError) return { ...base, status: 'ignored' };
+          throw err;
+        }
+      }
+      const input: RemediationInput = { finding, receivedAt: receivedAt.toISOString(), verifyDeadlineMs: opts.verifyDeadlineMs };
+      // A run can close between "already started" and our signal; then start a fresh one. Bounded.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const handle = await client.workflow.start<typeof remediateFinding>('remediateFinding', {
+            workflowId,
+            taskQueue: opts.taskQueue,
+            args: [input],
+            workflowIdConflictPolicy: 'FAIL',
+            workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+            staticSummary: `Remediate ${describeFinding(finding)}`,
+            typedSearchAttributes: [
+              { key: SearchAttr.FindingId, value: finding.id },
+              { key: SearchAttr.Control, value: finding.control },
+              { key: SearchAttr.Resource, value: finding.resource.id },
+              { key: SearchAttr.Account, value: finding.account },
+              { key: SearchAttr.Region, value: finding.region },
+              { key: SearchAttr.Severity, value: finding.severity },
+              { key: SearchAttr.Status, value: 'Triaging' },
+            ],
+          });
+          return { ...base, runId: handle.firstExecutionRunId, status: 'started' };
+        } catch (err) {
+          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        }
+        try {
+          const handle = client.workflow.getHandle(workflowId);
+          await handle.signal(recordObservation, observe(finding, receivedAt));
+          const { runId } = await handle.describe();
+          return { ...base, runId, status: 'joined' };
+        } catch (err) {
+          if (!(err instanceof WorkflowNotFoundError) || attempt >= 2) throw err;
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,29 @@
+import { temporal } from '@temporalio/proto';
+import type { Connection } from '@temporalio/client';
+import { ALL_SEARCH_ATTRIBUTES } from '../workflows/search-attributes.js';
+import type { Logger } from '../log.js';
+
+/**
+ * Registers the product's search attributes in `namespace` when they are missing (a self-hosted
+ * cluster; the dev server registers them at start). Idempotent. Where the caller may not
+ * register them (Temporal Cloud API keys), logs what to add by hand and carries on.
+ */
+export async function ensureSearchAttributes(connection: Connection, namespace: string, logger: Logger): Promise<void> {
+  const existing = await connection.operatorService.listSearchAttributes({ namespace });
+  const have = new Set(Object.keys(existing.customAttributes ?? {}));
+  const missing = ALL_SEARCH_ATTRIBUTES.filter((k) => !have.has(k.name));
+  if (missing.length === 0) return;
+  const Keyword = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+  try {
+    await connection.operatorService.addSearchAttributes({
+      namespace,
+      searchAttributes: Object.fromEntries(missing.map((k) => [k.name, Keyword])),
+    });
+    logger.info('registered search attributes', { names: missing.map((k) => k.name) });
+  } catch (err) {
+    logger.warn('could not register search attributes; add them as Keyword attributes', {
+      names: missing.map((k) => k.name),
+      error: (err as Error).message,
+    });
+  }
+}
