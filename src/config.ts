@@ -25,6 +25,11 @@ export interface Config {
     readonly webhookToken: string | undefined;
     readonly bodyLimitBytes: number;
   };
+  /** Ports of the embedded local stack (`npm start`); busy ones are replaced by free ones. */
+  readonly local: {
+    readonly temporalUiPort: number;
+    readonly motoPort: number;
+  };
   readonly remediation: {
     /** How long verification keeps re-reading a fixed resource before declaring the fix failed, in ms. */
     readonly verifyDeadlineMs: number;
@@ -56,6 +61,8 @@ export const ENV_VARS = Object.freeze({
   PORT: `trigger server port (default ${DEFAULTS.httpPort})`,
   WEBHOOK_TOKEN: 'shared secret webhook senders present (Authorization: Bearer or x-api-key); at least 16 characters',
   BODY_LIMIT_BYTES: `largest accepted request body (default ${DEFAULTS.bodyLimitBytes})`,
+  TEMPORAL_UI_PORT: `local stack: Temporal Web UI port (default ${DEFAULTS.temporalUiPort})`,
+  MOTO_PORT: `local stack: AWS emulator port (default ${DEFAULTS.motoPort})`,
   VERIFY_DEADLINE_SECONDS: `how long verification re-reads a fixed resource (default ${DEFAULTS.verifyDeadlineMs / 1000})`,
 });
 
@@ -125,6 +132,10 @@ export function loadConfig(env: Env = process.env): Config {
       port: int('PORT', DEFAULTS.httpPort, 0, 65535),
       webhookToken: token === '' ? undefined : token,
       bodyLimitBytes: int('BODY_LIMIT_BYTES', DEFAULTS.bodyLimitBytes, 1024, 64 * 1024 * 1024),
+    },
+    local: {
+      temporalUiPort: int('TEMPORAL_UI_PORT', DEFAULTS.temporalUiPort, 1, 65535),
+      motoPort: int('MOTO_PORT', DEFAULTS.motoPort, 1, 65535),
     },
     remediation: {
       verifyDeadlineMs: int('VERIFY_DEADLINE_SECONDS', DEFAULTS.verifyDeadlineMs / 1000, 1, 86_400) * 1000,

@@ -19,7 +19,8 @@ export function createAwsClients(aws: Config['aws']): AwsClients {
   const common = (region: string) => ({
     region,
     ...(aws.endpointUrl ? { endpoint: aws.endpointUrl } : {}),
-    ...(aws.emulatorCredentials ? { credentials: aws.emulatorCredentials } : {}),
+    // A copy: the SDK annotates the credentials object it is given, and config is frozen.
+    ...(aws.emulatorCredentials ? { credentials: { ...aws.emulatorCredentials } } : {}),
     maxAttempts: 1, // retries are Temporal's job: visible in history, bounded by the retry policy
   });
   const s3s = new Map<string, S3Client>();

@@ -12,9 +12,24 @@ export interface Managed {
   stop(graceMs?: number): Promise<void>;
 }
 
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+/** Children never outlive us: whatever path the process exits by, the servers it started go too. */
+function killOnExit(child: ChildProcess): void {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const c of live) c.kill('SIGKILL');
+    });
+  }
+}
+
 /** Spawns `cmd`; output goes to `logFile` (if given) and a small in-memory tail. */
 export function startProcess(name: string, cmd: string, args: readonly string[], opts: { logFile?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Managed {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env, cwd: opts.cwd });
+  killOnExit(child);
   const lines: string[] = [];
   const log = opts.logFile ? createWriteStream(opts.logFile, { flags: 'a' }) : undefined;
   const onData = (b: Buffer) => {

@@ -1,0 +1,96 @@
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { createAwsClients, type AwsClients } from '../activities/aws.js';
+import { loadConfig, type Config } from '../config.js';
+import type { Logger } from '../log.js';
+import { ensureMoto, startMoto, type MotoServer } from '../stack/moto.js';
+import { portOrFree } from '../stack/process.js';
+import { ensureTemporalCli, startDevServer, type DevServer } from '../stack/temporal.js';
+import { startTriggerServer, type TriggerServer } from '../triggers/server.js';
+import { createWorker } from '../worker/create-worker.js';
+
+export interface LocalStack {
+  readonly config: Config;
+  readonly temporal: DevServer;
+  readonly moto: MotoServer;
+  readonly trigger: TriggerServer;
+  readonly client: Client;
+  readonly aws: AwsClients;
+  /** The webhook token (kept in `<dataDir>/webhook-token`, never printed). */
+  readonly webhookToken: string;
+  readonly tokenFile: string;
+  /** Resolves when the worker stops. */
+  readonly workerDone: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The embedded local stack: Temporal dev server (SQLite in `dataDir`, Web UI), moto, the
+ * remediation worker and the trigger server, all on this machine. Preferred ports come from
+ * the environment (7233/8233/5000/3000); busy ones are replaced by free ones.
+ */
+export async function startLocalStack(o: { dataDir: string; say: (line: string) => void; logger: Logger; env?: NodeJS.ProcessEnv }): Promise<LocalStack> {
+  const env = o.env ?? process.env;
+  const base = loadConfig(env);
+  await mkdir(o.dataDir, { recursive: true });
+
+  o.say('checking tools (the first run builds the Temporal CLI and installs moto; later runs reuse them)...');
+  const [temporalBin, motoBin] = await Promise.all([ensureTemporalCli(o.say), ensureMoto(o.say)]);
+
+  const wantedTemporal = Number(base.temporal.address.split(':')[1]);
+  const ports = {
+    temporal: await portOrFree(wantedTemporal),
+    ui: await portOrFree(base.local.temporalUiPort),
+    moto: await portOrFree(base.local.motoPort),
+    http: await portOrFree(base.http.port),
+  };
+  o.say('starting the Temporal dev server and the AWS emulator...');
+  const [temporal, moto] = await Promise.all([
+    startDevServer({ binary: temporalBin, port: ports.temporal, uiPort: ports.ui, dbFile: join(o.dataDir, 'temporal.db'), logFile: join(o.dataDir, 'temporal.log') }),
+    startMoto({ binary: motoBin, port: ports.moto, logFile: join(o.dataDir, 'moto.log') }),
+  ]);
+
+  const tokenFile = join(o.dataDir, 'webhook-token');
+  const webhookToken = env['WEBHOOK_TOKEN'] || (await readOrCreateToken(tokenFile));
+  const config = loadConfig({
+    ...env,
+    TEMPORAL_ADDRESS: temporal.address,
+    AWS_ENDPOINT_URL: moto.endpoint,
+    PORT: String(ports.http),
+    WEBHOOK_TOKEN: webhookToken,
+  });
+
+  const aws = createAwsClients(config.aws);
+  const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
+  const worker: Worker = await createWorker({ connection: nativeConnection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, aws });
+  const workerDone = worker.run();
+  const connection = await Connection.connect({ address: config.temporal.address });
+  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const trigger = await startTriggerServer(config, client, o.logger);
+
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    (stopped ??= (async () => {
+      await trigger.close();
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await workerDone.catch(() => undefined);
+      await nativeConnection.close();
+      await connection.close();
+      aws.destroy();
+      await Promise.all([temporal.stop(), moto.stop()]);
+    })());
+
+  return { config, temporal, moto, trigger, client, aws, webhookToken, tokenFile, workerDone, stop };
+}
+
+async function readOrCreateToken(file: string): Promise<string> {
+  const existing = await readFile(file, 'utf8').catch(() => '');
+  if (existing.trim().length >= 16) return existing.trim();
+  const token = randomBytes(24).toString('hex');
+  await writeFile(file, `${token}\n`, { mode: 0o600 });
+  await chmod(file, 0o600);
+  return token;
+}
