@@ -16,6 +16,8 @@ const USAGE = `usage: npm start [-- --no-demo] [-- --once]
 `;
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
+// The pinned AWS SDK supports Node 20; its notice about future SDK releases would interrupt the demo.
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 
 async function up(args: readonly string[]): Promise<number> {
   const demo = !args.includes('--no-demo');

@@ -1,0 +1,111 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, Runtime, type NativeConnection, type Worker } from '@temporalio/worker';
+import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
+import { GetPublicAccessBlockCommand } from '@aws-sdk/client-s3';
+import { createAwsClients, type AwsClients } from '../../src/activities/aws.js';
+import { loadConfig } from '../../src/config.js';
+import { authorizeIngressEvent, deleteBucketPublicAccessBlockEvent, securityHubS3_8Event } from '../../src/cli/demo-events.js';
+import { silentLogger } from '../../src/log.js';
+import { startTriggerServer, type TriggerServer } from '../../src/triggers/server.js';
+import type { SubmitResult } from '../../src/triggers/submit.js';
+import { createWorker } from '../../src/worker/create-worker.js';
+import type { RemediationRecord } from '../../src/workflows/messages.js';
+import { makeBucket, makeSecurityGroup, REGION, world22 } from '../helpers/fixtures.js';
+import { stackAddresses, temporalClient, unique, workerConnection } from '../helpers/stack.js';
+
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+const TOKEN = unique('token-for-the-full-stack-test');
+let server: TriggerServer;
+let client: Client;
+let connection: Connection;
+let native: NativeConnection;
+let worker: Worker;
+let running: Promise<void>;
+let aws: AwsClients;
+
+beforeAll(async () => {
+  const { temporalAddress, motoEndpoint } = stackAddresses();
+  const config = loadConfig({ TEMPORAL_ADDRESS: temporalAddress, AWS_ENDPOINT_URL: motoEndpoint, PORT: '0', WEBHOOK_TOKEN: TOKEN, TEMPORAL_TASK_QUEUE: unique('full-stack'), VERIFY_DEADLINE_SECONDS: '20' });
+  ({ client, connection } = await temporalClient());
+  native = await workerConnection();
+  aws = createAwsClients(config.aws);
+  worker = await createWorker({ connection: native, namespace: 'default', taskQueue: config.temporal.taskQueue, aws });
+  running = worker.run();
+  server = await startTriggerServer(config, client, silentLogger);
+});
+
+afterAll(async () => {
+  await server?.close();
+  worker?.shutdown();
+  await running;
+  await native?.close();
+  await connection?.close();
+  aws?.destroy();
+});
+
+async function postEvent(event: unknown): Promise<{ status: number; body: { findings: SubmitResult[]; ignored: unknown[] } }> {
+  const res = await fetch(`${server.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(event) });
+  return { status: res.status, body: (await res.json()) as { findings: SubmitResult[]; ignored: unknown[] } };
+}
+
+describe('full stack over HTTP: webhook -> Temporal -> moto', () => {
+  it('a CloudTrail AuthorizeSecurityGroupIngress event ends with the group fixed and the workflow completed', async () => {
+    const groupId = await makeSecurityGroup(aws, [world22, { IpProtocol: 'tcp', FromPort: 80, ToPort: 80, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }]);
+    const { status, body } = await postEvent(authorizeIngressEvent(groupId, REGION, 22, '0.0.0.0/0'));
+    expect(status).toBe(202);
+    expect(body.findings).toHaveLength(1);
+    const r = body.findings[0]!;
+    expect(r.status).toBe('started');
+    const record: RemediationRecord = await client.workflow.getHandle(r.workflowId, r.runId).result();
+    expect(record.outcome).toBe('remediated');
+    expect(record.source).toBe('cloudtrail');
+    const live = await aws.ec2(REGION).send(new DescribeSecurityGroupsCommand({ GroupIds: [groupId] }));
+    const open = live.SecurityGroups![0]!.IpPermissions!.map((p) => `${p.FromPort}:${p.IpRanges?.map((x) => x.CidrIp).join(',')}`);
+    expect(open).toEqual(['80:0.0.0.0/0']);
+    expect((await client.workflow.getHandle(r.workflowId).describe()).status.name).toBe('COMPLETED');
+  });
+
+  it('a Security Hub S3.8 finding fixes the bucket; the remediation own CloudTrail event starts nothing', async () => {
+    const bucket = await makeBucket(aws);
+    const { body } = await postEvent(securityHubS3_8Event(bucket, REGION));
+    const r = body.findings[0]!;
+    const record: RemediationRecord = await client.workflow.getHandle(r.workflowId, r.runId).result();
+    expect(record.outcome).toBe('remediated');
+    const live = await aws.s3(REGION).send(new GetPublicAccessBlockCommand({ Bucket: bucket }));
+    expect(live.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true });
+
+    // What CloudTrail reports for our own PutPublicAccessBlock call.
+    const own = deleteBucketPublicAccessBlockEvent(bucket, REGION);
+    own.detail['eventName'] = 'PutBucketPublicAccessBlock';
+    own.detail['requestParameters'] = {
+      bucketName: bucket,
+      PublicAccessBlockConfiguration: { xmlns: 'http://s3.amazonaws.com/doc/2006-03-01/', BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true },
+      publicAccessBlock: '',
+    };
+    const echo = await postEvent(own);
+    expect(echo.status).toBe(202);
+    expect(echo.body.findings).toEqual([]);
+    expect(echo.body.ignored).toHaveLength(1);
+  });
+
+  it('the same event delivered twice while the fix runs joins one workflow and fixes once', async () => {
+    const bucket = await makeBucket(aws);
+    const event = deleteBucketPublicAccessBlockEvent(bucket, REGION);
+    const [a, b] = await Promise.all([postEvent(event), postEvent(event)]);
+    const statuses = [a.body.findings[0]!.status, b.body.findings[0]!.status].sort();
+    const ids = new Set([a.body.findings[0]!.workflowId, b.body.findings[0]!.workflowId]);
+    expect(ids.size).toBe(1);
+    const [id] = [...ids];
+    // Either both landed in one run (started + joined), or the first closed before the second
+    // arrived and the second run found nothing to fix. Never two fixes.
+    const runs: RemediationRecord[] = [];
+    for await (const wf of client.workflow.list({ query: `WorkflowId = "${id}"` })) runs.push(await client.workflow.getHandle(wf.workflowId, wf.runId).result());
+    if (statuses[0] === 'joined') expect(statuses).toEqual(['joined', 'started']);
+    const applied = runs.filter((r) => r.change?.applied === true);
+    expect(applied.length).toBeLessThanOrEqual(1);
+    const first: RemediationRecord = await client.workflow.getHandle(a.body.findings[0]!.workflowId, a.body.findings[0]!.runId).result();
+    expect(['remediated', 'already-compliant']).toContain(first.outcome);
+  });
+});
