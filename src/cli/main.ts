@@ -26,15 +26,14 @@ async function up(args: readonly string[]): Promise<number> {
   Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
   const dataDir = process.env['RECTIFY_DATA_DIR'] ?? join(REPO_ROOT, '.rectify');
   const stack = await startLocalStack({ dataDir, say, logger: createLogger('triggers', 'warn') });
-  let stopping = false;
-  const shutdown = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    say('\nstopping the local stack...');
-    await stack.stop();
-    say('stopped.');
-    process.exit(code);
-  };
+  let stopping: Promise<never> | undefined;
+  const shutdown = (code: number) =>
+    (stopping ??= (async () => {
+      say('\nstopping the local stack...');
+      await stack.stop();
+      say('stopped.');
+      process.exit(code);
+    })());
   process.on('SIGINT', () => void shutdown(130));
   process.on('SIGTERM', () => void shutdown(143));
 
@@ -54,12 +53,11 @@ async function up(args: readonly string[]): Promise<number> {
     ok = await runDemo({ aws: stack.aws, client: stack.client, webhookUrl: stack.trigger.url, webhookToken: stack.webhookToken, region: stack.config.aws.region, say });
     say(`\nSee them in the Temporal Web UI: ${stack.temporal.uiUrl}/namespaces/${ns}/workflows?query=${encodeURIComponent('RemediationStatus="Remediated"')}`);
   }
-  if (once) {
-    await shutdown(ok ? 0 : 1);
-    return ok ? 0 : 1;
-  }
+  if (once) return shutdown(ok ? 0 : 1);
   say('Press Ctrl-C to stop everything.');
   await stack.workerDone;
+  // The worker stops first during a shutdown; let the rest of it finish.
+  if (stopping) await stopping;
   return 0;
 }
 
