@@ -69,10 +69,11 @@ async function buildTemporalCli(target: string, say: Say): Promise<void> {
   await mkdir(join(target, '..'), { recursive: true });
   const tmp = `${target}.build-${process.pid}`;
   const started = Date.now();
-  let downloads = 0;
-  const ticker = setInterval(() => say(`  still building the Temporal CLI (${Math.round((Date.now() - started) / 1000)}s, ${downloads} modules fetched)`), 20_000);
+  let phase = 'downloading modules (pinned by tools/temporal-cli/go.sum)';
+  const ticker = setInterval(() => say(`  still building the Temporal CLI: ${phase} (${Math.round((Date.now() - started) / 1000)}s)`), 20_000);
   try {
-    await run(go, ['mod', 'download'], { cwd: MODULE_DIR, onLine: (l) => void (l.includes('downloading') && downloads++) });
+    await run(go, ['mod', 'download'], { cwd: MODULE_DIR });
+    phase = 'compiling';
     await run(go, ['build', '-trimpath', '-o', tmp, 'github.com/temporalio/cli/cmd/temporal'], {
       cwd: MODULE_DIR,
       env: { ...process.env, CGO_ENABLED: '0', GOFLAGS: '-mod=readonly' },
