@@ -1,0 +1,186 @@
+/**
+ * 'Config Rules Compliance Change' events (source aws.config). `detail` is a
+ * ComplianceChangeNotification:
+ *
+ *   { "resourceId": "my-bucket", "awsRegion": "us-east-1", "awsAccountId": "123456789012",
+ *     "configRuleName": "s3-bucket-level-public-access-prohibited", "recordVersion": "1.0",
+ *     "configRuleARN": "arn:aws:config:...:config-rule/config-rule-abc123",
+ *     "messageType": "ComplianceChangeNotification",
+ *     "newEvaluationResult": { "evaluationResultIdentifier": { "evaluationResultQualifier":
+ *         { "configRuleName": "...", "resourceType": "AWS::S3::Bucket", "resourceId": "my-bucket" },
+ *         "orderingTimestamp": "..." },
+ *       "complianceType": "NON_COMPLIANT", "resultRecordedTime": "...", "configRuleInvokedTime": "..." },
+ *     "oldEvaluationResult": { ... }, "notificationCreationTime": "...", "resourceType": "AWS::S3::Bucket" }
+ *
+ * Rules are matched by the managed rule they are built on; rule names are chosen by users,
+ * and Security Hub names its rules like "securityhub-restricted-ssh-a1b2c3d4".
+ *
+ * Pure module: no I/O.
+ */
+import type { DetailResult, Envelope } from './eventbridge.js';
+import { CONTROL_RESOURCE_TYPE, ControlId, FindingSource, ResourceType, Severity, type FindingState } from './finding.js';
+import type { Obj, Problems } from './validate.js';
+import {
+  LIMITS,
+  checkAccount,
+  checkBucketName,
+  checkId,
+  checkRegion,
+  checkSecurityGroupId,
+  checkTimestamp,
+  cleanText,
+  getOwn,
+  getPath,
+  quote,
+  requireString,
+} from './validate.js';
+
+/** Managed rule name -> the control this product implements. */
+export const CONFIG_MANAGED_RULES: ReadonlyMap<string, ControlId> = new Map([
+  ['s3-bucket-level-public-access-prohibited', ControlId.S3BlockPublicAccess],
+  ['restricted-ssh', ControlId.SgAdminPortsOpen],
+  ['restricted-common-ports', ControlId.SgAdminPortsOpen],
+]);
+
+/** AWS Config resource type of each resource type the product acts on. */
+const CONFIG_RESOURCE_TYPE: Readonly<Record<ResourceType, string>> = Object.freeze({
+  [ResourceType.S3Bucket]: 'AWS::S3::Bucket',
+  [ResourceType.SecurityGroup]: 'AWS::EC2::SecurityGroup',
+});
+
+const COMPLIANCE_TYPES = ['COMPLIANT', 'NON_COMPLIANT', 'NOT_APPLICABLE', 'INSUFFICIENT_DATA'] as const;
+
+/**
+ * The control a rule name maps to: the name equals a managed rule name, or contains it
+ * between '-' boundaries or the start / end of the name (case-insensitive).
+ */
+export function controlForConfigRule(ruleName: string): ControlId | undefined {
+  const name = ruleName.toLowerCase();
+  for (const [managed, control] of CONFIG_MANAGED_RULES) {
+    let from = 0;
+    for (;;) {
+      const at = name.indexOf(managed, from);
+      if (at < 0) break;
+      const end = at + managed.length;
+      const startOk = at === 0 || name[at - 1] === '-';
+      const endOk = end === name.length || name[end] === '-';
+      if (startOk && endOk) return control;
+      from = at + 1;
+    }
+  }
+  return undefined;
+}
+
+export function normalizeConfigCompliance(env: Envelope, detail: Obj, problems: Problems): DetailResult {
+  const before = problems.count;
+  const empty: DetailResult = { findings: [], ignored: [] };
+
+  // Config limits rule names to 128 characters.
+  const ruleName = checkId(getOwn(detail, 'configRuleName'), 'detail.configRuleName', problems, 128);
+  const account = checkAccount(getOwn(detail, 'awsAccountId'), 'detail.awsAccountId', problems);
+  const region = checkRegion(getOwn(detail, 'awsRegion'), 'detail.awsRegion', problems);
+
+  const qualifier = getPath(detail, 'newEvaluationResult', 'evaluationResultIdentifier', 'evaluationResultQualifier');
+  const detailResourceId = getOwn(detail, 'resourceId');
+  const resourceId = requireString(
+    detailResourceId ?? getOwn(qualifier, 'resourceId'),
+    'detail.resourceId',
+    problems,
+    768,
+  );
+  const resourceType = requireString(
+    getOwn(detail, 'resourceType') ?? getOwn(qualifier, 'resourceType'),
+    'detail.resourceType',
+    problems,
+    256,
+  );
+
+  const messageType = getOwn(detail, 'messageType');
+  if (messageType !== undefined && messageType !== 'ComplianceChangeNotification') {
+    problems.add('detail.messageType', `must be "ComplianceChangeNotification", got ${quote(messageType)}`);
+  }
+
+  const complianceType = getPath(detail, 'newEvaluationResult', 'complianceType');
+  if (!(COMPLIANCE_TYPES as readonly unknown[]).includes(complianceType)) {
+    problems.add(
+      'detail.newEvaluationResult.complianceType',
+      complianceType === undefined ? 'is missing' : `must be one of ${COMPLIANCE_TYPES.join(', ')}, got ${quote(complianceType)}`,
+    );
+  }
+
+  if (problems.count > before || ruleName === undefined || account === undefined || region === undefined) return empty;
+  if (resourceId === undefined || resourceType === undefined) return empty;
+
+  const control = controlForConfigRule(ruleName);
+  const shortRule = cleanText(ruleName, LIMITS.reasonValueChars);
+  const ref = `${ruleName}/${cleanText(resourceId, LIMITS.idChars)}`;
+  if (control === undefined) {
+    return { findings: [], ignored: [{ reason: `config rule ${shortRule} is not mapped to a remediated control`, ref }] };
+  }
+
+  let state: FindingState;
+  if (complianceType === 'NON_COMPLIANT') state = 'active';
+  else if (complianceType === 'COMPLIANT') state = 'resolved';
+  else {
+    return {
+      findings: [],
+      ignored: [{ reason: `compliance type ${String(complianceType)}: the rule did not decide`, ref }],
+    };
+  }
+
+  const type = CONTROL_RESOURCE_TYPE[control];
+  const expectedConfigType = CONFIG_RESOURCE_TYPE[type];
+  if (resourceType !== expectedConfigType) {
+    return {
+      findings: [],
+      ignored: [
+        {
+          reason: `resource type ${cleanText(resourceType, LIMITS.reasonValueChars)} is not the one ${control} acts on (${expectedConfigType})`,
+          ref,
+        },
+      ],
+    };
+  }
+
+  const id =
+    type === ResourceType.S3Bucket
+      ? checkBucketName(resourceId, 'detail.resourceId', problems)
+      : checkSecurityGroupId(resourceId, 'detail.resourceId', problems);
+
+  const recorded = getPath(detail, 'newEvaluationResult', 'resultRecordedTime');
+  let observedAt: string | undefined;
+  if (recorded !== undefined && recorded !== null) {
+    observedAt = checkTimestamp(recorded, 'detail.newEvaluationResult.resultRecordedTime', problems);
+  } else if (env.time !== undefined) {
+    observedAt = env.time;
+  } else {
+    problems.add('detail.newEvaluationResult.resultRecordedTime', 'is missing (and so is the event time)');
+  }
+  if (id === undefined || observedAt === undefined) return empty;
+
+  const origin: Record<string, string> = { configRuleName: ruleName };
+  const ruleArn = getOwn(detail, 'configRuleARN') ?? getOwn(detail, 'configRuleArn');
+  if (typeof ruleArn === 'string' && ruleArn !== '') origin['configRuleArn'] = cleanText(ruleArn, LIMITS.originChars);
+
+  return {
+    findings: [
+      {
+        id: `${ruleName}/${id}`,
+        source: FindingSource.Config,
+        control,
+        account,
+        region,
+        resource: { type, id },
+        severity: Severity.High,
+        title: cleanText(
+          `AWS Config rule ${ruleName} found ${id} ${state === 'active' ? 'NON_COMPLIANT' : 'COMPLIANT'}`,
+          LIMITS.titleChars,
+        ),
+        observedAt,
+        state,
+        origin,
+      },
+    ],
+    ignored: [],
+  };
+}

@@ -1,0 +1,210 @@
+/**
+ * The generic finding format, for Prowler and other scanners that can post JSON:
+ *
+ *   { "id": "prowler-s3-1234", "control": "s3-block-public-access",
+ *     "account": "123456789012", "region": "us-east-1", "resource": { "id": "my-bucket" },
+ *     "severity": "HIGH", "title": "optional", "observedAt": "optional ISO 8601 (default now)",
+ *     "status": "active | resolved (optional, default active)", "scanner": "optional" }
+ *
+ * One object, or { "findings": [ ... ] } with 1..100 of them. Unknown fields are ignored.
+ * Pure module: no I/O (the clock can be injected for tests).
+ */
+import { InvalidInputError } from '../errors.js';
+import {
+  CONTROL_IDS,
+  CONTROL_RESOURCE_TYPE,
+  FindingSource,
+  ResourceType,
+  SEVERITIES,
+  isControlId,
+  type ControlId,
+  type Finding,
+  type FindingState,
+  type Severity,
+} from './finding.js';
+import type { Normalized } from './validate.js';
+import {
+  LIMITS,
+  Problems,
+  checkAccount,
+  checkBucketName,
+  checkId,
+  checkRegion,
+  checkSecurityGroupId,
+  checkTimestamp,
+  cleanText,
+  describeType,
+  getOwn,
+  isObject,
+  isSeverity,
+  join,
+  quote,
+} from './validate.js';
+
+export interface GenericOptions {
+  /** The clock for findings without observedAt. */
+  readonly now?: () => Date;
+}
+
+const WHAT = 'generic finding';
+const RESOURCE_TYPES: readonly string[] = Object.values(ResourceType);
+
+function isResourceType(value: unknown): value is ResourceType {
+  return typeof value === 'string' && RESOURCE_TYPES.includes(value);
+}
+
+/**
+ * The generic finding format: one object, or { "findings": [ ... ] } with 1..100 of them.
+ * Throws InvalidInputError listing every problem.
+ */
+export function normalizeGenericFindings(body: unknown, options: GenericOptions = {}): Normalized {
+  if (!isObject(body)) {
+    throw new InvalidInputError(WHAT, [
+      `body: must be a finding object or {"findings": [...]}, got ${describeType(body)}`,
+    ]);
+  }
+  const now = options.now ?? (() => new Date());
+  const problems = new Problems();
+  const findings: Finding[] = [];
+
+  const batch = getOwn(body, 'findings');
+  if (batch !== undefined) {
+    if (!Array.isArray(batch)) {
+      problems.add('findings', `must be an array, got ${describeType(batch)}`);
+    } else if (batch.length < 1 || batch.length > LIMITS.maxFindings) {
+      problems.add('findings', `must hold 1 to ${LIMITS.maxFindings} findings, got ${batch.length}`);
+    } else {
+      batch.forEach((item: unknown, i: number) => {
+        const f = normalizeOne(item, `findings[${i}]`, problems, now);
+        if (f !== undefined) findings.push(f);
+      });
+    }
+  } else {
+    const f = normalizeOne(body, '', problems, now);
+    if (f !== undefined) findings.push(f);
+  }
+
+  if (problems.count > 0) throw new InvalidInputError(WHAT, problems.all());
+  return { findings, ignored: [] };
+}
+
+function normalizeOne(item: unknown, prefix: string, problems: Problems, now: () => Date): Finding | undefined {
+  if (!isObject(item)) {
+    problems.add(prefix === '' ? 'body' : prefix, `must be an object, got ${describeType(item)}`);
+    return undefined;
+  }
+  const before = problems.count;
+
+  const id = checkId(getOwn(item, 'id'), join(prefix, 'id'), problems, 256);
+
+  const rawControl = getOwn(item, 'control');
+  let control: ControlId | undefined;
+  if (rawControl === undefined) {
+    problems.add(join(prefix, 'control'), 'is missing');
+  } else if (isControlId(rawControl)) {
+    control = rawControl;
+  } else {
+    const where = prefix === '' ? '' : `${prefix}.`;
+    problems.add('', `${where}control ${quote(rawControl)} is not supported; supported: ${CONTROL_IDS.join(', ')}`);
+  }
+
+  const account = checkAccount(getOwn(item, 'account'), join(prefix, 'account'), problems);
+  const region = checkRegion(getOwn(item, 'region'), join(prefix, 'region'), problems);
+
+  // Resource: type is derived from the control; if given it must agree.
+  const resource = getOwn(item, 'resource');
+  let resourceType: ResourceType | undefined = control === undefined ? undefined : CONTROL_RESOURCE_TYPE[control];
+  let resourceId: string | undefined;
+  if (!isObject(resource)) {
+    problems.add(join(prefix, 'resource'), resource === undefined ? 'is missing' : `must be an object, got ${describeType(resource)}`);
+  } else {
+    const givenType = getOwn(resource, 'type');
+    if (givenType !== undefined) {
+      if (resourceType !== undefined && givenType !== resourceType) {
+        problems.add(
+          join(prefix, 'resource.type'),
+          `must be ${JSON.stringify(resourceType)} for control ${String(control)}, got ${quote(givenType)}`,
+        );
+        resourceType = undefined;
+      } else if (resourceType === undefined) {
+        if (isResourceType(givenType)) resourceType = givenType;
+        else problems.add(join(prefix, 'resource.type'), `must be one of ${RESOURCE_TYPES.join(', ')}, got ${quote(givenType)}`);
+      }
+    }
+    const rawId = getOwn(resource, 'id');
+    const idPath = join(prefix, 'resource.id');
+    if (resourceType === ResourceType.S3Bucket) resourceId = checkBucketName(rawId, idPath, problems);
+    else if (resourceType === ResourceType.SecurityGroup) resourceId = checkSecurityGroupId(rawId, idPath, problems);
+    else if (typeof rawId !== 'string') {
+      problems.add(idPath, rawId === undefined ? 'is missing' : `must be a string, got ${describeType(rawId)}`);
+    }
+  }
+
+  const rawSeverity = getOwn(item, 'severity');
+  const upper = typeof rawSeverity === 'string' ? rawSeverity.toUpperCase() : rawSeverity;
+  let severity: Severity | undefined;
+  if (isSeverity(upper)) severity = upper;
+  else {
+    problems.add(
+      join(prefix, 'severity'),
+      rawSeverity === undefined ? 'is missing' : `must be one of ${SEVERITIES.join(', ')}, got ${quote(rawSeverity)}`,
+    );
+  }
+
+  const rawTitle = getOwn(item, 'title');
+  let title: string | undefined;
+  if (rawTitle !== undefined && rawTitle !== null) {
+    if (typeof rawTitle === 'string') title = cleanText(rawTitle, LIMITS.titleChars);
+    else problems.add(join(prefix, 'title'), `must be a string, got ${describeType(rawTitle)}`);
+  }
+
+  const rawObservedAt = getOwn(item, 'observedAt');
+  const observedAt =
+    rawObservedAt === undefined || rawObservedAt === null
+      ? now().toISOString()
+      : checkTimestamp(rawObservedAt, join(prefix, 'observedAt'), problems);
+
+  const rawStatus = getOwn(item, 'status');
+  let state: FindingState = 'active';
+  if (rawStatus === 'resolved') state = 'resolved';
+  else if (rawStatus !== undefined && rawStatus !== null && rawStatus !== 'active') {
+    problems.add(join(prefix, 'status'), `must be "active" or "resolved", got ${quote(rawStatus)}`);
+  }
+
+  const rawScanner = getOwn(item, 'scanner');
+  let scanner: string | undefined;
+  if (rawScanner !== undefined && rawScanner !== null) {
+    if (typeof rawScanner === 'string') scanner = cleanText(rawScanner, LIMITS.reasonValueChars);
+    else problems.add(join(prefix, 'scanner'), `must be a string, got ${describeType(rawScanner)}`);
+  }
+
+  if (
+    problems.count > before ||
+    id === undefined ||
+    control === undefined ||
+    account === undefined ||
+    region === undefined ||
+    resourceType === undefined ||
+    resourceId === undefined ||
+    severity === undefined ||
+    observedAt === undefined
+  ) {
+    return undefined;
+  }
+
+  const origin: Record<string, string> = {};
+  if (scanner !== undefined && scanner !== '') origin['scanner'] = scanner;
+  return {
+    id,
+    source: FindingSource.Generic,
+    control,
+    account,
+    region,
+    resource: { type: resourceType, id: resourceId },
+    severity,
+    title: title === undefined || title === '' ? `${control} on ${resourceId}` : title,
+    observedAt,
+    state,
+    origin,
+  };
+}

@@ -1,0 +1,238 @@
+/**
+ * 'Security Hub Findings - Imported' events: `detail.findings` holds findings in the AWS
+ * Security Finding Format (ASFF). Security Hub sends one finding per event, but the
+ * format is an array, so 1..100 are accepted. A problem in any finding makes the whole
+ * event invalid; problems are prefixed `findings[i].`.
+ *
+ * Control findings carry `Compliance.SecurityControlId` (e.g. "S3.8"); older
+ * standard-specific findings carry `ProductFields.ControlId` (for FSBP the same id, for
+ * CIS the benchmark number such as "2.2.1") or `ProductFields.RuleId`.
+ *
+ * Pure module: no I/O.
+ */
+import type { DetailResult, Envelope } from './eventbridge.js';
+import {
+  CONTROL_RESOURCE_TYPE,
+  ControlId,
+  FindingSource,
+  ResourceType,
+  type Finding,
+  type FindingState,
+  type Severity,
+} from './finding.js';
+import type { Ignored, Obj, Problems } from './validate.js';
+import {
+  LIMITS,
+  checkAccount,
+  checkBucketName,
+  checkId,
+  checkRegion,
+  checkSecurityGroupId,
+  checkTimestamp,
+  cleanText,
+  describeType,
+  getOwn,
+  getPath,
+  isObject,
+  isSeverity,
+  join,
+  quote,
+  severityFromNormalized,
+} from './validate.js';
+
+/** Security Hub control id -> the control this product implements. */
+export const SECURITY_HUB_CONTROLS: ReadonlyMap<string, ControlId> = new Map([
+  ['S3.8', ControlId.S3BlockPublicAccess],
+  ['EC2.13', ControlId.SgAdminPortsOpen],
+  ['EC2.14', ControlId.SgAdminPortsOpen],
+  ['EC2.19', ControlId.SgAdminPortsOpen],
+]);
+
+const COMPLIANCE_STATUSES = ['PASSED', 'WARNING', 'FAILED', 'NOT_AVAILABLE'] as const;
+
+type Outcome = { readonly finding: Finding } | { readonly ignored: Ignored } | undefined;
+
+export function normalizeSecurityHub(env: Envelope, detail: Obj, problems: Problems): DetailResult {
+  const raw = getOwn(detail, 'findings');
+  if (!Array.isArray(raw)) {
+    problems.add('detail.findings', raw === undefined ? 'is missing' : `must be an array, got ${describeType(raw)}`);
+    return { findings: [], ignored: [] };
+  }
+  if (raw.length < 1 || raw.length > LIMITS.maxFindings) {
+    problems.add('detail.findings', `must hold 1 to ${LIMITS.maxFindings} findings, got ${raw.length}`);
+    return { findings: [], ignored: [] };
+  }
+  const findings: Finding[] = [];
+  const ignored: Ignored[] = [];
+  raw.forEach((item: unknown, i: number) => {
+    const outcome = normalizeAsff(env, item, `findings[${i}]`, problems);
+    if (outcome === undefined) return;
+    if ('finding' in outcome) findings.push(outcome.finding);
+    else ignored.push(outcome.ignored);
+  });
+  return { findings, ignored };
+}
+
+function firstString(...values: readonly unknown[]): string | undefined {
+  for (const v of values) {
+    if (typeof v === 'string' && v.trim() !== '') return v;
+  }
+  return undefined;
+}
+
+function normalizeAsff(env: Envelope, f: unknown, prefix: string, problems: Problems): Outcome {
+  if (!isObject(f)) {
+    problems.add(prefix, `must be an object, got ${describeType(f)}`);
+    return undefined;
+  }
+  const before = problems.count;
+  const id = checkId(getOwn(f, 'Id'), join(prefix, 'Id'), problems);
+  const account = checkAccount(getOwn(f, 'AwsAccountId'), join(prefix, 'AwsAccountId'), problems);
+  const rawControlId = firstString(
+    getPath(f, 'Compliance', 'SecurityControlId'),
+    getPath(f, 'ProductFields', 'ControlId'),
+    getPath(f, 'ProductFields', 'RuleId'),
+  );
+  if (problems.count > before || id === undefined || account === undefined) return undefined;
+
+  if (rawControlId === undefined) {
+    return { ignored: { reason: 'not a control finding (no Compliance.SecurityControlId or ProductFields.ControlId)', ref: id } };
+  }
+  const controlId = cleanText(rawControlId, LIMITS.reasonValueChars);
+  const control = SECURITY_HUB_CONTROLS.get(rawControlId);
+  if (control === undefined) {
+    return { ignored: { reason: `control ${controlId} is not remediated`, ref: id } };
+  }
+
+  // State. Archived and passed findings are recorded as resolved, never acted on.
+  const recordState = getOwn(f, 'RecordState');
+  const complianceStatus = getPath(f, 'Compliance', 'Status');
+  const workflowStatus = getPath(f, 'Workflow', 'Status');
+  let state: FindingState | undefined;
+  if (recordState === 'ARCHIVED' || complianceStatus === 'PASSED') {
+    state = 'resolved';
+  } else if (workflowStatus === 'SUPPRESSED') {
+    return { ignored: { reason: 'suppressed in Security Hub', ref: id } };
+  } else if (complianceStatus === 'FAILED') {
+    state = 'active';
+  } else if (complianceStatus === 'WARNING' || complianceStatus === 'NOT_AVAILABLE') {
+    return { ignored: { reason: `compliance status ${complianceStatus}: the check did not decide`, ref: id } };
+  } else {
+    problems.add(
+      join(prefix, 'Compliance.Status'),
+      `must be one of ${COMPLIANCE_STATUSES.join(', ')}, got ${quote(complianceStatus)}`,
+    );
+  }
+
+  // Resource.
+  const resourceType = CONTROL_RESOURCE_TYPE[control];
+  const resources = getOwn(f, 'Resources');
+  let resourceId: string | undefined;
+  let resourceRegion: unknown;
+  if (!Array.isArray(resources) || resources.length === 0) {
+    problems.add(
+      join(prefix, 'Resources'),
+      resources === undefined
+        ? 'is missing'
+        : Array.isArray(resources)
+          ? 'must hold at least one resource'
+          : `must be an array, got ${describeType(resources)}`,
+    );
+  } else {
+    const index = resources.slice(0, LIMITS.maxResources).findIndex((r: unknown) => getOwn(r, 'Type') === resourceType);
+    const resource = index >= 0 ? resources[index] : undefined;
+    if (resource === undefined) {
+      problems.add(
+        join(prefix, 'Resources'),
+        `no resource of type ${resourceType} (control ${controlId} acts on ${resourceType})`,
+      );
+    } else {
+      resourceRegion = getOwn(resource, 'Region');
+      resourceId = resourceIdOf(resourceType, resource, `${join(prefix, 'Resources')}[${index}]`, problems);
+    }
+  }
+
+  // Region: the finding's, else the resource's, else the envelope's.
+  const rawRegion = getOwn(f, 'Region');
+  let region: string | undefined;
+  if (rawRegion !== undefined) region = checkRegion(rawRegion, join(prefix, 'Region'), problems);
+  else if (resourceRegion !== undefined) region = checkRegion(resourceRegion, join(prefix, 'Resources[].Region'), problems);
+  else region = env.region;
+
+  const severity = severityOf(f, prefix, problems);
+
+  const timeKey = (['UpdatedAt', 'LastObservedAt', 'CreatedAt'] as const).find((k) => getOwn(f, k) !== undefined);
+  let observedAt: string | undefined;
+  if (timeKey !== undefined) observedAt = checkTimestamp(getOwn(f, timeKey), join(prefix, timeKey), problems);
+  else if (env.time !== undefined) observedAt = env.time;
+  else problems.add(join(prefix, 'UpdatedAt'), 'is missing (and so are LastObservedAt, CreatedAt and the event time)');
+
+  if (
+    problems.count > before ||
+    state === undefined ||
+    resourceId === undefined ||
+    region === undefined ||
+    severity === undefined ||
+    observedAt === undefined
+  ) {
+    return undefined;
+  }
+
+  const rawTitle = getOwn(f, 'Title');
+  const title = typeof rawTitle === 'string' ? cleanText(rawTitle, LIMITS.titleChars) : '';
+  const origin: Record<string, string> = { findingId: id, securityControlId: controlId };
+  const productArn = getOwn(f, 'ProductArn');
+  if (typeof productArn === 'string' && productArn !== '') origin['productArn'] = cleanText(productArn, LIMITS.originChars);
+  const generatorId = getOwn(f, 'GeneratorId');
+  if (typeof generatorId === 'string' && generatorId !== '') origin['generatorId'] = cleanText(generatorId, LIMITS.originChars);
+
+  return {
+    finding: {
+      id,
+      source: FindingSource.SecurityHub,
+      control,
+      account,
+      region,
+      resource: { type: resourceType, id: resourceId },
+      severity,
+      title: title === '' ? `${controlId} failed for ${resourceId}` : title,
+      observedAt,
+      state,
+      origin,
+    },
+  };
+}
+
+function resourceIdOf(type: ResourceType, resource: unknown, path: string, problems: Problems): string | undefined {
+  const rawId = getOwn(resource, 'Id');
+  if (type === ResourceType.S3Bucket) {
+    // "arn:aws:s3:::my-bucket"
+    const name = typeof rawId === 'string' ? (/^arn:aws[a-z-]*:s3:::(.*)$/.exec(rawId)?.[1] ?? rawId) : rawId;
+    return checkBucketName(name, join(path, 'Id'), problems);
+  }
+  // "arn:aws:ec2:us-east-1:123456789012:security-group/sg-0123456789abcdef0"
+  const fromArn =
+    typeof rawId === 'string' ? /^arn:aws[a-z-]*:ec2:[a-z0-9-]*:\d{12}:security-group\/(.*)$/.exec(rawId)?.[1] : undefined;
+  if (fromArn !== undefined) return checkSecurityGroupId(fromArn, join(path, 'Id'), problems);
+  const fromDetails = getPath(resource, 'Details', 'AwsEc2SecurityGroup', 'GroupId');
+  if (fromDetails !== undefined) return checkSecurityGroupId(fromDetails, join(path, 'Details.AwsEc2SecurityGroup.GroupId'), problems);
+  return checkSecurityGroupId(rawId, join(path, 'Id'), problems);
+}
+
+function severityOf(f: Obj, prefix: string, problems: Problems): Severity | undefined {
+  const label = getPath(f, 'Severity', 'Label');
+  if (isSeverity(label)) return label;
+  if (label !== undefined) {
+    problems.add(join(prefix, 'Severity.Label'), `must be one of CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL, got ${quote(label)}`);
+    return undefined;
+  }
+  const normalized = getPath(f, 'Severity', 'Normalized');
+  if (typeof normalized === 'number') {
+    const mapped = severityFromNormalized(normalized);
+    if (mapped !== undefined) return mapped;
+    problems.add(join(prefix, 'Severity.Normalized'), `must be between 0 and 100, got ${quote(normalized)}`);
+    return undefined;
+  }
+  problems.add(join(prefix, 'Severity'), 'needs Label (CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL) or Normalized (0-100)');
+  return undefined;
+}
