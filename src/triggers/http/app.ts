@@ -1,0 +1,86 @@
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { InvalidInputError } from '../../errors.js';
+import { normalizeEventBridgeEvent, normalizeGenericFindings, type Normalized } from '../../findings/index.js';
+import type { Logger } from '../../log.js';
+import type { SubmitResult, Submitter } from '../submit.js';
+import { requireToken } from './auth.js';
+import { HttpError, errorMapper } from './errors.js';
+
+export interface AppOptions {
+  readonly submitter: Submitter;
+  readonly webhookToken: string;
+  readonly bodyLimitBytes: number;
+  /** True when Temporal answers. */
+  readonly temporalHealthy: () => Promise<boolean>;
+  readonly logger: Logger;
+}
+
+/**
+ * The trigger HTTP API:
+ * - `POST /v1/events`: an EventBridge event as an API destination delivers it;
+ * - `POST /v1/findings`: one generic finding, or `{ "findings": [...] }`;
+ * - `GET /healthz`.
+ * Answers 202 with the workflows started or joined; 4xx naming every problem for bad input.
+ */
+export function createApp(o: AppOptions): Hono {
+  const app = new Hono();
+  app.onError(errorMapper(o.logger));
+  app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
+
+  app.get('/healthz', async (c) => {
+    const temporal = await o.temporalHealthy().catch(() => false);
+    return c.json({ status: temporal ? 'ok' : 'degraded', temporal: temporal ? 'reachable' : 'unreachable' }, temporal ? 200 : 503);
+  });
+
+  const auth = requireToken(o.webhookToken);
+  const limit = bodyLimit({
+    maxSize: o.bodyLimitBytes,
+    onError: () => {
+      throw new HttpError(413, 'body_too_large', `request body exceeds ${o.bodyLimitBytes} bytes`);
+    },
+  });
+
+  const ingest = (normalize: (body: unknown) => Normalized) => async (c: Context) => {
+    const body = await readJson(c);
+    let normalized: Normalized;
+    try {
+      normalized = normalize(body);
+    } catch (err) {
+      if (err instanceof InvalidInputError) throw new HttpError(422, 'invalid_event', err.message, err.problems);
+      throw err;
+    }
+    const receivedAt = new Date();
+    const results: SubmitResult[] = [];
+    for (const finding of normalized.findings) {
+      try {
+        results.push(await o.submitter.submit(finding, receivedAt));
+      } catch (err) {
+        o.logger.error('could not start remediation', { findingId: finding.id, error: (err as Error).message });
+        // 503 makes EventBridge (and well-behaved senders) retry; starts are idempotent, so a retry is safe.
+        throw new HttpError(503, 'temporal_unavailable', 'could not reach the workflow service; retry later', [], { 'Retry-After': '5' });
+      }
+    }
+    for (const r of results) o.logger.info('finding accepted', { findingId: r.findingId, workflowId: r.workflowId, status: r.status });
+    for (const i of normalized.ignored) o.logger.info('event ignored', { reason: i.reason, ref: i.ref });
+    return c.json({ accepted: results.length, findings: results, ignored: normalized.ignored }, 202);
+  };
+
+  app.post('/v1/events', auth, limit, ingest(normalizeEventBridgeEvent));
+  app.post('/v1/findings', auth, limit, ingest(normalizeGenericFindings));
+  return app;
+}
+
+async function readJson(c: Context): Promise<unknown> {
+  const type = c.req.header('content-type');
+  if (type && !/^application\/([\w.+-]+\+)?json\b/i.test(type)) {
+    throw new HttpError(415, 'unsupported_media_type', `content-type must be application/json, got "${type}"`);
+  }
+  const text = await c.req.text();
+  if (text.trim() === '') throw new HttpError(400, 'empty_body', 'request body is empty; expected a JSON object');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new HttpError(400, 'invalid_json', `request body is not valid JSON: ${(err as Error).message}`);
+  }
+}
