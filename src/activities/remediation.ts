@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { log } from '@temporalio/activity';
+import { activityInfo, log } from '@temporalio/activity';
 import { ErrorType } from '../errors.js';
 import type { Finding } from '../findings/finding.js';
 import type { AwsClients } from './aws.js';
@@ -25,6 +25,8 @@ export interface FixResult {
   readonly before: unknown;
   readonly change: PlannedChange | null;
   readonly at: string;
+  /** Which attempt of the activity this was; > 1 means an earlier attempt may have applied the change before failing. */
+  readonly attempt: number;
 }
 export interface Verification {
   readonly after: unknown;
@@ -71,14 +73,15 @@ export function createRemediationActivities({ aws, now = () => new Date() }: Rem
      */
     async applyFix(finding: Finding): Promise<FixResult> {
       const control = controlFor(finding);
+      const { attempt } = activityInfo();
       const { state } = await control.read(aws, finding);
       const change = control.plan(state);
       if (change === null) {
-        log.info('resource already compliant on re-read; nothing applied', { resource: finding.resource.id });
-        return { applied: false, before: state, change: null, at: now().toISOString() };
+        log.info('resource already compliant on re-read; nothing applied', { resource: finding.resource.id, attempt });
+        return { applied: false, before: state, change: null, at: now().toISOString(), attempt };
       }
       await control.apply(aws, finding, change);
-      return { applied: true, before: state, change: { summary: control.summarize(change, finding), details: change }, at: now().toISOString() };
+      return { applied: true, before: state, change: { summary: control.summarize(change, finding), details: change }, at: now().toISOString(), attempt };
     },
 
     /**

@@ -45,7 +45,7 @@ export interface RemediationRecord {
   readonly tags?: Readonly<Record<string, string>>;
   readonly before?: unknown;
   readonly after?: unknown;
-  readonly change?: { readonly summary: string; readonly details: unknown; readonly applied: boolean };
+  readonly change?: { readonly summary: string; readonly details: unknown; readonly applied: boolean; readonly note?: string };
   readonly observations: readonly FindingObservation[];
   readonly timestamps: {
     readonly detected: string;

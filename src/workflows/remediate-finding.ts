@@ -124,8 +124,12 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
       before = fix.before;
       change = { ...fix.change, applied: true };
     } else {
-      // Compliant again by the time we got there: nothing applied; verify what triage planned.
-      change = { ...planned, applied: false };
+      // Compliant by the time the fix ran: nothing applied now; verify what triage planned.
+      const note =
+        fix.attempt > 1
+          ? `already compliant on re-read at attempt ${fix.attempt}: applied by an earlier attempt whose result was lost, or by someone else`
+          : 'already compliant on re-read: fixed by someone else after triage';
+      change = { ...planned, applied: false, note };
     }
   } catch (err) {
     return fail(err);
