@@ -9,6 +9,7 @@ import { ensureTemporalCli, startDevServer } from '../src/stack/temporal.js';
 declare module 'vitest' {
   export interface ProvidedContext {
     temporalAddress: string;
+    temporalUiUrl: string;
     motoEndpoint: string;
   }
 }
@@ -22,14 +23,15 @@ export default async function setup(project: TestProject) {
   const say = (l: string) => console.log(`[test stack] ${l}`);
   const logs = await mkdtemp(join(tmpdir(), 'rectify-test-'));
   const [temporalBin, motoBin] = await Promise.all([ensureTemporalCli(say), ensureMoto(say)]);
-  const [temporalPort, motoPort] = [await freePort(), await freePort()];
+  const [temporalPort, uiPort, motoPort] = [await freePort(), await freePort(), await freePort()];
   const [temporal, moto] = await Promise.all([
-    startDevServer({ binary: temporalBin, port: temporalPort, logFile: join(logs, 'temporal.log') }),
+    startDevServer({ binary: temporalBin, port: temporalPort, uiPort, logFile: join(logs, 'temporal.log') }),
     startMoto({ binary: motoBin, port: motoPort, logFile: join(logs, 'moto.log') }),
   ]);
   say(`temporal ${temporal.address}, moto ${moto.endpoint}, logs in ${logs}`);
   project.provide('temporalAddress', temporal.address);
   project.provide('motoEndpoint', moto.endpoint);
+  project.provide('temporalUiUrl', temporal.uiUrl!);
   return async () => {
     await Promise.all([temporal.stop(), moto.stop()]);
     await rm(logs, { recursive: true, force: true });
