@@ -1,0 +1,85 @@
+/**
+ * The policy as the rest of the product sees it, after the YAML file is loaded and validated.
+ * Pure types: safe in workflow code. Durations are milliseconds.
+ */
+import type { ControlId } from '../findings/finding.js';
+
+export const Mode = {
+  /** Fix without asking. */
+  Auto: 'auto',
+  /** Ask an approver first; fix only when approved (or when the ladder's timeout action is apply). */
+  Approve: 'approve',
+  /** Never change anything: tell the owner, chase on the ladder, re-check; close when compliant. */
+  Notify: 'notify',
+  /** Triage and guardrails, record exactly what would change, change nothing. */
+  DryRun: 'dry-run',
+  /** Record the finding and leave it alone. */
+  Off: 'off',
+} as const;
+export type Mode = (typeof Mode)[keyof typeof Mode];
+export const MODES: readonly Mode[] = Object.values(Mode);
+
+export interface Approvers {
+  /** Slack user ids (U...). */
+  readonly users: readonly string[];
+  /** Slack user group ids (S...), expanded to their members when an approval starts. */
+  readonly groups: readonly string[];
+}
+
+export interface EscalationLadder {
+  /** Remind the approvers this long after the request (0 = no reminder). */
+  readonly remindAfterMs: number;
+  /** Escalate this long after the request (0 = no escalation). */
+  readonly escalateAfterMs: number;
+  /** Where escalation goes: a channel and/or people/groups to mention (e.g. the on-call group). */
+  readonly escalateTo: { readonly channel?: string; readonly users: readonly string[]; readonly groups: readonly string[] };
+  /** Apply the timeout action this long after the request. Always > escalateAfterMs >= remindAfterMs. */
+  readonly timeoutAfterMs: number;
+  readonly timeoutAction: 'reject' | 'apply';
+}
+
+export interface Guardrails {
+  /** At most this many automatic fixes per control per rolling hour; past it, findings wait for approval. */
+  readonly maxAutoFixesPerHour: number;
+  /** A resource fixed `maxFixes` times within `windowMs` is flapping: the next fix needs a person. */
+  readonly flap: { readonly maxFixes: number; readonly windowMs: number };
+}
+
+export interface Scope {
+  /** Account ids in scope; empty = every account. */
+  readonly accounts: readonly string[];
+  /** Regions in scope; empty = every region. */
+  readonly regions: readonly string[];
+  /** Tag selectors the resource must all match; value "*" = the tag must exist. Empty = no condition. */
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+/** The effective policy of one control (defaults merged with the control's own section). */
+export interface ControlPolicy {
+  readonly control: ControlId;
+  readonly mode: Mode;
+  readonly scope: Scope;
+  /** Tag conditions that force approval even in auto mode: any tag key whose value is in the list. */
+  readonly requireApprovalWhenTagged: Readonly<Record<string, readonly string[]>>;
+  readonly approvers: Approvers;
+  /** Slack channel id for approval requests and notifications. */
+  readonly channel?: string;
+  readonly escalation: EscalationLadder;
+  readonly guardrails: Guardrails;
+}
+
+export interface Policy {
+  readonly version: 1;
+  /** sha256 of the file's bytes, hex: recorded on every workflow and in every evidence record. */
+  readonly hash: string;
+  /** Name of the tag that exempts a resource; value: an expiry date (YYYY-MM-DD or ISO 8601) or "permanent". */
+  readonly exemptionTag: string;
+  readonly controls: Readonly<Record<ControlId, ControlPolicy>>;
+}
+
+/** What a workflow receives: the policy of its control, with the policy's hash and exemption tag. */
+export interface PolicySnapshot {
+  readonly hash: string;
+  readonly exemptionTag: string;
+  readonly control: ControlPolicy;
+}
