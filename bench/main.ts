@@ -14,6 +14,7 @@ import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createAwsClients } from '../src/activities/aws.js';
 import { loadConfig } from '../src/config.js';
 import { silentLogger } from '../src/log.js';
+import { DEFAULT_POLICY_PATH, loadPolicyFile } from '../src/policy/load.js';
 import { ensureMoto, startMoto } from '../src/stack/moto.js';
 import { freePort } from '../src/stack/process.js';
 import { ensureTemporalCli, startDevServer } from '../src/stack/temporal.js';
@@ -51,12 +52,13 @@ const [temporal, moto] = await Promise.all([
 const token = 'bench-token-0123456789abcdef';
 const config = loadConfig({ TEMPORAL_ADDRESS: temporal.address, AWS_ENDPOINT_URL: moto.endpoint, PORT: '0', WEBHOOK_TOKEN: token });
 const aws = createAwsClients(config.aws);
-const native = await NativeConnection.connect({ address: temporal.address });
-const worker = await createWorker({ connection: native, namespace: 'default', taskQueue: config.temporal.taskQueue, aws });
-const running = worker.run();
+const policy = await loadPolicyFile(DEFAULT_POLICY_PATH);
 const connection = await Connection.connect({ address: temporal.address });
 const client = new Client({ connection });
-const server = await startTriggerServer(config, client, silentLogger);
+const native = await NativeConnection.connect({ address: temporal.address });
+const worker = await createWorker({ connection: native, client, namespace: 'default', taskQueue: config.temporal.taskQueue, aws });
+const running = worker.run();
+const server = await startTriggerServer(config, client, silentLogger, policy);
 
 say(`creating ${N} buckets without Block Public Access in moto...`);
 const buckets = Array.from({ length: N }, (_, i) => `bench-${i.toString().padStart(5, '0')}`);

@@ -25,6 +25,16 @@ export interface Config {
     readonly webhookToken: string | undefined;
     readonly bodyLimitBytes: number;
   };
+  /** Path of the policy file; undefined means the shipped default (policy/default.yaml). */
+  readonly policyFile: string | undefined;
+  readonly slack: {
+    /** Bot token (xoxb-...); undefined disables Slack (approvals from the CLI only). */
+    readonly botToken: string | undefined;
+    /** Signing secret that authenticates Slack's interaction requests; required to accept clicks. */
+    readonly signingSecret: string | undefined;
+    /** Base URL of the Slack Web API (ends with /api/). */
+    readonly apiUrl: string;
+  };
   /** Ports of the embedded local stack (`npm start`); busy ones are replaced by free ones. */
   readonly local: {
     readonly temporalUiPort: number;
@@ -61,6 +71,10 @@ export const ENV_VARS = Object.freeze({
   PORT: `trigger server port (default ${DEFAULTS.httpPort})`,
   WEBHOOK_TOKEN: 'shared secret webhook senders present (Authorization: Bearer or x-api-key); at least 16 characters',
   BODY_LIMIT_BYTES: `largest accepted request body (default ${DEFAULTS.bodyLimitBytes})`,
+  POLICY_FILE: 'path of the policy file (default: policy/default.yaml)',
+  SLACK_BOT_TOKEN: 'Slack bot token (xoxb-...); unset: no Slack, approvals from the CLI',
+  SLACK_SIGNING_SECRET: 'Slack signing secret; needed to accept Approve/Reject clicks on /slack/interactions',
+  SLACK_API_URL: 'Slack Web API base URL (default https://slack.com/api/)',
   TEMPORAL_UI_PORT: `local stack: Temporal Web UI port (default ${DEFAULTS.temporalUiPort})`,
   MOTO_PORT: `local stack: AWS emulator port (default ${DEFAULTS.motoPort})`,
   VERIFY_DEADLINE_SECONDS: `how long verification re-reads a fixed resource (default ${DEFAULTS.verifyDeadlineMs / 1000})`,
@@ -113,6 +127,18 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push('WEBHOOK_TOKEN must be at least 16 characters');
   }
 
+  const slackApiUrl = str('SLACK_API_URL', 'https://slack.com/api/');
+  try {
+    const u = new URL(slackApiUrl);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('protocol');
+  } catch {
+    problems.push(`SLACK_API_URL must be an http(s) URL, got "${slackApiUrl}"`);
+  }
+  const botToken = env['SLACK_BOT_TOKEN'] || undefined;
+  if (botToken !== undefined && !/^xox[bpe]-/.test(botToken)) problems.push('SLACK_BOT_TOKEN must be a Slack token starting with xoxb-');
+  const signingSecret = env['SLACK_SIGNING_SECRET'] || undefined;
+  if (signingSecret !== undefined && signingSecret.length < 16) problems.push('SLACK_SIGNING_SECRET must be at least 16 characters');
+
   const config: Config = {
     temporal: {
       address,
@@ -133,6 +159,8 @@ export function loadConfig(env: Env = process.env): Config {
       webhookToken: token === '' ? undefined : token,
       bodyLimitBytes: int('BODY_LIMIT_BYTES', DEFAULTS.bodyLimitBytes, 1024, 64 * 1024 * 1024),
     },
+    policyFile: env['POLICY_FILE'] || undefined,
+    slack: { botToken, signingSecret, apiUrl: slackApiUrl.endsWith('/') ? slackApiUrl : `${slackApiUrl}/` },
     local: {
       temporalUiPort: int('TEMPORAL_UI_PORT', DEFAULTS.temporalUiPort, 1, 65535),
       motoPort: int('MOTO_PORT', DEFAULTS.motoPort, 1, 65535),

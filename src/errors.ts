@@ -15,6 +15,10 @@ export const ErrorType = {
   AwsUnavailable: 'AwsUnavailable',
   /** The fix was applied but reading back does not show it (yet). Retried up to the verify deadline. */
   NotYetCompliant: 'NotYetCompliant',
+  /** Slack refused the call (bad token, unknown channel, bot not in channel). Permanent. */
+  SlackRejected: 'SlackRejected',
+  /** Slack is rate limiting or unreachable. Retried. */
+  SlackUnavailable: 'SlackUnavailable',
   /** The finding names a control this worker does not implement. Permanent. */
   UnsupportedControl: 'UnsupportedControl',
 } as const;
@@ -26,6 +30,7 @@ export const NON_RETRYABLE_ERROR_TYPES: readonly ErrorType[] = [
   ErrorType.ResourceNotFound,
   ErrorType.InvalidAwsRequest,
   ErrorType.UnsupportedControl,
+  ErrorType.SlackRejected,
 ];
 
 /**

@@ -9,6 +9,8 @@ import { CONTROLS } from './controls/index.js';
 export interface Triage {
   readonly compliant: boolean;
   readonly before: unknown;
+  /** The state in a few words, for people. */
+  readonly stateSummary: string;
   readonly tags: Readonly<Record<string, string>>;
   /** The exact change that would make the resource compliant; null when it already is. */
   readonly plannedChange: PlannedChange | null;
@@ -61,6 +63,7 @@ export function createRemediationActivities({ aws, now = () => new Date() }: Rem
       return {
         compliant: change === null,
         before: state,
+        stateSummary: control.describe(state),
         tags,
         plannedChange: change === null ? null : { summary: control.summarize(change, finding), details: change },
         readAt: now().toISOString(),

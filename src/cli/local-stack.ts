@@ -9,7 +9,9 @@ import type { Logger } from '../log.js';
 import { ensureMoto, startMoto, type MotoServer } from '../stack/moto.js';
 import { portOrFree } from '../stack/process.js';
 import { ensureTemporalCli, startDevServer, type DevServer } from '../stack/temporal.js';
-import { startTriggerServer, type TriggerServer } from '../triggers/server.js';
+import { slackClient, startTriggerServer, type TriggerServer } from '../triggers/server.js';
+import { DEFAULT_POLICY_PATH, loadPolicyFile } from '../policy/load.js';
+import type { Policy } from '../policy/types.js';
 import { createWorker } from '../worker/create-worker.js';
 
 export interface LocalStack {
@@ -21,6 +23,8 @@ export interface LocalStack {
   readonly aws: AwsClients;
   /** The webhook token (kept in `<dataDir>/webhook-token`, never printed). */
   readonly webhookToken: string;
+  readonly policy: Policy;
+  readonly policyPath: string;
   readonly tokenFile: string;
   /** Resolves when the worker stops. */
   readonly workerDone: Promise<void>;
@@ -35,6 +39,8 @@ export interface LocalStack {
 export async function startLocalStack(o: { dataDir: string; say: (line: string) => void; logger: Logger; env?: NodeJS.ProcessEnv }): Promise<LocalStack> {
   const env = o.env ?? process.env;
   const base = loadConfig(env);
+  const policyPath = base.policyFile ?? DEFAULT_POLICY_PATH;
+  const policy = await loadPolicyFile(policyPath);
   await mkdir(o.dataDir, { recursive: true });
 
   o.say('checking tools (the first run builds the Temporal CLI and installs moto; later runs reuse them)...');
@@ -64,12 +70,13 @@ export async function startLocalStack(o: { dataDir: string; say: (line: string) 
   });
 
   const aws = createAwsClients(config.aws);
-  const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
-  const worker: Worker = await createWorker({ connection: nativeConnection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, aws });
-  const workerDone = worker.run();
   const connection = await Connection.connect({ address: config.temporal.address });
   const client = new Client({ connection, namespace: config.temporal.namespace });
-  const trigger = await startTriggerServer(config, client, o.logger);
+  const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
+  const slack = slackClient(config);
+  const worker: Worker = await createWorker({ connection: nativeConnection, client, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, aws, ...(slack ? { slack } : {}) });
+  const workerDone = worker.run();
+  const trigger = await startTriggerServer(config, client, o.logger, policy);
 
   let stopped: Promise<void> | undefined;
   const stop = () =>
@@ -83,7 +90,7 @@ export async function startLocalStack(o: { dataDir: string; say: (line: string) 
       await Promise.all([temporal.stop(), moto.stop()]);
     })());
 
-  return { config, temporal, moto, trigger, client, aws, webhookToken, tokenFile, workerDone, stop };
+  return { config, temporal, moto, trigger, client, aws, webhookToken, tokenFile, policy, policyPath, workerDone, stop };
 }
 
 async function readOrCreateToken(file: string): Promise<string> {

@@ -2,17 +2,27 @@ import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../config.js';
 import { InvalidInputError } from '../errors.js';
 import { createLogger } from '../log.js';
+import { DEFAULT_POLICY_PATH, loadPolicyFile, policyWarnings } from '../policy/load.js';
 import { startTriggerServer } from './server.js';
 
 /** The trigger server process: webhook API in front of Temporal. */
 async function main(): Promise<void> {
   const logger = createLogger('triggers');
   const config = loadConfig();
+  const policyPath = config.policyFile ?? DEFAULT_POLICY_PATH;
+  const policy = await loadPolicyFile(policyPath);
+  for (const w of policyWarnings(policy)) logger.warn('policy', { warning: w });
   // Lazy: the server starts (and /healthz says "unreachable") even while Temporal is still coming up.
   const connection = Connection.lazy({ address: config.temporal.address });
   const client = new Client({ connection, namespace: config.temporal.namespace });
-  const server = await startTriggerServer(config, client, logger);
-  logger.info('trigger server listening', { url: server.url, temporal: config.temporal.address });
+  const server = await startTriggerServer(config, client, logger, policy);
+  logger.info('trigger server listening', {
+    url: server.url,
+    temporal: config.temporal.address,
+    policy: policyPath,
+    policyHash: policy.hash,
+    slackInteractions: config.slack.signingSecret ? 'on' : 'off',
+  });
   const stop = async () => {
     await server.close();
     await connection.close();

@@ -2,6 +2,8 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Clien
 import { describeFinding, workflowIdFor, type Finding } from '../findings/finding.js';
 import { recordObservation, type FindingObservation, type RemediationInput } from '../workflows/messages.js';
 import { SearchAttr } from '../workflows/search-attributes.js';
+import { snapshotFor } from '../policy/load.js';
+import type { Policy } from '../policy/types.js';
 import type { remediateFinding } from '../workflows/remediate-finding.js';
 
 export type SubmitStatus =
@@ -30,7 +32,7 @@ export interface Submitter {
  * the finding, so redeliveries and other sources of the same finding meet in one workflow and
  * never fix twice. Throws when Temporal cannot be reached (callers answer 503 so senders retry).
  */
-export function createSubmitter(client: Client, opts: { taskQueue: string; verifyDeadlineMs: number }): Submitter {
+export function createSubmitter(client: Client, opts: { taskQueue: string; verifyDeadlineMs: number; policy: Policy }): Submitter {
   const observe = (f: Finding, receivedAt: Date): FindingObservation => ({
     findingId: f.id,
     source: f.source,
@@ -53,7 +55,12 @@ export function createSubmitter(client: Client, opts: { taskQueue: string; verif
           throw err;
         }
       }
-      const input: RemediationInput = { finding, receivedAt: receivedAt.toISOString(), verifyDeadlineMs: opts.verifyDeadlineMs };
+      const input: RemediationInput = {
+        finding,
+        receivedAt: receivedAt.toISOString(),
+        verifyDeadlineMs: opts.verifyDeadlineMs,
+        policy: snapshotFor(opts.policy, finding.control),
+      };
       // A run can close between "already started" and our signal; then start a fresh one. Bounded.
       for (let attempt = 0; ; attempt++) {
         try {
@@ -72,6 +79,7 @@ export function createSubmitter(client: Client, opts: { taskQueue: string; verif
               { key: SearchAttr.Region, value: finding.region },
               { key: SearchAttr.Severity, value: finding.severity },
               { key: SearchAttr.Status, value: 'Triaging' },
+              { key: SearchAttr.PolicyHash, value: opts.policy.hash },
             ],
           });
           return { ...base, runId: handle.firstExecutionRunId, status: 'started' };

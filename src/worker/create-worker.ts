@@ -1,5 +1,7 @@
 import { fileURLToPath } from 'node:url';
-import { type NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import { Worker, bundleWorkflowCode, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { WebClient } from '@slack/web-api';
 import { createActivities } from '../activities/index.js';
 import type { AwsClients } from '../activities/aws.js';
 
@@ -13,9 +15,12 @@ export async function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
 
 export interface CreateWorkerOptions {
   readonly connection: NativeConnection;
+  /** Client for the activities that talk to Temporal (the guardrail ledger). */
+  readonly client: Client;
   readonly namespace: string;
   readonly taskQueue: string;
   readonly aws: AwsClients;
+  readonly slack?: WebClient;
   readonly workflowBundle?: WorkflowBundleWithSourceMap;
 }
 
@@ -26,7 +31,11 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: createActivities({ aws: opts.aws }),
+    activities: createActivities({
+      aws: opts.aws,
+      ...(opts.slack ? { slack: opts.slack } : {}),
+      ledger: { client: opts.client, taskQueue: opts.taskQueue },
+    }),
   });
 }
 

@@ -1,28 +1,43 @@
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { createAwsClients } from '../activities/aws.js';
 import { loadConfig } from '../config.js';
 import { InvalidInputError } from '../errors.js';
 import { createLogger } from '../log.js';
+import { DEFAULT_POLICY_PATH, loadPolicyFile, policyWarnings } from '../policy/load.js';
+import { slackClient } from '../triggers/server.js';
 import { createWorker } from './create-worker.js';
 import { ensureSearchAttributes } from './search-attributes.js';
 
-/** The remediation worker: connect, register search attributes, run until SIGINT/SIGTERM, close. */
+/** The remediation worker: check config and policy, connect, register search attributes, run until SIGINT/SIGTERM. */
 async function main(): Promise<void> {
   const logger = createLogger('worker');
   const config = loadConfig();
-  const client = await Connection.connect({ address: config.temporal.address });
-  await ensureSearchAttributes(client, config.temporal.namespace, logger);
-  await client.close();
+  // The policy travels in each workflow's input (from the trigger); the worker refuses a bad file all the same.
+  const policyPath = config.policyFile ?? DEFAULT_POLICY_PATH;
+  const policy = await loadPolicyFile(policyPath);
+  for (const w of policyWarnings(policy)) logger.warn('policy', { warning: w });
 
-  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const connection = await Connection.connect({ address: config.temporal.address });
+  await ensureSearchAttributes(connection, config.temporal.namespace, logger);
+  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const native = await NativeConnection.connect({ address: config.temporal.address });
   const aws = createAwsClients(config.aws);
+  const slack = slackClient(config);
   try {
-    const worker = await createWorker({ connection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, aws });
-    logger.info('worker running', { taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, aws: config.aws.endpointUrl ?? 'aws' });
+    const worker = await createWorker({ connection: native, client, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, aws, ...(slack ? { slack } : {}) });
+    logger.info('worker running', {
+      taskQueue: config.temporal.taskQueue,
+      namespace: config.temporal.namespace,
+      aws: config.aws.endpointUrl ?? 'aws',
+      slack: slack ? 'on' : 'off (approvals from the CLI)',
+      policy: policyPath,
+      policyHash: policy.hash,
+    });
     await worker.run();
   } finally {
     aws.destroy();
+    await native.close();
     await connection.close();
   }
 }

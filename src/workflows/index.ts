@@ -1,1 +1,2 @@
 export { remediateFinding } from './remediate-finding.js';
+export { fixLedger } from './fix-ledger.js';

@@ -1,5 +1,7 @@
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Finding, FindingSource, FindingState } from '../findings/finding.js';
+import type { FixGrant, GuardrailVerdict } from '../policy/decide.js';
+import type { Guardrails, Mode, PolicySnapshot } from '../policy/types.js';
 import type { RemediationStatus } from './search-attributes.js';
 
 /** Input of `remediateFinding`. */
@@ -9,6 +11,8 @@ export interface RemediationInput {
   readonly receivedAt: string;
   /** How long verification may keep re-reading before the fix is declared failed. */
   readonly verifyDeadlineMs: number;
+  /** The policy of the finding's control, as loaded by the trigger; no policy, no change. */
+  readonly policy: PolicySnapshot;
 }
 
 /** Another delivery of the same finding (at-least-once sources, another scanner, a resolved event). */
@@ -20,15 +24,49 @@ export interface FindingObservation {
   readonly receivedAt: string;
 }
 
-export type Outcome = 'remediated' | 'already-compliant' | 'failed';
+/** Who made a decision: an approver in Slack, an operator at the CLI, the ladder's timeout, or the policy itself. */
+export interface Decider {
+  readonly id: string;
+  readonly name: string;
+  readonly via: 'slack' | 'cli' | 'timeout' | 'policy';
+}
+
+export interface DecisionRequest {
+  readonly decision: 'approve' | 'reject';
+  readonly by: { readonly id: string; readonly name: string; readonly via: 'slack' | 'cli' };
+  readonly reason?: string;
+}
+
+export interface DecisionAck {
+  readonly decision: 'approve' | 'reject';
+  readonly by: Decider;
+  readonly decidedAt: string;
+}
+
+export type Outcome =
+  | 'remediated'
+  | 'already-compliant'
+  | 'rejected'
+  | 'exempt'
+  | 'out-of-scope'
+  | 'off'
+  | 'dry-run'
+  | 'resolved'
+  | 'unresolved'
+  | 'failed';
 
 export interface StatusView {
   readonly status: RemediationStatus;
   readonly observations: number;
   readonly plannedChange: string | null;
+  /** Why a person must decide, while awaiting approval. */
+  readonly approvalReasons: readonly string[];
+  /** Slack user ids allowed to decide from Slack (the CLI may always decide). */
+  readonly approvers: readonly string[];
+  readonly policyHash: string;
 }
 
-/** The evidence record every remediation ends with: what was found, read, changed and verified, and when. */
+/** The evidence record every remediation ends with: what was found, decided, read, changed and verified, and when. */
 export interface RemediationRecord {
   readonly findingId: string;
   readonly workflowId: string;
@@ -39,18 +77,36 @@ export interface RemediationRecord {
   readonly region: string;
   readonly severity: string;
   readonly source: FindingSource;
+  readonly policyHash: string;
+  readonly mode: Mode;
   readonly outcome: Outcome;
-  /** Why it failed, for `failed`. */
+  /** Why it ended this way (failed, rejected, exempt, out of scope, dry run...). */
   readonly reason?: string;
   readonly tags?: Readonly<Record<string, string>>;
   readonly before?: unknown;
   readonly after?: unknown;
+  /** The change made, or in dry-run the change that would have been made. */
   readonly change?: { readonly summary: string; readonly details: unknown; readonly applied: boolean; readonly note?: string };
+  /** Why a person was asked, who decided and when; absent for automatic fixes. */
+  readonly approval?: {
+    readonly reasons: readonly string[];
+    readonly requestedAt: string;
+    readonly decision?: 'approve' | 'reject';
+    readonly by?: Decider;
+    readonly decidedAt?: string;
+    readonly reason?: string;
+    readonly reminded?: string;
+    readonly escalated?: string;
+  };
+  readonly guardrail?: GuardrailVerdict;
   readonly observations: readonly FindingObservation[];
+  /** Problems that did not stop the remediation (e.g. Slack unreachable). */
+  readonly notes?: readonly string[];
   readonly timestamps: {
     readonly detected: string;
     readonly received: string;
     readonly triaged?: string;
+    readonly approved?: string;
     readonly fixed?: string;
     readonly verified?: string;
     readonly closed: string;
@@ -59,3 +115,19 @@ export interface RemediationRecord {
 
 export const getStatus = defineQuery<StatusView>('getStatus');
 export const recordObservation = defineSignal<[FindingObservation]>('recordObservation');
+/** Approve or reject a remediation waiting for a person. Rejected (by its validator) unless it is waiting and the caller may decide. */
+export const decideRemediation = defineUpdate<DecisionAck, [DecisionRequest]>('decideRemediation');
+
+/** Input of the per-control guardrail ledger workflow. */
+export interface LedgerState {
+  readonly grants: readonly FixGrant[];
+}
+export interface FixRequest {
+  readonly resource: string;
+  readonly automatic: boolean;
+  readonly guardrails: Guardrails;
+  /** Evaluate only: record nothing (dry-run). */
+  readonly dryRun: boolean;
+}
+/** Ask the ledger whether a fix may run now; an allowed, non-dry-run request is recorded. */
+export const requestFix = defineUpdate<GuardrailVerdict, [FixRequest]>('requestFix');

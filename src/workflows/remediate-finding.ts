@@ -1,19 +1,28 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  condition,
   log,
   proxyActivities,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { Activities, PlannedChange, Triage } from '../activities/index.js';
+import type { MessageRef } from '../activities/slack.js';
 import { NON_RETRYABLE_ERROR_TYPES } from '../errors.js';
+import { checkScope, decide, formatDuration, ladderSteps, type GuardrailVerdict } from '../policy/decide.js';
+import type { ApprovalView } from '../slack/blocks.js';
+import { escalationText, reminderText, resultText } from '../slack/blocks.js';
 import {
+  decideRemediation,
   getStatus,
   recordObservation,
+  type Decider,
   type FindingObservation,
+  type Outcome,
   type RemediationInput,
   type RemediationRecord,
 } from './messages.js';
@@ -29,37 +38,104 @@ const READ: ActivityOptions = {
 };
 /** The fix itself: idempotent (re-reads, then applies only what is still needed). */
 const WRITE: ActivityOptions = { ...READ, startToCloseTimeout: '1m' };
+/** The guardrail ledger: retried until it answers; no answer means no fix. */
+const GUARD: ActivityOptions = { startToCloseTimeout: '30s', retry: { initialInterval: '1s', maximumInterval: '30s' } };
+/** Slack: a few tries, then the workflow carries on without it (the CLI can still decide). */
+const SLACK: ActivityOptions = {
+  startToCloseTimeout: '20s',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5, nonRetryableErrorTypes },
+};
+
+const STATUS_FOR: Readonly<Record<Outcome, RemediationStatus>> = {
+  remediated: RemediationStatus.Remediated,
+  'already-compliant': RemediationStatus.AlreadyCompliant,
+  rejected: RemediationStatus.Rejected,
+  exempt: RemediationStatus.Exempt,
+  'out-of-scope': RemediationStatus.OutOfScope,
+  off: RemediationStatus.Skipped,
+  'dry-run': RemediationStatus.DryRun,
+  resolved: RemediationStatus.Resolved,
+  unresolved: RemediationStatus.Unresolved,
+  failed: RemediationStatus.Failed,
+};
 
 /**
- * One finding, start to finish: triage the live resource, fix it, verify the fix holds, and
- * return the evidence record. Fails (with the record in the failure details) when the fix
- * cannot be applied or does not hold; permanent AWS errors fail at once, transient ones are retried.
+ * One finding, start to finish: scope, triage the live resource, decide by policy (leave it,
+ * dry-run, notify, ask a person, or fix), pass the guardrails, fix, verify, and return the
+ * evidence record. Waits durably for approvals, reminding and escalating on the policy's ladder.
+ * Fails (with the record in the failure details) when a fix cannot be applied or does not hold.
  */
 export async function remediateFinding(input: RemediationInput): Promise<RemediationRecord> {
-  const { finding } = input;
+  const { finding, policy } = input;
   const info = workflowInfo();
   const reads = proxyActivities<Activities>(READ);
   const writes = proxyActivities<Activities>(WRITE);
+  const guard = proxyActivities<Activities>(GUARD);
+  const slack = proxyActivities<Activities>(SLACK);
   const verifier = proxyActivities<Activities>({
     startToCloseTimeout: '30s',
     scheduleToCloseTimeout: input.verifyDeadlineMs,
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '15s', nonRetryableErrorTypes },
   });
+  const now = () => new Date().toISOString();
 
   let status: RemediationStatus = RemediationStatus.Triaging;
   let planned: PlannedChange | null = null;
   const observations: FindingObservation[] = [];
-  setHandler(getStatus, () => ({ status, observations: observations.length, plannedChange: planned?.summary ?? null }));
-  setHandler(recordObservation, (o) => {
-    observations.push(o);
-  });
+  const notes: string[] = [];
+  let approvalReasons: string[] = [];
+  let approvers: string[] = [];
+  let awaitingDecision = false;
+  let decided: { decision: 'approve' | 'reject'; by: Decider; decidedAt: string; reason?: string } | undefined;
+  let messageRef: MessageRef | null = null;
+
+  setHandler(getStatus, () => ({
+    status,
+    observations: observations.length,
+    plannedChange: planned?.summary ?? null,
+    approvalReasons,
+    approvers,
+    policyHash: policy?.hash ?? '',
+  }));
+  setHandler(recordObservation, (o) => void observations.push(o));
+  setHandler(
+    decideRemediation,
+    (req) => {
+      decided = { decision: req.decision, by: req.by, decidedAt: now(), ...(req.reason ? { reason: req.reason } : {}) };
+      awaitingDecision = false;
+      return { decision: decided.decision, by: decided.by, decidedAt: decided.decidedAt };
+    },
+    {
+      validator: (req) => {
+        if (decided) throw new Error(`already ${decided.decision === 'approve' ? 'approved' : 'rejected'} by ${decided.by.name} at ${decided.decidedAt}`);
+        if (!awaitingDecision) throw new Error(`this remediation is not waiting for approval (status ${status})`);
+        if (req.decision !== 'approve' && req.decision !== 'reject') throw new Error('decision must be approve or reject');
+        if (!req.by?.id || !req.by.name) throw new Error('the decider must have an id and a name');
+        if (req.by.via === 'slack' && !approvers.includes(req.by.id)) {
+          throw new Error(`${req.by.name} is not an approver for ${finding.control}`);
+        }
+        if (req.by.via !== 'slack' && req.by.via !== 'cli') throw new Error('decisions come from Slack or the CLI');
+      },
+      description: 'Approve or reject the proposed fix (approvers in Slack, operators at the CLI).',
+    },
+  );
 
   const setStatus = (s: RemediationStatus) => {
     status = s;
     upsertSearchAttributes([{ key: SearchAttr.Status, value: s }]);
   };
-  const now = () => new Date().toISOString();
-  const base = {
+  const times: { detected: string; received: string; triaged?: string; approved?: string; fixed?: string; verified?: string } = {
+    detected: finding.observedAt,
+    received: input.receivedAt,
+  };
+  let triage: Triage | undefined;
+  let before: unknown;
+  let after: unknown;
+  let change: RemediationRecord['change'];
+  let guardrail: GuardrailVerdict | undefined;
+  let approval: RemediationRecord['approval'];
+
+  const record = (outcome: Outcome, reason?: string): RemediationRecord => ({
     findingId: finding.id,
     workflowId: info.workflowId,
     runId: info.runId,
@@ -69,30 +145,46 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
     region: finding.region,
     severity: finding.severity,
     source: finding.source,
+    policyHash: policy?.hash ?? '',
+    mode: policy?.control?.mode ?? 'off',
+    outcome,
+    ...(reason ? { reason } : {}),
+    ...(triage ? { tags: triage.tags, before } : {}),
+    ...(after !== undefined ? { after } : {}),
+    ...(change ? { change } : {}),
+    ...(approval ? { approval } : {}),
+    ...(guardrail ? { guardrail } : {}),
     observations,
+    ...(notes.length ? { notes } : {}),
+    timestamps: { ...times, closed: now() },
+  });
+  const finish = (outcome: Outcome, reason?: string): RemediationRecord => {
+    setStatus(STATUS_FOR[outcome]);
+    return record(outcome, reason);
   };
-  const times: { detected: string; received: string; triaged?: string; fixed?: string; verified?: string } = {
-    detected: finding.observedAt,
-    received: input.receivedAt,
-  };
-  let triage: Triage | undefined;
-  let change: RemediationRecord['change'];
-  let before: unknown;
-
   const fail = (err: unknown): never => {
     const reason = failureReason(err);
     setStatus(RemediationStatus.Failed);
-    const record: RemediationRecord = {
-      ...base,
-      outcome: 'failed',
-      reason,
-      ...(triage ? { tags: triage.tags, before: triage.before } : {}),
-      ...(change ? { change } : {}),
-      timestamps: { ...times, closed: now() },
-    };
     log.warn('remediation failed', { reason });
-    throw ApplicationFailure.create({ type: 'RemediationFailed', message: reason, nonRetryable: true, details: [record] });
+    throw ApplicationFailure.create({ type: 'RemediationFailed', message: reason, nonRetryable: true, details: [record('failed', reason)] });
   };
+  /** Slack is best effort: its failure is noted, never fatal. */
+  const bestEffort = async <T>(what: string, p: Promise<T>): Promise<T | undefined> => {
+    try {
+      return await p;
+    } catch (err) {
+      notes.push(`${what}: ${failureReason(err)}`);
+      return undefined;
+    }
+  };
+
+  // Fail closed: without a policy nothing is decided and nothing changes.
+  if (!policy?.control || !policy.hash) return fail(new Error('no policy in the workflow input; nothing was changed'));
+  upsertSearchAttributes([{ key: SearchAttr.PolicyHash, value: policy.hash }]);
+  const cp = policy.control;
+
+  const scope = checkScope(policy, finding);
+  if (!scope.inScope) return finish('out-of-scope', scope.reason);
 
   setStatus(RemediationStatus.Triaging);
   try {
@@ -103,18 +195,60 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
   times.triaged = triage.readAt;
   before = triage.before;
   planned = triage.plannedChange;
-
   if (triage.compliant || planned === null) {
-    setStatus(RemediationStatus.AlreadyCompliant);
-    return {
-      ...base,
-      outcome: 'already-compliant',
-      tags: triage.tags,
-      before,
-      after: before,
-      timestamps: { ...times, closed: now() },
-    };
+    after = before;
+    return finish('already-compliant');
   }
+
+  const decision = decide(policy, triage.tags, Date.now());
+  if (decision.action === 'leave') return finish(decision.outcome, decision.reason);
+
+  const slotFor = (automatic: boolean, dryRun: boolean) =>
+    guard.requestFixSlot(finding.control, { resource: finding.resource.id, automatic, guardrails: cp.guardrails, dryRun });
+
+  if (decision.action === 'dry-run') {
+    guardrail = await slotFor(true, true);
+    change = { ...planned, applied: false, note: 'dry run: not applied' };
+    const wouldWait = guardrail.allowed ? '' : `; a real run would wait for approval: ${guardrail.reason}`;
+    return finish('dry-run', `${decision.reason}${wouldWait}`);
+  }
+
+  const owner = triage.tags['owner'] ?? triage.tags['Owner'] ?? triage.tags['team'];
+  const view = (reasons: readonly string[]): ApprovalView => ({
+    workflowId: info.workflowId,
+    runId: info.runId,
+    title: finding.title,
+    control: finding.control,
+    resourceId: finding.resource.id,
+    account: finding.account,
+    region: finding.region,
+    severity: finding.severity,
+    ...(owner ? { owner } : {}),
+    currentState: triage!.stateSummary,
+    proposedChange: planned!.summary,
+    reasons,
+    approvers,
+    timeoutAction: cp.escalation.timeoutAction,
+  });
+
+  if (decision.action === 'notify') return notifyUntilCompliant();
+
+  let decider: Decider = { id: 'policy', name: 'policy (automatic)', via: 'policy' };
+  let reasons: string[] = [];
+  if (decision.action === 'approve') reasons = decision.reasons;
+  else {
+    guardrail = await slotFor(true, false);
+    if (!guardrail.allowed) reasons = [guardrail.reason];
+  }
+
+  if (reasons.length > 0) {
+    const outcome = await awaitApproval(reasons);
+    if (outcome) return outcome;
+    decider = decided ? decided.by : { id: 'timeout', name: 'escalation timeout (apply)', via: 'timeout' };
+    // Record the approved fix in the ledger too: flap detection counts every fix.
+    await slotFor(false, false);
+  }
+  upsertSearchAttributes([{ key: SearchAttr.DecidedBy, value: decider.via === 'policy' ? 'policy' : decider.via === 'timeout' ? 'timeout' : `${decider.via}:${decider.id}` }]);
 
   setStatus(RemediationStatus.Remediating);
   try {
@@ -132,29 +266,135 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
       change = { ...planned, applied: false, note };
     }
   } catch (err) {
+    await reportInThread('failed', failureReason(err));
     return fail(err);
   }
 
   setStatus(RemediationStatus.Verifying);
-  let after: unknown;
   try {
     const v = await verifier.verifyFix(finding, before, change);
     after = v.after;
     times.verified = v.at;
   } catch (err) {
+    await reportInThread('failed', failureReason(err));
     return fail(err);
   }
+  await reportInThread('remediated');
+  return finish('remediated');
 
-  setStatus(RemediationStatus.Remediated);
-  return {
-    ...base,
-    outcome: 'remediated',
-    tags: triage.tags,
-    before,
-    after,
-    change,
-    timestamps: { ...times, closed: now() },
-  };
+  // --- the waits -------------------------------------------------------------------------
+
+  /**
+   * Asks a person: posts the request, then waits on the ladder (remind, escalate, timeout).
+   * Returns the closing record when the answer is "no change", or undefined to go on and fix.
+   */
+  async function awaitApproval(why: string[]): Promise<RemediationRecord | undefined> {
+    approvalReasons = why;
+    const requestedAt = now();
+    approval = { reasons: why, requestedAt };
+    setStatus(RemediationStatus.AwaitingApproval);
+    const esc = cp.escalation;
+    approvers =
+      (await bestEffort(
+        'resolving approvers',
+        slack.resolveApprovers({ users: [...cp.approvers.users, ...esc.escalateTo.users], groups: [...cp.approvers.groups, ...esc.escalateTo.groups] }),
+      )) ?? [...cp.approvers.users, ...esc.escalateTo.users];
+    messageRef = (await bestEffort('posting the approval request to Slack', slack.postApprovalRequest(cp.channel, view(why)))) ?? null;
+    awaitingDecision = true;
+
+    let elapsed = 0;
+    let timedOut = false;
+    for (const step of ladderSteps(esc)) {
+      const wait = step.atMs - elapsed;
+      elapsed = step.atMs;
+      if (wait > 0 && (await condition(() => decided !== undefined, wait))) break;
+      if (decided) break;
+      const label = formatDuration(step.atMs);
+      if (step.step === 'remind') {
+        approval = { ...approval!, reminded: now() };
+        await bestEffort('posting the reminder', slack.postSlackText({ thread: messageRef }, reminderText(view(why), label)));
+      } else if (step.step === 'escalate') {
+        approval = { ...approval!, escalated: now() };
+        setStatus(RemediationStatus.Escalated);
+        const text = escalationText(view(why), { users: [...esc.escalateTo.users], groups: [...esc.escalateTo.groups] }, label);
+        await bestEffort('posting the escalation', slack.postSlackText({ thread: messageRef, ...(esc.escalateTo.channel ? { channel: esc.escalateTo.channel } : {}) }, text));
+      } else {
+        timedOut = true;
+      }
+    }
+    awaitingDecision = false;
+    const at = decided?.decidedAt ?? now();
+    const shown = decided
+      ? { decision: decided.decision, by: { id: decided.by.id, name: decided.by.name }, at, ...(decided.reason ? { reason: decided.reason } : {}) }
+      : { decision: esc.timeoutAction === 'apply' ? ('timeout-apply' as const) : ('timeout-reject' as const), at };
+    if (messageRef) await bestEffort('updating the approval message', slack.updateApprovalMessage(messageRef, view(why), shown));
+
+    if (decided) {
+      approval = { ...approval!, decision: decided.decision, by: decided.by, decidedAt: decided.decidedAt, ...(decided.reason ? { reason: decided.reason } : {}) };
+      if (decided.decision === 'reject') {
+        upsertSearchAttributes([{ key: SearchAttr.DecidedBy, value: `${decided.by.via}:${decided.by.id}` }]);
+        await reportInThread('rejected', decided.reason);
+        return finish('rejected', `rejected by ${decided.by.name}${decided.reason ? `: ${decided.reason}` : ''}`);
+      }
+      times.approved = decided.decidedAt;
+      return undefined;
+    }
+    if (!timedOut) return undefined;
+    const timeoutBy: Decider = { id: 'timeout', name: `no decision within ${formatDuration(esc.timeoutAfterMs)}`, via: 'timeout' };
+    approval = { ...approval!, decision: esc.timeoutAction === 'apply' ? 'approve' : 'reject', by: timeoutBy, decidedAt: at };
+    if (esc.timeoutAction === 'reject') {
+      upsertSearchAttributes([{ key: SearchAttr.DecidedBy, value: 'timeout' }]);
+      await reportInThread('rejected', `${timeoutBy.name}; the timeout action is reject`);
+      return finish('rejected', `${timeoutBy.name}; the timeout action is reject, nothing changed`);
+    }
+    times.approved = at;
+    return undefined;
+  }
+
+  /** Notify mode: tell the owner, chase on the ladder, re-read the resource at every step; close once it is compliant. */
+  async function notifyUntilCompliant(): Promise<RemediationRecord> {
+    setStatus(RemediationStatus.Notified);
+    const v = view([`policy mode is notify for ${finding.control}: nothing is changed automatically`]);
+    const text = `Action needed on ${finding.resource.id} (${finding.account}/${finding.region}): ${finding.title}\nCurrent state: ${v.currentState}\nTo fix: ${v.proposedChange}`;
+    await bestEffort('posting the notification', slack.postSlackText({ ...(cp.channel ? { channel: cp.channel } : {}) }, text));
+    change = { ...planned!, applied: false, note: 'notify mode: not applied' };
+    let elapsed = 0;
+    for (const step of ladderSteps(cp.escalation)) {
+      await sleep(step.atMs - elapsed);
+      elapsed = step.atMs;
+      let recheck: Triage;
+      try {
+        recheck = await reads.triageFinding(finding);
+      } catch (err) {
+        return fail(err);
+      }
+      if (recheck.compliant) {
+        after = recheck.before;
+        return finish('resolved', `compliant on re-check after ${formatDuration(step.atMs)}; nothing was changed by us`);
+      }
+      const label = formatDuration(step.atMs);
+      if (step.step === 'remind') {
+        await bestEffort('posting the reminder', slack.postSlackText({ ...(cp.channel ? { channel: cp.channel } : {}) }, reminderText(v, label)));
+      } else if (step.step === 'escalate') {
+        setStatus(RemediationStatus.Escalated);
+        const esc = cp.escalation;
+        await bestEffort(
+          'posting the escalation',
+          slack.postSlackText({ ...(esc.escalateTo.channel ? { channel: esc.escalateTo.channel } : cp.channel ? { channel: cp.channel } : {}) }, escalationText(v, { users: [...esc.escalateTo.users], groups: [...esc.escalateTo.groups] }, label)),
+        );
+      } else {
+        after = recheck.before;
+        return finish('unresolved', `still not compliant after ${label}`);
+      }
+    }
+    return finish('unresolved', 'the escalation ladder ran out');
+  }
+
+  async function reportInThread(outcome: string, reason?: string): Promise<void> {
+    if (!messageRef) return;
+    const text = resultText({ outcome, summary: change?.summary ?? planned?.summary ?? '', ...(reason ? { reason } : {}) });
+    await bestEffort('posting the result in the thread', slack.postSlackText({ thread: messageRef }, text));
+  }
 }
 
 /** The most specific message in a failure chain, prefixed by its catalogue type. */

@@ -13,6 +13,10 @@ export const SearchAttr = {
   Region: defineSearchAttributeKey('FindingRegion', SearchAttributeType.KEYWORD),
   Severity: defineSearchAttributeKey('FindingSeverity', SearchAttributeType.KEYWORD),
   Status: defineSearchAttributeKey('RemediationStatus', SearchAttributeType.KEYWORD),
+  /** sha256 of the policy file the workflow decided by. */
+  PolicyHash: defineSearchAttributeKey('PolicyHash', SearchAttributeType.KEYWORD),
+  /** Who decided an approval: `slack:U123`, `cli:alice`, `timeout`, or `policy` for automatic fixes. */
+  DecidedBy: defineSearchAttributeKey('DecidedBy', SearchAttributeType.KEYWORD),
 } as const;
 
 export const ALL_SEARCH_ATTRIBUTES = Object.values(SearchAttr);
@@ -20,10 +24,26 @@ export const ALL_SEARCH_ATTRIBUTES = Object.values(SearchAttr);
 /** Values of the `RemediationStatus` search attribute. */
 export const RemediationStatus = {
   Triaging: 'Triaging',
+  /** Waiting for an approver (Slack or CLI). */
+  AwaitingApproval: 'AwaitingApproval',
+  /** Still waiting, and the ladder has escalated. */
+  Escalated: 'Escalated',
+  /** Notify mode: the owner was told; waiting for the resource to become compliant. */
+  Notified: 'Notified',
   Remediating: 'Remediating',
   Verifying: 'Verifying',
   Remediated: 'Remediated',
   AlreadyCompliant: 'AlreadyCompliant',
+  /** Notify mode: the resource became compliant without us changing it. */
+  Resolved: 'Resolved',
+  /** Notify mode: still not compliant when the ladder ran out. */
+  Unresolved: 'Unresolved',
+  Rejected: 'Rejected',
+  Exempt: 'Exempt',
+  OutOfScope: 'OutOfScope',
+  /** The policy turns the control off. */
+  Skipped: 'Skipped',
+  DryRun: 'DryRun',
   Failed: 'Failed',
 } as const;
 export type RemediationStatus = (typeof RemediationStatus)[keyof typeof RemediationStatus];

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { DEFAULT_POLICY_PATH, parsePolicy } from '../../src/policy/load.js';
 import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
@@ -35,3 +37,6 @@ export async function workerConnection(): Promise<NativeConnection> {
 export function unique(prefix: string): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`;
 }
+
+/** The shipped default policy (auto fixes; approval for production / public-website tags). */
+export const defaultPolicy = parsePolicy(readFileSync(DEFAULT_POLICY_PATH, 'utf8'), DEFAULT_POLICY_PATH);

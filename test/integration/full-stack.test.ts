@@ -12,7 +12,7 @@ import type { SubmitResult } from '../../src/triggers/submit.js';
 import { createWorker } from '../../src/worker/create-worker.js';
 import type { RemediationRecord } from '../../src/workflows/messages.js';
 import { makeBucket, makeSecurityGroup, REGION, world22 } from '../helpers/fixtures.js';
-import { stackAddresses, temporalClient, unique, workerConnection } from '../helpers/stack.js';
+import { defaultPolicy, stackAddresses, temporalClient, unique, workerConnection } from '../helpers/stack.js';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
@@ -31,9 +31,9 @@ beforeAll(async () => {
   ({ client, connection } = await temporalClient());
   native = await workerConnection();
   aws = createAwsClients(config.aws);
-  worker = await createWorker({ connection: native, namespace: 'default', taskQueue: config.temporal.taskQueue, aws });
+  worker = await createWorker({ connection: native, client, namespace: 'default', taskQueue: config.temporal.taskQueue, aws });
   running = worker.run();
-  server = await startTriggerServer(config, client, silentLogger);
+  server = await startTriggerServer(config, client, silentLogger, defaultPolicy);
 });
 
 afterAll(async () => {

@@ -12,7 +12,7 @@ import type { Finding } from '../../src/findings/finding.js';
 import type { RemediationRecord } from '../../src/workflows/messages.js';
 import { makeBucket, makeSecurityGroup, REGION, s3Finding, sgFinding, world22 } from '../helpers/fixtures.js';
 import { s3Call, startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
-import { awsConfig, temporalClient, unique, workerConnection } from '../helpers/stack.js';
+import { awsConfig, defaultPolicy, temporalClient, unique, workerConnection } from '../helpers/stack.js';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
@@ -32,7 +32,7 @@ beforeAll(async () => {
   viaProxy = createAwsClients({ ...awsConfig(), endpointUrl: proxy.endpoint });
   ({ client, connection } = await temporalClient());
   native = await workerConnection();
-  worker = await createWorker({ connection: native, namespace: 'default', taskQueue, aws: viaProxy, workflowBundle: await bundleWorkflows() });
+  worker = await createWorker({ connection: native, client, namespace: 'default', taskQueue, aws: viaProxy, workflowBundle: await bundleWorkflows() });
   running = worker.run();
 });
 
@@ -47,7 +47,7 @@ afterAll(async () => {
 });
 
 async function remediate(finding: Finding): Promise<WorkflowHandle> {
-  const r = await createSubmitter(client, { taskQueue, verifyDeadlineMs: 20_000 }).submit(finding);
+  const r = await createSubmitter(client, { taskQueue, verifyDeadlineMs: 20_000, policy: defaultPolicy }).submit(finding);
   return client.workflow.getHandle(r.workflowId, r.runId);
 }
 

@@ -11,7 +11,7 @@ import { workflowIdFor, type Finding } from '../../src/findings/finding.js';
 import type { RemediationRecord } from '../../src/workflows/messages.js';
 import { RemediationStatus, SearchAttr } from '../../src/workflows/search-attributes.js';
 import { makeBucket, makeSecurityGroup, REGION, s3Finding, sgFinding, world22 } from '../helpers/fixtures.js';
-import { awsConfig, temporalClient, unique, workerConnection } from '../helpers/stack.js';
+import { awsConfig, defaultPolicy, temporalClient, unique, workerConnection } from '../helpers/stack.js';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
@@ -29,7 +29,7 @@ beforeAll(async () => {
   ({ client, connection } = await temporalClient());
   nativeConnection = await workerConnection();
   aws = createAwsClients(awsConfig());
-  worker = await createWorker({ connection: nativeConnection, namespace: 'default', taskQueue, aws, workflowBundle: bundle });
+  worker = await createWorker({ connection: nativeConnection, client, namespace: 'default', taskQueue, aws, workflowBundle: bundle });
   running = worker.run();
 });
 
@@ -42,7 +42,7 @@ afterAll(async () => {
 });
 
 function submitter(queue = taskQueue, verifyDeadlineMs = 20_000) {
-  return createSubmitter(client, { taskQueue: queue, verifyDeadlineMs });
+  return createSubmitter(client, { taskQueue: queue, verifyDeadlineMs, policy: defaultPolicy });
 }
 
 async function remediate(finding: Finding, queue = taskQueue, verifyDeadlineMs?: number) {
@@ -147,7 +147,7 @@ describe('remediateFinding on the dev server against moto', () => {
       },
       { step: 'initialize', name: 'competingWriter' },
     );
-    const w = await createWorker({ connection: nativeConnection, namespace: 'default', taskQueue: queue, aws: driftAws, workflowBundle: bundle });
+    const w = await createWorker({ connection: nativeConnection, client, namespace: 'default', taskQueue: queue, aws: driftAws, workflowBundle: bundle });
     const bucket = await makeBucket(aws);
     const started = Date.now();
     const { failure, record } = await w.runUntil(async () => failureRecord((await remediate(s3Finding(bucket), queue, 3000)).result()));
@@ -174,7 +174,7 @@ describe('remediateFinding on the dev server against moto', () => {
     expect(b.workflowId).toBe(a.workflowId);
     expect(b.runId).toBe(a.runId);
 
-    const w = await createWorker({ connection: nativeConnection, namespace: 'default', taskQueue: queue, aws, workflowBundle: bundle });
+    const w = await createWorker({ connection: nativeConnection, client, namespace: 'default', taskQueue: queue, aws, workflowBundle: bundle });
     const record: RemediationRecord = await w.runUntil(client.workflow.getHandle(a.workflowId, a.runId).result());
     expect(record.outcome).toBe('remediated');
     expect(record.observations.map((o) => o.findingId)).toEqual(['event-2']);

@@ -26,4 +26,6 @@ export interface Control<S, C> {
   check(before: S, change: C, after: S): string[];
   /** One human line: "Revoke 0.0.0.0/0 tcp/22 on sg-0abc". */
   summarize(change: C, finding: Finding): string;
+  /** The state in a few words for people (Slack, reports): "blockPublicAcls off, ignorePublicAcls on, ...". */
+  describe(state: S): string;
 }

@@ -86,6 +86,10 @@ export const s3BlockPublicAccess: Control<PublicAccessBlockState, PublicAccessBl
     return SETTINGS.filter((k) => after[k] !== change.set[k]).map((k) => `${k} is ${after[k]}, expected ${change.set[k]}`);
   },
 
+  describe(state) {
+    return SETTINGS.map((k) => `${k} ${state[k] ? 'on' : 'OFF'}`).join(', ');
+  },
+
   summarize(change, finding) {
     return `Turn on Block Public Access (${change.turnedOn.join(', ')}) on bucket ${finding.resource.id}`;
   },

@@ -163,6 +163,12 @@ export const sgAdminPorts: Control<SecurityGroupState, RevokeChange> = {
 
   check: checkRevoke,
 
+  describe(state) {
+    const open = state.ingress.filter(isOffending).map(describeRule);
+    const rest = state.ingress.length - open.length;
+    return `${state.groupName || state.groupId}: ${open.length ? `open to the internet: ${open.join(', ')}` : 'no admin port open to the internet'}; ${rest} other ingress rule${rest === 1 ? '' : 's'}`;
+  },
+
   summarize(change, finding) {
     return `Revoke ${change.revoke.map(describeRule).join(', ')} on ${finding.resource.id}`;
   },

@@ -4,8 +4,10 @@ import { InvalidInputError } from '../../errors.js';
 import { normalizeEventBridgeEvent, normalizeGenericFindings, type Normalized } from '../../findings/index.js';
 import type { Logger } from '../../log.js';
 import type { SubmitResult, Submitter } from '../submit.js';
+import { parseBlockActions, type ApprovalClick } from '../../slack/interaction.js';
 import { requireToken } from './auth.js';
 import { HttpError, errorMapper } from './errors.js';
+import { requireSlackSignature, type SlackEnv } from './slack-auth.js';
 
 export interface AppOptions {
   readonly submitter: Submitter;
@@ -14,17 +16,24 @@ export interface AppOptions {
   /** True when Temporal answers. */
   readonly temporalHealthy: () => Promise<boolean>;
   readonly logger: Logger;
+  /** Slack interactivity (Approve / Reject clicks); absent when no signing secret is configured. */
+  readonly slack?: {
+    readonly signingSecret: string;
+    /** Delivers a verified click; runs after Slack has been answered. Must not throw. */
+    readonly onClick: (click: ApprovalClick) => Promise<void>;
+  };
 }
 
 /**
  * The trigger HTTP API:
  * - `POST /v1/events`: an EventBridge event as an API destination delivers it;
  * - `POST /v1/findings`: one generic finding, or `{ "findings": [...] }`;
+ * - `POST /slack/interactions`: Approve / Reject clicks, signature-checked before anything else;
  * - `GET /healthz`.
  * Answers 202 with the workflows started or joined; 4xx naming every problem for bad input.
  */
-export function createApp(o: AppOptions): Hono {
-  const app = new Hono();
+export function createApp(o: AppOptions): Hono<SlackEnv> {
+  const app = new Hono<SlackEnv>();
   app.onError(errorMapper(o.logger));
   app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
 
@@ -68,6 +77,28 @@ export function createApp(o: AppOptions): Hono {
 
   app.post('/v1/events', auth, limit, ingest(normalizeEventBridgeEvent));
   app.post('/v1/findings', auth, limit, ingest(normalizeGenericFindings));
+
+  if (o.slack) {
+    const { onClick } = o.slack;
+    app.post('/slack/interactions', limit, requireSlackSignature({ signingSecret: o.slack.signingSecret }), async (c) => {
+      let click: ApprovalClick;
+      try {
+        click = parseBlockActions(c.get('rawBody'));
+      } catch (err) {
+        if (err instanceof InvalidInputError) throw new HttpError(400, 'invalid_interaction', err.message, err.problems);
+        throw err;
+      }
+      o.logger.info('approval click', { workflowId: click.workflowId, decision: click.decision, user: click.user.id });
+      // Slack wants an answer within 3 seconds; the decision travels on after it, and its outcome
+      // reaches the person as the message updated in place or an ephemeral reply.
+      void onClick(click).catch((err: unknown) => o.logger.error('approval click not delivered', { workflowId: click.workflowId, error: (err as Error).message }));
+      return c.body(null, 200);
+    });
+  } else {
+    app.post('/slack/interactions', () => {
+      throw new HttpError(404, 'slack_not_configured', 'Slack interactivity is not configured (SLACK_SIGNING_SECRET is unset)');
+    });
+  }
   return app;
 }
 

@@ -1,0 +1,737 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { InvalidInputError } from '../../../src/errors.js';
+import { CONTROL_IDS, ControlId } from '../../../src/findings/finding.js';
+import {
+  BUILTIN_DEFAULTS,
+  DEFAULT_EXEMPTION_TAG,
+  DEFAULT_POLICY_PATH,
+  loadPolicyFile,
+  parseDuration,
+  parsePolicy,
+  policyWarnings,
+  snapshotFor,
+} from '../../../src/policy/load.js';
+import type { Policy } from '../../../src/policy/types.js';
+
+// ---- helpers (kept local: each test file stands alone) ---------------------------------
+
+function problemsOf(fn: () => unknown): readonly string[] {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof InvalidInputError) return e.problems;
+    throw e;
+  }
+  throw new Error('expected an InvalidInputError');
+}
+
+async function problemsOfAsync(fn: () => Promise<unknown>): Promise<readonly string[]> {
+  try {
+    await fn();
+  } catch (e) {
+    if (e instanceof InvalidInputError) return e.problems;
+    throw e;
+  }
+  throw new Error('expected an InvalidInputError');
+}
+
+/** A policy file from an object (version 1 unless the object says otherwise). */
+const yamlOf = (doc: Record<string, unknown>) => stringify({ version: 1, ...doc });
+const parse = (doc: Record<string, unknown>) => parsePolicy(yamlOf(doc));
+const problems = (doc: Record<string, unknown>) => problemsOf(() => parse(doc));
+
+const S3 = ControlId.S3BlockPublicAccess;
+const SG = ControlId.SgAdminPortsOpen;
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+
+// ---- the shipped default ---------------------------------------------------------------
+
+describe('the shipped default policy', () => {
+  let text: string;
+  let policy: Policy;
+  beforeAll(async () => {
+    text = await readFile(DEFAULT_POLICY_PATH, 'utf8');
+    policy = await loadPolicyFile(DEFAULT_POLICY_PATH);
+  });
+
+  it('lives at policy/default.yaml, as an absolute path', () => {
+    expect(DEFAULT_POLICY_PATH).toMatch(/[/\\]policy[/\\]default\.yaml$/);
+    expect(DEFAULT_POLICY_PATH.startsWith('/') || /^[A-Za-z]:\\/.test(DEFAULT_POLICY_PATH)).toBe(true);
+  });
+
+  it('loads cleanly with version 1, the documented exemption tag and the hash of its bytes', () => {
+    expect(policy.version).toBe(1);
+    expect(policy.exemptionTag).toBe('rectify:exempt-until');
+    expect(policy.hash).toBe(createHash('sha256').update(text).digest('hex'));
+  });
+
+  it('has a policy for every supported control and nothing else', () => {
+    expect(Object.keys(policy.controls).sort()).toEqual([...CONTROL_IDS].sort());
+    for (const id of CONTROL_IDS) expect(policy.controls[id].control).toBe(id);
+  });
+
+  it('puts S3 Block Public Access in auto mode, asking first for public websites', () => {
+    const c = policy.controls[S3];
+    expect(c.mode).toBe('auto');
+    expect(c.requireApprovalWhenTagged).toEqual({ 'public-website': ['true'] });
+  });
+
+  it('puts security groups in auto mode, asking first in production', () => {
+    const c = policy.controls[SG];
+    expect(c.mode).toBe('auto');
+    expect(c.requireApprovalWhenTagged).toEqual({ environment: ['production', 'prod'] });
+  });
+
+  it('has the documented defaults: everything in scope, no Slack ids, the ladder and guardrails', () => {
+    for (const id of CONTROL_IDS) {
+      const c = policy.controls[id];
+      expect(c.scope).toEqual({ accounts: [], regions: [], tags: {} });
+      expect(c.approvers).toEqual({ users: [], groups: [] });
+      expect(c.channel).toBeUndefined();
+      expect(c.escalation).toEqual({
+        remindAfterMs: 30 * MIN,
+        escalateAfterMs: 2 * HOUR,
+        escalateTo: { users: [], groups: [] },
+        timeoutAfterMs: 24 * HOUR,
+        timeoutAction: 'reject',
+      });
+      expect(c.guardrails).toEqual({ maxAutoFixesPerHour: 20, flap: { maxFixes: 3, windowMs: 10 * MIN } });
+    }
+  });
+
+  it('has the same defaults as the built-in ones (a file saying only version: 1)', () => {
+    const minimal = parsePolicy('version: 1\n');
+    for (const id of CONTROL_IDS) {
+      const { requireApprovalWhenTagged: _a, ...shipped } = policy.controls[id];
+      const { requireApprovalWhenTagged: _b, ...builtin } = minimal.controls[id];
+      expect(builtin).toEqual(shipped);
+      expect(minimal.controls[id]).toEqual({ control: id, ...BUILTIN_DEFAULTS });
+    }
+    expect(minimal.exemptionTag).toBe(DEFAULT_EXEMPTION_TAG);
+  });
+
+  it('warns that approvals can only come from the CLI (no Slack ids shipped)', () => {
+    expect(policyWarnings(policy)).toEqual([
+      `controls.${S3}: approvals can only be given from the CLI: no Slack approvers or channel`,
+      `controls.${SG}: approvals can only be given from the CLI: no Slack approvers or channel`,
+    ]);
+  });
+
+  it('documents the schema in its comments', () => {
+    const comments = text
+      .split('\n')
+      .filter((l) => l.trim().startsWith('#'))
+      .join('\n');
+    for (const phrase of [
+      'auto ',
+      'approve ',
+      'notify ',
+      'dry-run ',
+      'off ',
+      'YYYY-MM-DD',
+      'permanent',
+      '12-digit',
+      'us-east-1',
+      '"*"',
+      'channel: C0123456789',
+      'U012AB3CDE',
+      'S012AB3CDE',
+      '0 = no reminder',
+      '0 = no escalation',
+      'escalateTo:',
+      'reject',
+      'apply',
+      'remindAfter <= escalateAfter < timeoutAfter',
+      'maxFixes',
+      'key by key',
+      S3,
+      SG,
+    ]) {
+      expect(comments, phrase).toContain(phrase);
+    }
+  });
+
+  it('is deeply frozen', () => {
+    expect(Object.isFrozen(policy)).toBe(true);
+    expect(Object.isFrozen(policy.controls[S3].scope.accounts)).toBe(true);
+    expect(Object.isFrozen(policy.controls[SG].escalation.escalateTo)).toBe(true);
+  });
+});
+
+// ---- durations -------------------------------------------------------------------------
+
+describe('parseDuration', () => {
+  it.each([
+    ['500ms', 500],
+    ['10s', 10_000],
+    ['30m', 30 * MIN],
+    ['2h', 2 * HOUR],
+    ['1d', 24 * HOUR],
+    ['1h30m', 90 * MIN],
+    ['1d12h', 36 * HOUR],
+    ['1m30s', 90_000],
+    ['1s500ms', 1500],
+    ['1.5s', 1500],
+    ['1.5h', 90 * MIN],
+    ['1h 30m', 90 * MIN],
+    [' 10m ', 10 * MIN],
+    ['0', 0],
+    ['0s', 0],
+    ['0m', 0],
+    ['1d2h3m4s5ms', 93_784_005],
+  ])('%s -> %d ms', (text, ms) => {
+    expect(parseDuration(text)).toBe(ms);
+  });
+
+  it.each(['', ' ', 'soon', '10', '1.5', 'm', '10 m', '30m1h', '1h1h', '-5m', '+5m', '5 minutes', '5min', '1w', '1y', '1H', 'h1', '1e3s', '.5s', '5.s', 'NaN', 'Infinity', '1h30', '999999999999999999999d'])(
+    '%j is not a duration',
+    (text) => {
+      expect(parseDuration(text)).toBeUndefined();
+    },
+  );
+});
+
+// ---- structure and YAML --------------------------------------------------------------------
+
+describe('parsePolicy: structure', () => {
+  it('reports a YAML syntax error with its line and column', () => {
+    const text = 'version: 1\ndefaults:\n  mode: auto\n  scope: { accounts: [1,\n  mode: off\n';
+    const p = problemsOf(() => parsePolicy(text, 'bad.yaml'));
+    expect(p.length).toBeGreaterThan(0);
+    expect(p[0]).toMatch(/^YAML syntax error at line \d+, column \d+: /);
+  });
+
+  it('reports a duplicate key as a YAML error with the line', () => {
+    expect(problemsOf(() => parsePolicy('version: 1\nversion: 1\n'))).toEqual([
+      'YAML syntax error at line 2, column 1: Map keys must be unique',
+    ]);
+  });
+
+  it('names the source in the error message', () => {
+    expect(() => parsePolicy('version: 2\n', '/etc/rectify/policy.yaml')).toThrow(/^invalid policy \/etc\/rectify\/policy\.yaml: version: must be 1, got 2$/);
+    expect(() => parsePolicy('version: 2\n')).toThrow(/^invalid policy policy: /);
+  });
+
+  it('rejects several documents in one file', () => {
+    expect(problemsOf(() => parsePolicy('version: 1\n---\nversion: 1\n'))[0]).toMatch(/YAML syntax error at line 2.*multiple documents/);
+  });
+
+  it('reports an alias to an anchor that does not exist', () => {
+    expect(problemsOf(() => parsePolicy('version: 1\ndefaults: *nope\n'))[0]).toMatch(/^YAML/);
+  });
+
+  it('accepts anchors and aliases', () => {
+    const p = parsePolicy(
+      'version: 1\ncontrols:\n  s3-block-public-access: &strict\n    mode: approve\n  ec2-sg-admin-ports-open: *strict\n',
+    );
+    expect(p.controls[S3].mode).toBe('approve');
+    expect(p.controls[SG].mode).toBe('approve');
+  });
+
+  it.each([
+    ['an empty file', ''],
+    ['only comments', '# nothing here\n'],
+    ['an explicit null', '~\n'],
+  ])('rejects %s', (_name, text) => {
+    expect(problemsOf(() => parsePolicy(text))).toEqual(['the policy is empty: it must be a mapping that starts with version: 1']);
+  });
+
+  it.each([
+    ['a list', '- version: 1\n', 'a list'],
+    ['a string', 'hello\n', '"hello"'],
+    ['a number', '1\n', '1'],
+  ])('rejects a top level that is %s', (_name, text, got) => {
+    expect(problemsOf(() => parsePolicy(text))).toEqual([`must be a mapping with keys version, exemptions, defaults, controls, got ${got}`]);
+  });
+
+  it('requires version', () => {
+    expect(problemsOf(() => parsePolicy('defaults: {}\n'))).toEqual(['version: required: must be 1']);
+  });
+
+  it.each([[2], [0], ['1'], ['one'], [1.5], [null], [[1]]])('rejects version %j', (version) => {
+    const p = problems({ version });
+    expect(p).toHaveLength(1);
+    expect(p[0]).toMatch(/^version: must be 1, got /);
+  });
+
+  it('accepts a byte order mark and CRLF line ends', () => {
+    const p = parsePolicy('\uFEFFversion: 1\r\ndefaults:\r\n  mode: notify\r\n');
+    expect(p.controls[S3].mode).toBe('notify');
+  });
+
+  it('accepts empty sections (`defaults:`, `controls:`, a control with nothing under it)', () => {
+    const p = parsePolicy('version: 1\ndefaults:\ncontrols:\n');
+    expect(p.controls[S3]).toEqual({ control: S3, ...BUILTIN_DEFAULTS });
+    const q = parsePolicy('version: 1\ncontrols:\n  s3-block-public-access:\n');
+    expect(q.controls[S3]).toEqual({ control: S3, ...BUILTIN_DEFAULTS });
+  });
+});
+
+describe('parsePolicy: unknown keys and controls', () => {
+  it.each([
+    [{ verison: 1 }, 'verison: unknown key (did you mean version? expected one of: version, exemptions, defaults, controls)'],
+    [{ default: {} }, 'default: unknown key (did you mean defaults? expected one of: version, exemptions, defaults, controls)'],
+    [{ exemptions: { key: 'x' } }, 'exemptions.key: unknown key (expected one of: tag)'],
+    [{ defaults: { Mode: 'auto' } }, 'defaults.Mode: unknown key (did you mean mode? '],
+    [{ defaults: { scope: { account: [] } } }, 'defaults.scope.account: unknown key (did you mean accounts? expected one of: accounts, regions, tags)'],
+    [{ defaults: { approvers: { channel: 'C123' } } }, 'defaults.approvers.channel: unknown key (expected one of: users, groups)'],
+    [{ defaults: { escalation: { timeoutAfer: '1h' } } }, 'defaults.escalation.timeoutAfer: unknown key (did you mean timeoutAfter? '],
+    [{ defaults: { escalation: { escalateTo: { user: [] } } } }, 'defaults.escalation.escalateTo.user: unknown key (did you mean users? '],
+    [{ defaults: { guardrails: { maxAutoFixesPerDay: 1 } } }, 'defaults.guardrails.maxAutoFixesPerDay: unknown key ('],
+    [{ defaults: { guardrails: { flap: { windowMs: 1 } } } }, 'defaults.guardrails.flap.windowMs: unknown key (did you mean window? '],
+    [{ controls: { [SG]: { scopes: {} } } }, `controls.${SG}.scopes: unknown key (did you mean scope? `],
+    [{ controls: { [S3]: { exemptions: {} } } }, `controls.${S3}.exemptions: unknown key (`],
+  ])('%j', (doc, problem) => {
+    const p = problems(doc);
+    expect(p).toHaveLength(1);
+    expect(p[0]?.startsWith(problem), `${p[0]} should start with ${problem}`).toBe(true);
+  });
+
+  it('rejects an unknown control, naming the supported ones', () => {
+    expect(problems({ controls: { 's3-public-access': {} } })).toEqual([
+      `controls.s3-public-access: unknown control (supported: ${S3}, ${SG})`,
+    ]);
+    expect(problems({ controls: { 's3-block-public-acess': {} } })).toEqual([
+      `controls.s3-block-public-acess: unknown control (did you mean ${S3}? supported: ${S3}, ${SG})`,
+    ]);
+  });
+
+  it.each([
+    [{ controls: [] }, 'controls: must be a mapping of control id to its section, got a list'],
+    [{ controls: 's3' }, 'controls: must be a mapping of control id to its section, got "s3"'],
+    [{ defaults: [] }, 'defaults: must be a mapping with keys mode, scope, '],
+    [{ defaults: 'auto' }, 'defaults: must be a mapping with keys mode, scope, '],
+    [{ controls: { [S3]: 'approve' } }, `controls.${S3}: must be a mapping with keys mode, `],
+    [{ exemptions: 'rectify:exempt' }, 'exemptions: must be a mapping with keys tag, got "rectify:exempt"'],
+    [{ defaults: { scope: [] } }, 'defaults.scope: must be a mapping with keys accounts, regions, tags, got a list'],
+    [{ defaults: { escalation: '1h' } }, 'defaults.escalation: must be a mapping with keys remindAfter, '],
+    [{ defaults: { guardrails: { flap: 3 } } }, 'defaults.guardrails.flap: must be a mapping with keys maxFixes, window, got 3'],
+  ])('rejects a section of the wrong type: %j', (doc, problem) => {
+    const p = problems(doc);
+    expect(p).toHaveLength(1);
+    expect(p[0]?.startsWith(problem), `${p[0]} should start with ${problem}`).toBe(true);
+  });
+});
+
+// ---- every validation rule ---------------------------------------------------------------
+
+describe('parsePolicy: validation rules', () => {
+  /** [what, defaults section, path of the problem, message pattern] */
+  const cases: [string, Record<string, unknown>, string, RegExp][] = [
+    ['unknown mode', { mode: 'fix' }, 'defaults.mode', /must be one of auto, approve, notify, dry-run, off, got "fix"/],
+    ['mode in capitals', { mode: 'AUTO' }, 'defaults.mode', /must be one of/],
+    ['mode not a string', { mode: true }, 'defaults.mode', /got true/],
+    ['account of 11 digits', { scope: { accounts: ['12345678901'] } }, 'defaults.scope.accounts[0]', /12-digit AWS account id, got "12345678901"/],
+    ['account with letters', { scope: { accounts: ['12345678901a'] } }, 'defaults.scope.accounts[0]', /12-digit/],
+    ['account of 13 digits', { scope: { accounts: ['1234567890123'] } }, 'defaults.scope.accounts[0]', /12-digit/],
+    ['account with dashes', { scope: { accounts: ['1234-5678-9012'] } }, 'defaults.scope.accounts[0]', /12-digit/],
+    ['account unquoted that lost its leading zero', { scope: { accounts: [12345678901] } }, 'defaults.scope.accounts[0]', /in quotes, got 12345678901 \(unquoted, leading zeros are lost\)/],
+    ['account as a mapping', { scope: { accounts: [{ id: '123456789012' }] } }, 'defaults.scope.accounts[0]', /must be a string, got a mapping/],
+    ['accounts not a list', { scope: { accounts: '123456789012' } }, 'defaults.scope.accounts', /must be a list, got "123456789012"/],
+    ['region without number', { scope: { regions: ['us-east'] } }, 'defaults.scope.regions[0]', /AWS region like us-east-1, got "us-east"/],
+    ['region in capitals', { scope: { regions: ['US-EAST-1'] } }, 'defaults.scope.regions[0]', /AWS region/],
+    ['region as an AZ', { scope: { regions: ['us-east-1a'] } }, 'defaults.scope.regions[0]', /AWS region/],
+    ['region empty', { scope: { regions: [''] } }, 'defaults.scope.regions[0]', /AWS region/],
+    ['scope tag value not a string', { scope: { tags: { public: true } } }, 'defaults.scope.tags.public', /must be a string \(quote values like "true" or "123"\), got true/],
+    ['scope tag value a list', { scope: { tags: { env: ['prod'] } } }, 'defaults.scope.tags.env', /must be a string/],
+    ['scope tag key too long', { scope: { tags: { ['k'.repeat(129)]: 'v' } } }, `defaults.scope.tags.${'k'.repeat(129)}`, /at most 128 characters, got 129/],
+    ['scope tag value too long', { scope: { tags: { k: 'v'.repeat(257) } } }, 'defaults.scope.tags.k', /at most 256 characters, got 257/],
+    ['scope tags a list', { scope: { tags: ['env'] } }, 'defaults.scope.tags', /must be a mapping of tag key to value/],
+    ['approval condition empty list', { requireApprovalWhenTagged: { environment: [] } }, 'defaults.requireApprovalWhenTagged.environment', /must list at least one tag value/],
+    ['approval condition boolean', { requireApprovalWhenTagged: { public: true } }, 'defaults.requireApprovalWhenTagged.public', /must be a list of tag values \(quote values like "true"\), got true/],
+    ['approval condition number in a list', { requireApprovalWhenTagged: { tier: [1] } }, 'defaults.requireApprovalWhenTagged.tier[0]', /must be a string, got 1/],
+    ['approval condition key too long', { requireApprovalWhenTagged: { ['k'.repeat(129)]: 'v' } }, `defaults.requireApprovalWhenTagged.${'k'.repeat(129)}`, /at most 128/],
+    ['approval conditions a list', { requireApprovalWhenTagged: ['environment'] }, 'defaults.requireApprovalWhenTagged', /must be a mapping of tag key to a list of values/],
+    ['approver user by name', { approvers: { users: ['alice'] } }, 'defaults.approvers.users[0]', /Slack user id like U012AB3CDE \(not a name or @handle\), got "alice"/],
+    ['approver user by handle', { approvers: { users: ['@alice'] } }, 'defaults.approvers.users[0]', /Slack user id/],
+    ['approver user lowercase', { approvers: { users: ['u012ab3cde'] } }, 'defaults.approvers.users[0]', /Slack user id/],
+    ['approver user too short', { approvers: { users: ['U1'] } }, 'defaults.approvers.users[0]', /Slack user id/],
+    ['approver user that is a group', { approvers: { users: ['S012AB3CDE'] } }, 'defaults.approvers.users[0]', /Slack user id/],
+    ['approver group that is a user', { approvers: { groups: ['U012AB3CDE'] } }, 'defaults.approvers.groups[0]', /Slack user group id like S012AB3CDE/],
+    ['approver group by name', { approvers: { groups: ['@security'] } }, 'defaults.approvers.groups[0]', /Slack user group id/],
+    ['approver users not a list', { approvers: { users: 'U012AB3CDE' } }, 'defaults.approvers.users', /must be a list/],
+    ['channel by name', { channel: '#security' }, 'defaults.channel', /Slack channel id like C012AB3CDE \(not a #name\), got "#security"/],
+    ['channel lowercase', { channel: 'c0123456789' }, 'defaults.channel', /Slack channel id/],
+    ['channel that is a user', { channel: 'U0123456789' }, 'defaults.channel', /Slack channel id/],
+    ['channel a number', { channel: 123 }, 'defaults.channel', /Slack channel id like C012AB3CDE, got 123/],
+    ['remindAfter garbage', { escalation: { remindAfter: 'soon' } }, 'defaults.escalation.remindAfter', /must be a duration like 30m, got "soon"/],
+    ['escalateAfter a bare number', { escalation: { escalateAfter: 3600 } }, 'defaults.escalation.escalateAfter', /must be a duration like 30m, got 3600/],
+    ['timeoutAfter garbage', { escalation: { timeoutAfter: 'tomorrow' } }, 'defaults.escalation.timeoutAfter', /must be a duration like 30m, got "tomorrow"/],
+    ['timeoutAfter zero', { escalation: { timeoutAfter: '0' } }, 'defaults.escalation.timeoutAfter', /must be longer than 0/],
+    ['timeoutAfter numeric zero', { escalation: { timeoutAfter: 0 } }, 'defaults.escalation.timeoutAfter', /must be longer than 0/],
+    ['timeoutAfter negative', { escalation: { timeoutAfter: '-1h' } }, 'defaults.escalation.timeoutAfter', /must be a duration/],
+    ['timeoutAction unknown', { escalation: { timeoutAction: 'approve' } }, 'defaults.escalation.timeoutAction', /must be reject or apply, got "approve"/],
+    ['timeoutAction capitalized', { escalation: { timeoutAction: 'Reject' } }, 'defaults.escalation.timeoutAction', /must be reject or apply/],
+    ['escalateTo channel by name', { escalation: { escalateTo: { channel: '#oncall' } } }, 'defaults.escalation.escalateTo.channel', /Slack channel id/],
+    ['escalateTo user by name', { escalation: { escalateTo: { users: ['bob'] } } }, 'defaults.escalation.escalateTo.users[0]', /Slack user id/],
+    ['escalateTo group by name', { escalation: { escalateTo: { groups: ['oncall'] } } }, 'defaults.escalation.escalateTo.groups[0]', /Slack user group id/],
+    ['remind after escalate', { escalation: { remindAfter: '3h', escalateAfter: '2h' } }, 'defaults.escalation', /remindAfter \(3h\) must not be after escalateAfter \(2h\)/],
+    ['escalate at timeout', { escalation: { escalateAfter: '24h', timeoutAfter: '1d' } }, 'defaults.escalation', /escalateAfter \(1d\) must be before timeoutAfter \(1d\)/],
+    ['escalate after timeout', { escalation: { remindAfter: 0, escalateAfter: '2h', timeoutAfter: '1h' } }, 'defaults.escalation', /escalateAfter \(2h\) must be before timeoutAfter \(1h\)/],
+    ['remind at timeout with no escalation', { escalation: { remindAfter: '1h', escalateAfter: 0, timeoutAfter: '1h' } }, 'defaults.escalation', /remindAfter \(1h\) must be before timeoutAfter \(1h\)/],
+    ['maxAutoFixesPerHour negative', { guardrails: { maxAutoFixesPerHour: -1 } }, 'defaults.guardrails.maxAutoFixesPerHour', /must be an integer >= 0, got -1/],
+    ['maxAutoFixesPerHour fractional', { guardrails: { maxAutoFixesPerHour: 2.5 } }, 'defaults.guardrails.maxAutoFixesPerHour', /must be an integer >= 0, got 2.5/],
+    ['maxAutoFixesPerHour a string', { guardrails: { maxAutoFixesPerHour: '20' } }, 'defaults.guardrails.maxAutoFixesPerHour', /must be an integer >= 0, got "20"/],
+    ['flap maxFixes zero', { guardrails: { flap: { maxFixes: 0 } } }, 'defaults.guardrails.flap.maxFixes', /must be an integer >= 1, got 0/],
+    ['flap maxFixes fractional', { guardrails: { flap: { maxFixes: 1.5 } } }, 'defaults.guardrails.flap.maxFixes', /must be an integer >= 1/],
+    ['flap window zero', { guardrails: { flap: { window: '0s' } } }, 'defaults.guardrails.flap.window', /must be longer than 0/],
+    ['flap window garbage', { guardrails: { flap: { window: 'ten minutes' } } }, 'defaults.guardrails.flap.window', /must be a duration like 30m, got "ten minutes"/],
+  ];
+
+  it.each(cases)('%s', (_what, defaults, path, message) => {
+    const p = problems({ defaults });
+    expect(p, JSON.stringify(p)).toHaveLength(1);
+    expect(p[0]?.startsWith(`${path}: `), `${p[0]} should start with ${path}`).toBe(true);
+    expect(p[0]).toMatch(message);
+  });
+
+  it.each(cases)('%s, in a control section', (_what, section, path, message) => {
+    const p = problems({ controls: { [SG]: section } });
+    const controlPath = path.replace(/^defaults/, `controls.${SG}`);
+    expect(p, JSON.stringify(p)).toHaveLength(1);
+    expect(p[0]?.startsWith(`${controlPath}: `), `${p[0]} should start with ${controlPath}`).toBe(true);
+    expect(p[0]).toMatch(message);
+  });
+
+  it.each([
+    ['exempt tag empty', { tag: '' }, 'exemptions.tag: must not be empty'],
+    ['exempt tag blank', { tag: '   ' }, 'exemptions.tag: must not be empty'],
+    ['exempt tag too long', { tag: 't'.repeat(129) }, 'exemptions.tag: a tag key is at most 128 characters, got 129'],
+    ['exempt tag a number', { tag: 5 }, 'exemptions.tag: must be a tag key, got 5'],
+    ['exempt tag null', { tag: null }, 'exemptions.tag: must be a tag key, got nothing'],
+  ])('%s', (_what, exemptions, problem) => {
+    expect(problems({ exemptions })).toEqual([problem]);
+  });
+
+  it('accepts an exemption tag of exactly 128 characters', () => {
+    expect(parse({ exemptions: { tag: 't'.repeat(128) } }).exemptionTag).toBe('t'.repeat(128));
+  });
+
+  it.each([
+    ['12-digit accounts, quoted and unquoted', { scope: { accounts: ['012345678901', 123456789012] } }],
+    ['regions', { scope: { regions: ['us-east-1', 'eu-central-2', 'ap-southeast-3', 'us-gov-west-1', 'cn-northwest-1', 'il-central-1'] } }],
+    ['tag selectors incl. "*" and empty values', { scope: { tags: { team: 'platform', owner: '*', note: '' } } }],
+    ['Slack ids', { approvers: { users: ['U012AB3CDE', 'W0123ABC'], groups: ['S012AB3CDE'] }, channel: 'C0123456789' }],
+    ['private channel and DM ids', { channel: 'G0123ABC', escalation: { escalateTo: { channel: 'D0123ABC' } } }],
+    ['skipped reminder', { escalation: { remindAfter: 0, escalateAfter: '1h', timeoutAfter: '2h' } }],
+    ['skipped escalation', { escalation: { remindAfter: '1h', escalateAfter: '0s', timeoutAfter: '2h' } }],
+    ['only a timeout', { escalation: { remindAfter: '0', escalateAfter: 0, timeoutAfter: '1m' } }],
+    ['reminder and escalation at the same moment', { escalation: { remindAfter: '1h', escalateAfter: '1h', timeoutAfter: '2h' } }],
+    ['no automatic fixes at all', { guardrails: { maxAutoFixesPerHour: 0 } }],
+    ['a flap threshold of one', { guardrails: { flap: { maxFixes: 1, window: '500ms' } } }],
+    ['timeoutAction apply', { escalation: { timeoutAction: 'apply' } }],
+    ['a string approval condition', { requireApprovalWhenTagged: { environment: 'production' } }],
+    ['every mode', { mode: 'dry-run' }],
+  ])('accepts %s', (_what, defaults) => {
+    expect(() => parse({ defaults })).not.toThrow();
+  });
+
+  it.each(['auto', 'approve', 'notify', 'dry-run', 'off'])('accepts mode %s', (mode) => {
+    expect(parse({ defaults: { mode } }).controls[S3].mode).toBe(mode);
+  });
+
+  it('reads an unquoted 12-digit account id as its digits and drops duplicates', () => {
+    expect(parse({ defaults: { scope: { accounts: [123456789012, '123456789012', '210987654321'] } } }).controls[S3].scope.accounts).toEqual([
+      '123456789012',
+      '210987654321',
+    ]);
+  });
+
+  it('makes a single approval value a one-element list', () => {
+    expect(parse({ defaults: { requireApprovalWhenTagged: { environment: 'production' } } }).controls[SG].requireApprovalWhenTagged).toEqual({
+      environment: ['production'],
+    });
+  });
+
+  it('reports a control ladder made invalid by its own override, under the control', () => {
+    expect(problems({ controls: { [SG]: { escalation: { timeoutAfter: '1h' } } } })).toEqual([
+      `controls.${SG}.escalation: escalateAfter (2h) must be before timeoutAfter (1h)`,
+    ]);
+  });
+
+  it('reports a bad default ladder once, under defaults, not again for each control', () => {
+    expect(problems({ defaults: { escalation: { remindAfter: '3h' } }, controls: { [SG]: { escalation: { timeoutAfter: '4h' } } } })).toEqual([
+      'defaults.escalation: remindAfter (3h) must not be after escalateAfter (2h)',
+    ]);
+  });
+
+  it('lets a control repair the default ladder for itself', () => {
+    // The defaults are wrong, so the file is still rejected, but only for the defaults.
+    expect(problems({ defaults: { escalation: { remindAfter: '3h' } }, controls: { [SG]: { escalation: { remindAfter: '1h' } } } })).toEqual([
+      'defaults.escalation: remindAfter (3h) must not be after escalateAfter (2h)',
+    ]);
+  });
+});
+
+describe('parsePolicy: many problems at once', () => {
+  const text = [
+    'version: 2',
+    'exemptions: { tag: "" }',
+    'defaults:',
+    '  mode: fix',
+    '  modee: auto',
+    '  scope: { accounts: [12345678901, "abc"], regions: [us-east], tags: { a: true } }',
+    '  approvers: { users: ["@alice"], groups: [U012AB3CDE] }',
+    '  channel: "#sec"',
+    '  escalation: { remindAfter: 3h, escalateAfter: 2h, timeoutAfter: soon, timeoutAction: maybe, escalateTo: { channel: X1 } }',
+    '  guardrails: { maxAutoFixesPerHour: -1, flap: { maxFixes: 0, window: 0 } }',
+    'controls:',
+    '  s3-public: {}',
+    '  ec2-sg-admin-ports-open:',
+    '    escalation: { timeoutAfter: soon }',
+    '    requireApprovalWhenTagged: { environment: [] }',
+    '',
+  ].join('\n');
+
+  it('lists every problem, each with its path, in one error', () => {
+    let error: unknown;
+    try {
+      parsePolicy(text, 'many.yaml');
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(InvalidInputError);
+    const e = error as InvalidInputError;
+    expect(e.message.startsWith('invalid policy many.yaml: ')).toBe(true);
+    expect([...e.problems].sort()).toEqual(
+      [
+        'version: must be 1, got 2',
+        'exemptions.tag: must not be empty',
+        'defaults.modee: unknown key (did you mean mode? expected one of: mode, scope, requireApprovalWhenTagged, approvers, channel, escalation, guardrails)',
+        'defaults.mode: must be one of auto, approve, notify, dry-run, off, got "fix"',
+        'defaults.scope.accounts[0]: must be a 12-digit AWS account id in quotes, got 12345678901 (unquoted, leading zeros are lost)',
+        'defaults.scope.accounts[1]: must be a 12-digit AWS account id, got "abc"',
+        'defaults.scope.regions[0]: must be an AWS region like us-east-1, got "us-east"',
+        'defaults.scope.tags.a: must be a string (quote values like "true" or "123"), got true',
+        'defaults.approvers.users[0]: must be a Slack user id like U012AB3CDE (not a name or @handle), got "@alice"',
+        'defaults.approvers.groups[0]: must be a Slack user group id like S012AB3CDE (not a name or @handle), got "U012AB3CDE"',
+        'defaults.channel: must be a Slack channel id like C012AB3CDE (not a #name), got "#sec"',
+        'defaults.escalation.timeoutAfter: must be a duration like 30m, got "soon"',
+        'defaults.escalation.timeoutAction: must be reject or apply, got "maybe"',
+        'defaults.escalation.escalateTo.channel: must be a Slack channel id like C012AB3CDE (not a #name), got "X1"',
+        'defaults.guardrails.maxAutoFixesPerHour: must be an integer >= 0, got -1',
+        'defaults.guardrails.flap.maxFixes: must be an integer >= 1, got 0',
+        'defaults.guardrails.flap.window: must be longer than 0',
+        'defaults.escalation: remindAfter (3h) must not be after escalateAfter (2h)',
+        `controls.s3-public: unknown control (supported: ${S3}, ${SG})`,
+        `controls.${SG}.escalation.timeoutAfter: must be a duration like 30m, got "soon"`,
+        `controls.${SG}.requireApprovalWhenTagged.environment: must list at least one tag value ("*" = any value); remove the key to drop the condition`,
+      ].sort(),
+    );
+    for (const problem of e.problems) expect(e.message).toContain(problem);
+  });
+});
+
+// ---- merging ---------------------------------------------------------------------------------
+
+describe('parsePolicy: defaults merged with control sections', () => {
+  it('gives a control absent from the file the defaults', () => {
+    const p = parse({ defaults: { mode: 'notify', channel: 'C0123456789' }, controls: { [S3]: { mode: 'approve' } } });
+    expect(p.controls[SG].mode).toBe('notify');
+    expect(p.controls[SG].channel).toBe('C0123456789');
+    expect(p.controls[S3].mode).toBe('approve');
+    expect(p.controls[S3].channel).toBe('C0123456789');
+  });
+
+  it('merges nested sections key by key', () => {
+    const p = parse({
+      defaults: {
+        escalation: { remindAfter: '10m', escalateAfter: '1h', timeoutAfter: '8h', escalateTo: { channel: 'C0ONCALL01', groups: ['S0ONCALL01'] } },
+        guardrails: { maxAutoFixesPerHour: 5, flap: { maxFixes: 2, window: '30m' } },
+      },
+      controls: {
+        [SG]: {
+          escalation: { timeoutAfter: '4h', timeoutAction: 'apply', escalateTo: { users: ['U0BOSS0001'] } },
+          guardrails: { flap: { window: '1h' } },
+        },
+      },
+    });
+    expect(p.controls[SG].escalation).toEqual({
+      remindAfterMs: 10 * MIN,
+      escalateAfterMs: HOUR,
+      escalateTo: { channel: 'C0ONCALL01', users: ['U0BOSS0001'], groups: ['S0ONCALL01'] },
+      timeoutAfterMs: 4 * HOUR,
+      timeoutAction: 'apply',
+    });
+    expect(p.controls[SG].guardrails).toEqual({ maxAutoFixesPerHour: 5, flap: { maxFixes: 2, windowMs: HOUR } });
+    expect(p.controls[S3].escalation.timeoutAfterMs).toBe(8 * HOUR);
+    expect(p.controls[S3].escalation.timeoutAction).toBe('reject');
+  });
+
+  it('replaces lists and tag maps whole', () => {
+    const p = parse({
+      defaults: {
+        scope: { accounts: ['111111111111', '222222222222'], regions: ['us-east-1'], tags: { team: 'platform' } },
+        approvers: { users: ['U0AAAAAAAA'], groups: ['S0AAAAAAAA'] },
+        requireApprovalWhenTagged: { environment: ['production'] },
+      },
+      controls: {
+        [S3]: {
+          scope: { accounts: ['333333333333'], tags: {} },
+          approvers: { users: ['U0BBBBBBBB'] },
+          requireApprovalWhenTagged: { 'public-website': ['true'] },
+        },
+      },
+    });
+    const s3 = p.controls[S3];
+    expect(s3.scope).toEqual({ accounts: ['333333333333'], regions: ['us-east-1'], tags: {} });
+    expect(s3.approvers).toEqual({ users: ['U0BBBBBBBB'], groups: ['S0AAAAAAAA'] });
+    expect(s3.requireApprovalWhenTagged).toEqual({ 'public-website': ['true'] });
+    expect(p.controls[SG].requireApprovalWhenTagged).toEqual({ environment: ['production'] });
+    expect(p.controls[SG].scope.tags).toEqual({ team: 'platform' });
+  });
+
+  it('lets a control unset the default channel with null', () => {
+    const p = parse({
+      defaults: { channel: 'C0123456789', escalation: { escalateTo: { channel: 'C0ONCALL01' } } },
+      controls: { [S3]: { channel: null, escalation: { escalateTo: { channel: null } } } },
+    });
+    expect(p.controls[S3].channel).toBeUndefined();
+    expect('channel' in p.controls[S3]).toBe(false);
+    expect(p.controls[S3].escalation.escalateTo).toEqual({ users: [], groups: [] });
+    expect(p.controls[SG].channel).toBe('C0123456789');
+  });
+
+  it('keeps the controls independent of each other (no shared objects)', () => {
+    const p = parse({ defaults: { approvers: { users: ['U0AAAAAAAA'] } } });
+    expect(p.controls[S3].approvers.users).toEqual(p.controls[SG].approvers.users);
+    expect(p.controls[S3].approvers.users).not.toBe(p.controls[SG].approvers.users);
+  });
+
+  it('uses the exemption tag the file names', () => {
+    expect(parse({ exemptions: { tag: 'security:skip-until' } }).exemptionTag).toBe('security:skip-until');
+    expect(parse({ exemptions: {} }).exemptionTag).toBe(DEFAULT_EXEMPTION_TAG);
+  });
+});
+
+// ---- hash ------------------------------------------------------------------------------------
+
+describe('parsePolicy: hash', () => {
+  it('is the sha256 hex of the text', () => {
+    const text = 'version: 1\n';
+    expect(parsePolicy(text).hash).toBe(createHash('sha256').update(text).digest('hex'));
+    expect(parsePolicy(text).hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('is stable for the same text', () => {
+    const text = yamlOf({ defaults: { mode: 'approve' } });
+    expect(parsePolicy(text).hash).toBe(parsePolicy(text).hash);
+    expect(parsePolicy(text, 'a').hash).toBe(parsePolicy(text, 'b').hash);
+  });
+
+  it('changes with any change of the text, even a comment', () => {
+    const a = parsePolicy('version: 1\n').hash;
+    const b = parsePolicy('version: 1\n# a comment\n').hash;
+    const c = parsePolicy('version: 1\ndefaults: { mode: off }\n').hash;
+    expect(new Set([a, b, c]).size).toBe(3);
+  });
+});
+
+// ---- files -----------------------------------------------------------------------------------
+
+describe('loadPolicyFile', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rectify-policy-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('loads a file, hashing its bytes', async () => {
+    const path = join(dir, 'ok.yaml');
+    const text = '\uFEFFversion: 1\ndefaults:\n  mode: notify # comment é\n';
+    await writeFile(path, text, 'utf8');
+    const p = await loadPolicyFile(path);
+    expect(p.controls[S3].mode).toBe('notify');
+    expect(p.hash).toBe(createHash('sha256').update(await readFile(path)).digest('hex'));
+  });
+
+  it('names a missing file', async () => {
+    const path = join(dir, 'nope.yaml');
+    await expect(loadPolicyFile(path)).rejects.toThrow(InvalidInputError);
+    expect(await problemsOfAsync(() => loadPolicyFile(path))).toEqual([`${path}: file not found`]);
+    await expect(loadPolicyFile(path)).rejects.toThrow(path);
+  });
+
+  it('names a path that cannot be read', async () => {
+    const problems = await problemsOfAsync(() => loadPolicyFile(dir));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(new RegExp(`^${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cannot read: `));
+  });
+
+  it('rejects a file that is not UTF-8', async () => {
+    const path = join(dir, 'latin1.yaml');
+    await writeFile(path, Buffer.from([0x76, 0x65, 0x72, 0x73, 0x69, 0x6f, 0x6e, 0x3a, 0x20, 0x31, 0x0a, 0x23, 0xe9, 0x0a]));
+    expect(await problemsOfAsync(() => loadPolicyFile(path))).toEqual([`${path}: not valid UTF-8`]);
+  });
+
+  it('reports the problems of a file under its path', async () => {
+    const path = join(dir, 'bad.yaml');
+    await writeFile(path, 'version: 1\ndefaults:\n  mode: sometimes\n');
+    await expect(loadPolicyFile(path)).rejects.toThrow(`invalid policy ${path}: defaults.mode: must be one of`);
+  });
+});
+
+// ---- snapshots and warnings ---------------------------------------------------------------
+
+describe('snapshotFor', () => {
+  it('carries the hash, the exemption tag and the control policy', () => {
+    const p = parse({ exemptions: { tag: 'skip' }, controls: { [SG]: { mode: 'approve' } } });
+    const s = snapshotFor(p, SG);
+    expect(s).toEqual({ hash: p.hash, exemptionTag: 'skip', control: p.controls[SG] });
+    expect(s.control.control).toBe(SG);
+    expect(JSON.parse(JSON.stringify(s))).toEqual(s);
+  });
+
+  it('throws for a control the policy does not have', () => {
+    const p = parse({});
+    expect(() => snapshotFor(p, 'nope' as ControlId)).toThrow(InvalidInputError);
+  });
+});
+
+describe('policyWarnings', () => {
+  it('is empty when every asking control has Slack approvers', () => {
+    const p = parse({
+      defaults: { approvers: { groups: ['S0SECURITY'] }, channel: 'C0123456789', requireApprovalWhenTagged: { environment: 'production' } },
+    });
+    expect(policyWarnings(p)).toEqual([]);
+  });
+
+  it('is empty for auto mode without approval conditions, dry-run and off', () => {
+    expect(policyWarnings(parse({ defaults: { mode: 'auto' } }))).toEqual([]);
+    expect(policyWarnings(parse({ defaults: { mode: 'dry-run' } }))).toEqual([]);
+    expect(policyWarnings(parse({ defaults: { mode: 'off', requireApprovalWhenTagged: { a: 'b' } } }))).toEqual([]);
+  });
+
+  it('names approve-mode controls whose approvals can only come from the CLI', () => {
+    const p = parse({ controls: { [SG]: { mode: 'approve' } } });
+    expect(policyWarnings(p)).toEqual([`controls.${SG}: approvals can only be given from the CLI: no Slack approvers or channel`]);
+  });
+
+  it('says so when requests go to a channel but nobody there may approve', () => {
+    const p = parse({ defaults: { mode: 'approve', channel: 'C0123456789' } });
+    expect(policyWarnings(p)).toContain(
+      `controls.${S3}: approvals can only be given from the CLI: requests go to channel C0123456789 but no Slack approvers are listed`,
+    );
+  });
+
+  it('names controls whose unanswered approvals are applied', () => {
+    const p = parse({ defaults: { mode: 'approve', approvers: { users: ['U0AAAAAAAA'] }, escalation: { timeoutAction: 'apply', timeoutAfter: '8h' } } });
+    expect(policyWarnings(p)).toEqual([
+      `controls.${S3}: an approval request nobody answers is applied after 8h (escalation.timeoutAction: apply)`,
+      `controls.${SG}: an approval request nobody answers is applied after 8h (escalation.timeoutAction: apply)`,
+    ]);
+  });
+
+  it('names notify-mode controls with no channel', () => {
+    const p = parse({ controls: { [S3]: { mode: 'notify' } } });
+    expect(policyWarnings(p)).toEqual([`controls.${S3}: mode is notify but no Slack channel is set: nobody is told in Slack`]);
+  });
+});

@@ -1,0 +1,249 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { InvalidInputError } from '../../../src/errors.js';
+import { CONTROL_IDS, ControlId } from '../../../src/findings/finding.js';
+import {
+  decide,
+  evaluateFix,
+  formatDuration,
+  ladderSteps,
+  parseExemption,
+  pruneLedger,
+  type FixGrant,
+} from '../../../src/policy/decide.js';
+import { parseDuration, parsePolicy } from '../../../src/policy/load.js';
+import { MODES, type EscalationLadder, type Guardrails, type PolicySnapshot } from '../../../src/policy/types.js';
+
+// ---- arbitraries -------------------------------------------------------------------------
+
+const NOW = Date.UTC(2025, 5, 15, 12, 0, 0);
+const HOUR = 3_600_000;
+
+const arbGuardrails: fc.Arbitrary<Guardrails> = fc.record({
+  maxAutoFixesPerHour: fc.nat({ max: 30 }),
+  flap: fc.record({ maxFixes: fc.integer({ min: 1, max: 6 }), windowMs: fc.integer({ min: 1, max: 6 * HOUR }) }),
+});
+
+const arbGrant: fc.Arbitrary<FixGrant> = fc.record({
+  resource: fc.constantFrom('sg-1', 'sg-2', 'sg-3', 'bucket-a'),
+  at: fc.integer({ min: NOW - 8 * HOUR, max: NOW }),
+  automatic: fc.boolean(),
+});
+
+const arbLedger = fc.array(arbGrant, { maxLength: 60 });
+
+const arbLadder: fc.Arbitrary<EscalationLadder> = fc.record({
+  remindAfterMs: fc.oneof(fc.constant(0), fc.nat({ max: 10 * 24 * HOUR })),
+  escalateAfterMs: fc.oneof(fc.constant(0), fc.nat({ max: 10 * 24 * HOUR })),
+  escalateTo: fc.constant({ users: [], groups: [] }),
+  timeoutAfterMs: fc.integer({ min: 1, max: 10 * 24 * HOUR }),
+  timeoutAction: fc.constantFrom('reject' as const, 'apply' as const),
+});
+
+const arbTags = fc.dictionary(fc.constantFrom('environment', 'team', 'public-website', 'rectify:exempt-until', 'owner'), fc.string({ maxLength: 12 }), {
+  maxKeys: 5,
+});
+
+const arbSnapshot: fc.Arbitrary<PolicySnapshot> = fc.record({
+  hash: fc.constant('0'.repeat(64)),
+  exemptionTag: fc.constant('rectify:exempt-until'),
+  control: fc.record({
+    control: fc.constantFrom(...CONTROL_IDS),
+    mode: fc.constantFrom(...MODES),
+    scope: fc.record({
+      accounts: fc.constant([]),
+      regions: fc.constant([]),
+      tags: fc.dictionary(fc.constantFrom('team', 'owner'), fc.constantFrom('*', 'platform', 'x'), { maxKeys: 2 }),
+    }),
+    requireApprovalWhenTagged: fc.dictionary(fc.constantFrom('environment', 'public-website'), fc.array(fc.constantFrom('production', 'true', '*'), { minLength: 1, maxLength: 2 }), {
+      maxKeys: 2,
+    }),
+    approvers: fc.constant({ users: [], groups: [] }),
+    escalation: arbLadder,
+    guardrails: arbGuardrails,
+  }),
+});
+
+// ---- properties --------------------------------------------------------------------------
+
+describe('guardrail properties', () => {
+  it('evaluateFix never denies a fix a person asked for', () => {
+    fc.assert(
+      fc.property(arbLedger, fc.constantFrom('sg-1', 'sg-2', 'new'), arbGuardrails, (ledger, resource, g) => {
+        expect(evaluateFix(ledger, { resource, automatic: false }, g, NOW)).toEqual({ allowed: true });
+      }),
+    );
+  });
+
+  it('evaluateFix denies exactly when a limit is reached, flapping first', () => {
+    fc.assert(
+      fc.property(arbLedger, fc.constantFrom('sg-1', 'sg-2', 'new'), arbGuardrails, (ledger, resource, g) => {
+        const v = evaluateFix(ledger, { resource, automatic: true }, g, NOW);
+        const flaps = ledger.filter((e) => e.resource === resource && e.at > NOW - g.flap.windowMs).length >= g.flap.maxFixes;
+        const busy = ledger.filter((e) => e.automatic && e.at > NOW - HOUR).length >= g.maxAutoFixesPerHour;
+        if (flaps) expect(v).toMatchObject({ allowed: false, kind: 'flapping' });
+        else if (busy) expect(v).toMatchObject({ allowed: false, kind: 'rate-limit' });
+        else expect(v).toEqual({ allowed: true });
+      }),
+    );
+  });
+
+  it('pruning the ledger never changes a verdict and never grows it', () => {
+    fc.assert(
+      fc.property(arbLedger, fc.constantFrom('sg-1', 'sg-2', 'new'), fc.boolean(), arbGuardrails, (ledger, resource, automatic, g) => {
+        const pruned = pruneLedger(ledger, g, NOW);
+        expect(pruned.length).toBeLessThanOrEqual(ledger.length);
+        expect(pruneLedger(pruned, g, NOW)).toEqual(pruned);
+        expect(evaluateFix(pruned, { resource, automatic }, g, NOW)).toEqual(evaluateFix(ledger, { resource, automatic }, g, NOW));
+      }),
+    );
+  });
+});
+
+describe('ladder properties', () => {
+  it('ladderSteps is sorted, ends with the timeout, and has no step at 0', () => {
+    fc.assert(
+      fc.property(arbLadder, (l) => {
+        const steps = ladderSteps(l);
+        expect(steps.at(-1)).toEqual({ step: 'timeout', atMs: l.timeoutAfterMs });
+        expect(steps.filter((s) => s.step === 'timeout')).toHaveLength(1);
+        for (let i = 1; i < steps.length; i++) expect((steps[i] as { atMs: number }).atMs).toBeGreaterThanOrEqual((steps[i - 1] as { atMs: number }).atMs);
+        for (const s of steps) expect(s.atMs).toBeGreaterThan(0);
+        expect(steps.some((s) => s.step === 'remind')).toBe(l.remindAfterMs > 0 && l.remindAfterMs < l.timeoutAfterMs);
+        expect(steps.some((s) => s.step === 'escalate')).toBe(l.escalateAfterMs > 0 && l.escalateAfterMs < l.timeoutAfterMs);
+      }),
+    );
+  });
+});
+
+describe('exemption properties', () => {
+  it('parseExemption never throws on any string, and an unreadable value is exempt', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.constantFrom('2025-02-29', '9999-12-31', '0000-01-01', '2025-06-15T24:00Z')), fc.integer({ min: 0, max: 4e12 }), (value, now) => {
+        const e = parseExemption(value, now);
+        if (!e.exempt) expect(e.expiredAt).toMatch(/^\d{4}-\d{2}-\d{2}T/);
+        else expect(e.reason.length).toBeGreaterThan(0);
+      }),
+    );
+  });
+
+  it('a date is exempt exactly up to the end of that day, UTC', () => {
+    fc.assert(
+      fc.property(fc.date({ min: new Date('1971-01-01T00:00:00Z'), max: new Date('2999-12-31T00:00:00Z'), noInvalidDate: true }), fc.integer({ min: -3 * 86_400_000, max: 3 * 86_400_000 }), (d, delta) => {
+        const day = d.toISOString().slice(0, 10);
+        const end = Date.parse(`${day}T23:59:59.999Z`);
+        expect(parseExemption(day, end + delta).exempt).toBe(delta <= 0);
+      }),
+    );
+  });
+
+  it('an ISO date-time round-trips through until / expiredAt', () => {
+    fc.assert(
+      fc.property(fc.date({ min: new Date('1971-01-01T00:00:00Z'), max: new Date('2999-12-31T00:00:00Z'), noInvalidDate: true }), fc.integer({ min: 0, max: 4e12 }), (d, now) => {
+        const iso = d.toISOString();
+        const e = parseExemption(iso, now);
+        if (e.exempt) expect(e.until).toBe(iso);
+        else expect(e.expiredAt).toBe(iso);
+      }),
+    );
+  });
+});
+
+describe('decide properties', () => {
+  it('never throws, and mode off always leaves the resource alone', () => {
+    fc.assert(
+      fc.property(arbSnapshot, arbTags, (p, tags) => {
+        const d = decide(p, tags, NOW);
+        if (p.control.mode === 'off') expect(d).toMatchObject({ action: 'leave', outcome: 'off' });
+        if (d.action === 'approve') expect(d.reasons.length).toBeGreaterThan(0);
+        if (d.action === 'auto') expect(p.control.mode).toBe('auto');
+      }),
+    );
+  });
+
+  it('never fixes automatically when a tag requires approval', () => {
+    fc.assert(
+      fc.property(arbSnapshot, arbTags, (p, tags) => {
+        const d = decide(p, tags, NOW);
+        const conditionMatches = Object.entries(p.control.requireApprovalWhenTagged).some(
+          ([k, values]) => tags[k] !== undefined && values.some((v) => v === '*' || v.toLowerCase() === tags[k]?.toLowerCase()),
+        );
+        if (conditionMatches) expect(d.action).not.toBe('auto');
+      }),
+    );
+  });
+});
+
+describe('duration properties', () => {
+  it('parseDuration reads back what formatDuration writes', () => {
+    fc.assert(
+      fc.property(fc.nat({ max: 400 * 86_400_000 }), (ms) => {
+        expect(parseDuration(formatDuration(ms))).toBe(ms);
+      }),
+    );
+  });
+
+  it('parseDuration never throws and returns a non-negative safe integer or undefined', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.stringMatching(/^[0-9.]{0,6}(d|h|m|s|ms){0,2}[0-9.]{0,6}(d|h|m|s|ms)?$/)), (s) => {
+        const ms = parseDuration(s);
+        if (ms !== undefined) {
+          expect(Number.isSafeInteger(ms)).toBe(true);
+          expect(ms).toBeGreaterThanOrEqual(0);
+        }
+      }),
+    );
+  });
+});
+
+describe('parsePolicy properties', () => {
+  it('either loads a whole policy or throws an InvalidInputError, never anything else', () => {
+    const anyValue = fc.oneof(fc.string({ maxLength: 8 }), fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.string({ maxLength: 4 }), { maxLength: 2 }));
+    const section = fc.dictionary(
+      fc.constantFrom('mode', 'scope', 'channel', 'escalation', 'guardrails', 'approvers', 'requireApprovalWhenTagged', 'oops'),
+      fc.oneof(anyValue, fc.dictionary(fc.constantFrom('accounts', 'users', 'timeoutAfter', 'flap', 'tags', 'x'), anyValue, { maxKeys: 3 })),
+      { maxKeys: 4 },
+    );
+    fc.assert(
+      fc.property(fc.oneof(fc.constant(1), anyValue), section, fc.dictionary(fc.constantFrom(...CONTROL_IDS, 'nope'), section, { maxKeys: 2 }), (version, defaults, controls) => {
+        let policy;
+        try {
+          policy = parsePolicy(stringify({ version, defaults, controls }));
+        } catch (e) {
+          expect(e).toBeInstanceOf(InvalidInputError);
+          expect((e as InvalidInputError).problems.length).toBeGreaterThan(0);
+          return;
+        }
+        expect(Object.keys(policy.controls).sort()).toEqual([...CONTROL_IDS].sort());
+        for (const id of CONTROL_IDS) {
+          const l = policy.controls[id].escalation;
+          expect(l.timeoutAfterMs).toBeGreaterThan(0);
+          expect(ladderSteps(l).at(-1)?.step).toBe('timeout');
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('never throws anything but an InvalidInputError on arbitrary text', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 200 }), (text) => {
+        try {
+          parsePolicy(text);
+        } catch (e) {
+          expect(e).toBeInstanceOf(InvalidInputError);
+        }
+      }),
+    );
+  });
+
+  it('hash is a function of the text only', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...MODES), fc.constantFrom(ControlId.S3BlockPublicAccess, ControlId.SgAdminPortsOpen), (mode, id) => {
+        const text = stringify({ version: 1, controls: { [id]: { mode } } });
+        expect(parsePolicy(text, 'a').hash).toBe(parsePolicy(text, 'b').hash);
+      }),
+    );
+  });
+});
