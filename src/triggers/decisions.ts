@@ -18,6 +18,12 @@ export async function sendDecision(client: Client, target: { workflowId: string;
       return { ok: false, message: `Not accepted: ${(err.cause as Error | undefined)?.message ?? err.message}` };
     }
     if (err instanceof WorkflowNotFoundError) {
+      // Updates to a closed run also say "not found": tell a finished remediation from an unknown one.
+      const closed = await handle.describe().then(
+        (d) => d.status.name !== 'RUNNING',
+        () => false,
+      );
+      if (closed) return { ok: false, message: 'Not accepted: this remediation has already finished; nothing was changed' };
       return { ok: false, message: `Not accepted: no remediation ${target.workflowId}${target.runId ? ` (run ${target.runId})` : ''}` };
     }
     const msg = (err as Error).message ?? '';

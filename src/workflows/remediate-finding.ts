@@ -214,6 +214,7 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
   }
 
   const owner = triage.tags['owner'] ?? triage.tags['Owner'] ?? triage.tags['team'];
+  let deadline: string | undefined;
   const view = (reasons: readonly string[]): ApprovalView => ({
     workflowId: info.workflowId,
     runId: info.runId,
@@ -229,6 +230,7 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
     reasons,
     approvers,
     timeoutAction: cp.escalation.timeoutAction,
+    ...(deadline ? { deadline } : {}),
   });
 
   if (decision.action === 'notify') return notifyUntilCompliant();
@@ -291,6 +293,7 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
   async function awaitApproval(why: string[]): Promise<RemediationRecord | undefined> {
     approvalReasons = why;
     const requestedAt = now();
+    deadline = new Date(Date.now() + cp.escalation.timeoutAfterMs).toISOString();
     approval = { reasons: why, requestedAt };
     setStatus(RemediationStatus.AwaitingApproval);
     const esc = cp.escalation;

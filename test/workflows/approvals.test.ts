@@ -1,0 +1,334 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Client, Connection, WorkflowHandle } from '@temporalio/client';
+import { DefaultLogger, Runtime, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { WebClient } from '@slack/web-api';
+import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
+import { GetPublicAccessBlockCommand } from '@aws-sdk/client-s3';
+import { createAwsClients, type AwsClients } from '../../src/activities/aws.js';
+import { parsePolicy } from '../../src/policy/load.js';
+import type { Policy } from '../../src/policy/types.js';
+import { sendDecision } from '../../src/triggers/decisions.js';
+import { createSubmitter } from '../../src/triggers/submit.js';
+import { bundleWorkflows, createWorker } from '../../src/worker/create-worker.js';
+import { getStatus, type RemediationRecord } from '../../src/workflows/messages.js';
+import { RemediationStatus, SearchAttr } from '../../src/workflows/search-attributes.js';
+import type { Finding } from '../../src/findings/finding.js';
+import { makeBucket, makeSecurityGroup, REGION, s3Finding, sgFinding, world22 } from '../helpers/fixtures.js';
+import { startSlackStandIn, type SlackStandIn } from '../helpers/slack-standin.js';
+import { awsConfig, temporalClient, unique, workerConnection } from '../helpers/stack.js';
+
+Runtime.install({ logger: new DefaultLogger('ERROR') });
+
+const TOKEN = 'xoxb-test-token';
+const APPROVER = 'UAPPROVER1';
+const ONCALL = 'UONCALL02';
+
+let bundle: WorkflowBundleWithSourceMap;
+let client: Client;
+let connection: Connection;
+let native: NativeConnection;
+let aws: AwsClients;
+let slackApi: SlackStandIn;
+let slack: WebClient;
+
+beforeAll(async () => {
+  bundle = await bundleWorkflows();
+  ({ client, connection } = await temporalClient());
+  native = await workerConnection();
+  aws = createAwsClients(awsConfig());
+  slackApi = await startSlackStandIn({ token: TOKEN, usergroups: { SONCALL01: [ONCALL] } });
+  slack = new WebClient(TOKEN, { slackApiUrl: slackApi.apiUrl, retryConfig: { retries: 0 } });
+});
+
+afterAll(async () => {
+  await native?.close();
+  await connection?.close();
+  await slackApi?.close();
+  aws?.destroy();
+});
+
+/** A policy with an approval ladder of seconds instead of hours. */
+function policy(extra: { escalation?: string; s3?: string; sg?: string; defaults?: string } = {}): Policy {
+  const yaml = `
+version: 1
+defaults:
+  mode: auto
+  approvers: { users: [${APPROVER}], groups: [] }
+  channel: CAPPROVALS
+  escalation:
+${extra.escalation ?? `    remindAfter: 0
+    escalateAfter: 0
+    timeoutAfter: 1h
+    timeoutAction: reject`}
+${extra.defaults ?? ''}
+controls:
+  s3-block-public-access:
+${extra.s3 ?? '    mode: auto'}
+  ec2-sg-admin-ports-open:
+${extra.sg ?? '    requireApprovalWhenTagged: { environment: [production] }'}
+`;
+  return parsePolicy(yaml, 'test-policy');
+}
+
+const LADDER = `    remindAfter: 1s
+    escalateAfter: 2s
+    escalateTo: { channel: CONCALL01, groups: [SONCALL01] }
+    timeoutAfter: 3s`;
+
+/** Runs `fn` with a worker on a fresh task queue (so each test has its own guardrail ledger). */
+async function withWorker<T>(fn: (submit: (f: Finding) => Promise<WorkflowHandle>, queue: string) => Promise<T>, p: Policy): Promise<T> {
+  const taskQueue = unique('approvals');
+  const worker = await createWorker({ connection: native, client, namespace: 'default', taskQueue, aws, slack, workflowBundle: bundle });
+  const submitter = createSubmitter(client, { taskQueue, verifyDeadlineMs: 20_000, policy: p });
+  const submit = async (f: Finding) => {
+    const r = await submitter.submit(f);
+    return client.workflow.getHandle(r.workflowId, r.runId);
+  };
+  return worker.runUntil(fn(submit, taskQueue));
+}
+
+async function waitForStatus(handle: WorkflowHandle, want: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const s = await handle.query(getStatus).catch(() => undefined);
+    if (s?.status === want) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${handle.workflowId} did not reach ${want}`);
+}
+
+const slackCalls = (method: string, pred: (a: Record<string, unknown>) => boolean = () => true) => slackApi.calls.filter((c) => c.method === method && !c.error && pred(c.args));
+const worldOpen = async (groupId: string) => {
+  const live = await aws.ec2(REGION).send(new DescribeSecurityGroupsCommand({ GroupIds: [groupId] }));
+  return (live.SecurityGroups![0]!.IpPermissions ?? []).some((p) => p.IpRanges?.some((r) => r.CidrIp === '0.0.0.0/0'));
+};
+
+describe('approval path', () => {
+  it('a production-tagged group waits for an approver, who approves in Slack; the message is updated and the thread gets the result', async () => {
+    const groupId = await makeSecurityGroup(aws, [world22], { environment: 'production', owner: 'platform-team' });
+    const p = policy({ escalation: '    escalateTo: { groups: [SONCALL01] }\n    remindAfter: 0\n    escalateAfter: 0\n    timeoutAfter: 1h\n    timeoutAction: reject' });
+    const record: RemediationRecord = await withWorker(async (submit) => {
+      const handle = await submit(sgFinding(groupId));
+      await waitForStatus(handle, RemediationStatus.AwaitingApproval);
+      const status = await handle.query(getStatus);
+      expect(status.approvalReasons).toEqual(['resource is tagged environment=production']);
+      expect(status.approvers).toEqual([APPROVER, ONCALL].sort()); // the on-call group expanded
+      expect((await handle.describe()).typedSearchAttributes.get(SearchAttr.Status)).toBe(RemediationStatus.AwaitingApproval);
+      expect(await worldOpen(groupId)).toBe(true); // nothing changed while waiting
+
+      const posted = slackCalls('chat.postMessage', (a) => a['channel'] === 'CAPPROVALS' && JSON.stringify(a['blocks']).includes(groupId));
+      expect(posted).toHaveLength(1);
+      const blocks = JSON.stringify(posted[0]!.args['blocks']);
+      expect(blocks).toContain('rectify_approve');
+      expect(blocks).toContain(`Revoke 0.0.0.0/0 tcp/22 on ${groupId}`);
+      expect(blocks).toContain('platform-team');
+
+      const outsider = await sendDecision(client, { workflowId: handle.workflowId }, { decision: 'approve', by: { id: 'UINTRUDER9', name: 'mallory', via: 'slack' } });
+      expect(outsider).toEqual({ ok: false, message: 'Not accepted: mallory is not an approver for ec2-sg-admin-ports-open' });
+      expect(await worldOpen(groupId)).toBe(true);
+
+      const ok = await sendDecision(client, { workflowId: handle.workflowId }, { decision: 'approve', by: { id: APPROVER, name: 'alice', via: 'slack' } }, 'click-1');
+      expect(ok.ok).toBe(true);
+      const again = await sendDecision(client, { workflowId: handle.workflowId }, { decision: 'reject', by: { id: ONCALL, name: 'bob', via: 'slack' } }, 'click-2');
+      expect(again.ok).toBe(false);
+      if (!again.ok) expect(again.message).toMatch(/already approved by alice|already finished/);
+      return handle.result();
+    }, p);
+
+    expect(record.outcome).toBe('remediated');
+    expect(record.approval?.decision).toBe('approve');
+    expect(record.approval?.by).toEqual({ id: APPROVER, name: 'alice', via: 'slack' });
+    expect(record.approval?.reasons).toEqual(['resource is tagged environment=production']);
+    expect(Date.parse(record.timestamps.approved!)).toBeLessThanOrEqual(Date.parse(record.timestamps.fixed!));
+    expect(record.policyHash).toBe(p.hash);
+    expect(await worldOpen(groupId)).toBe(false);
+
+    const handle = client.workflow.getHandle(record.workflowId, record.runId);
+    const sa = (await handle.describe()).typedSearchAttributes;
+    expect(sa.get(SearchAttr.DecidedBy)).toBe(`slack:${APPROVER}`);
+    expect(sa.get(SearchAttr.PolicyHash)).toBe(p.hash);
+
+    const msg = slackApi.messages('CAPPROVALS').find((m) => JSON.stringify(m.blocks ?? '').includes(groupId) && !m.thread_ts)!;
+    expect(JSON.stringify(msg.blocks)).not.toContain('rectify_approve'); // buttons gone
+    expect(JSON.stringify(msg.blocks)).toContain('Approved');
+    const thread = slackApi.messages('CAPPROVALS').filter((m) => m.thread_ts === msg.ts);
+    expect(thread.map((m) => m.text).join('\n')).toMatch(/Fixed and verified/);
+
+    const late = await sendDecision(client, { workflowId: record.workflowId, runId: record.runId }, { decision: 'approve', by: { id: APPROVER, name: 'alice', via: 'slack' } });
+    expect(late).toEqual({ ok: false, message: 'Not accepted: this remediation has already finished; nothing was changed' });
+  });
+
+  it('an operator rejects from the CLI: nothing changes and the reason is recorded', async () => {
+    const groupId = await makeSecurityGroup(aws, [world22], { environment: 'production' });
+    const record: RemediationRecord = await withWorker(async (submit) => {
+      const handle = await submit(sgFinding(groupId));
+      await waitForStatus(handle, RemediationStatus.AwaitingApproval);
+      const r = await sendDecision(client, { workflowId: handle.workflowId }, { decision: 'reject', by: { id: 'carol', name: 'carol', via: 'cli' }, reason: 'bastion migration in progress' });
+      expect(r.ok).toBe(true);
+      return handle.result();
+    }, policy());
+    expect(record.outcome).toBe('rejected');
+    expect(record.reason).toBe('rejected by carol: bastion migration in progress');
+    expect(record.approval?.by).toEqual({ id: 'carol', name: 'carol', via: 'cli' });
+    expect(await worldOpen(groupId)).toBe(true);
+  });
+});
+
+describe('escalation ladder', () => {
+  it('reminds, escalates to the on-call channel, then applies the timeout action reject', async () => {
+    const groupId = await makeSecurityGroup(aws, [world22], { environment: 'production' });
+    const p = policy({ escalation: `${LADDER}\n    timeoutAction: reject` });
+    const record: RemediationRecord = await withWorker(async (submit) => {
+      const handle = await submit(sgFinding(groupId));
+      await waitForStatus(handle, RemediationStatus.Escalated, 10_000);
+      return handle.result();
+    }, p);
+    expect(record.outcome).toBe('rejected');
+    expect(record.reason).toContain('no decision within 3s');
+    expect(record.approval?.reminded).toBeDefined();
+    expect(record.approval?.escalated).toBeDefined();
+    expect(record.approval?.by?.via).toBe('timeout');
+    expect(await worldOpen(groupId)).toBe(true);
+
+    const request = slackApi.messages('CAPPROVALS').find((m) => JSON.stringify(m.blocks ?? '').includes(groupId) && !m.thread_ts)!;
+    const thread = slackApi.messages('CAPPROVALS').filter((m) => m.thread_ts === request.ts).map((m) => m.text);
+    expect(thread.some((t) => t.includes('still waiting for a decision after 1s'))).toBe(true);
+    const escalation = slackApi.messages('CONCALL01').filter((m) => m.text.includes(groupId));
+    expect(escalation).toHaveLength(1);
+    expect(escalation[0]!.text).toContain('<!subteam^SONCALL01>');
+    expect(JSON.stringify(request.blocks)).not.toContain('rectify_approve');
+
+    const history = await client.workflow.getHandle(record.workflowId, record.runId).fetchHistory();
+    const timers = history.events!.filter((e) => e.timerStartedEventAttributes).length;
+    expect(timers).toBe(3);
+  });
+
+  it('applies the fix when the timeout action is apply, recorded as decided by the timeout', async () => {
+    const groupId = await makeSecurityGroup(aws, [world22], { environment: 'production' });
+    const p = policy({ escalation: `    remindAfter: 0\n    escalateAfter: 0\n    timeoutAfter: 2s\n    timeoutAction: apply` });
+    const record: RemediationRecord = await withWorker(async (submit) => (await submit(sgFinding(groupId))).result(), p);
+    expect(record.outcome).toBe('remediated');
+    expect(record.approval?.by?.via).toBe('timeout');
+    expect(record.approval?.decision).toBe('approve');
+    expect(await worldOpen(groupId)).toBe(false);
+    const sa = (await client.workflow.getHandle(record.workflowId, record.runId).describe()).typedSearchAttributes;
+    expect(sa.get(SearchAttr.DecidedBy)).toBe('timeout');
+  });
+
+  it('keeps waiting across a worker restart, and the decision given to the new worker fixes once', async () => {
+    const groupId = await makeSecurityGroup(aws, [world22], { environment: 'production' });
+    const taskQueue = unique('restart');
+    const p = policy();
+    const submitter = createSubmitter(client, { taskQueue, verifyDeadlineMs: 20_000, policy: p });
+    const first = await createWorker({ connection: native, client, namespace: 'default', taskQueue, aws, slack, workflowBundle: bundle });
+    const r = await submitter.submit(sgFinding(groupId));
+    const handle = client.workflow.getHandle(r.workflowId, r.runId);
+    await first.runUntil(waitForStatus(handle, RemediationStatus.AwaitingApproval));
+    // The first worker is gone (shut down); the workflow's state lives in Temporal, not in it.
+    const second = await createWorker({ connection: native, client, namespace: 'default', taskQueue, aws, slack, workflowBundle: bundle });
+    const record: RemediationRecord = await second.runUntil(async () => {
+      const ok = await sendDecision(client, { workflowId: handle.workflowId }, { decision: 'approve', by: { id: 'dave', name: 'dave', via: 'cli' } });
+      expect(ok.ok).toBe(true);
+      return handle.result();
+    });
+    expect(record.outcome).toBe('remediated');
+    const history = await handle.fetchHistory();
+    expect(history.events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'applyFix')).toHaveLength(1);
+    expect(history.events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'postApprovalRequest')).toHaveLength(1);
+  });
+});
+
+describe('guardrails', () => {
+  it('a resource fixed again and again is flapping: the next finding waits for a person, with the reason', async () => {
+    const groupId = await makeSecurityGroup(aws, [world22]);
+    const p = policy({ defaults: '  guardrails: { maxAutoFixesPerHour: 100, flap: { maxFixes: 2, window: 10m } }' });
+    await withWorker(async (submit) => {
+      for (let i = 0; i < 2; i++) {
+        const rec: RemediationRecord = await (await submit(sgFinding(groupId))).result();
+        expect(rec.outcome).toBe('remediated');
+        // Something (a Terraform run, a person) opens it again.
+        await makeSecurityGroupRuleAgain(groupId);
+      }
+      const third = await submit(sgFinding(groupId));
+      await waitForStatus(third, RemediationStatus.AwaitingApproval);
+      const s = await third.query(getStatus);
+      expect(s.approvalReasons[0]).toMatch(new RegExp(`${groupId} was remediated 2 times in the last 10m`));
+      expect(await worldOpen(groupId)).toBe(true);
+      await third.terminate('test over');
+    }, p);
+  });
+
+  it('past the hourly budget of automatic fixes, findings wait for approval instead', async () => {
+    const p = policy({ defaults: '  guardrails: { maxAutoFixesPerHour: 1, flap: { maxFixes: 3, window: 10m } }' });
+    const [a, b] = [await makeBucket(aws), await makeBucket(aws)];
+    await withWorker(async (submit) => {
+      const first: RemediationRecord = await (await submit(s3Finding(a))).result();
+      expect(first.outcome).toBe('remediated');
+      expect(first.guardrail).toEqual({ allowed: true });
+      const second = await submit(s3Finding(b));
+      await waitForStatus(second, RemediationStatus.AwaitingApproval);
+      expect((await second.query(getStatus)).approvalReasons[0]).toMatch(/in the last hour \(limit 1\)/);
+      const bpa = await aws.s3(REGION).send(new GetPublicAccessBlockCommand({ Bucket: b })).catch((e: Error) => e);
+      expect(bpa).toBeInstanceOf(Error); // untouched
+      await second.terminate('test over');
+    }, p);
+  });
+});
+
+describe('modes, scope and exemptions', () => {
+  it('dry-run records exactly what would change and changes nothing', async () => {
+    const bucket = await makeBucket(aws);
+    const record: RemediationRecord = await withWorker(async (submit) => (await submit(s3Finding(bucket))).result(), policy({ s3: '    mode: dry-run' }));
+    expect(record.outcome).toBe('dry-run');
+    expect(record.change?.applied).toBe(false);
+    expect(record.change?.summary).toContain(`on bucket ${bucket}`);
+    expect(record.guardrail).toEqual({ allowed: true });
+    const bpa = await aws.s3(REGION).send(new GetPublicAccessBlockCommand({ Bucket: bucket })).catch((e: Error) => e);
+    expect(bpa).toBeInstanceOf(Error);
+  });
+
+  it('an exemption tag with a future date exempts; an expired one does not', async () => {
+    const future = await makeBucket(aws, undefined, { 'rectify:exempt-until': '2999-12-31' });
+    const past = await makeBucket(aws, undefined, { 'rectify:exempt-until': '2001-01-01' });
+    const [f, p] = await withWorker(async (submit) => Promise.all([(await submit(s3Finding(future))).result(), (await submit(s3Finding(past))).result()]), policy());
+    expect((f as RemediationRecord).outcome).toBe('exempt');
+    expect((f as RemediationRecord).reason).toContain('2999-12-31');
+    expect((p as RemediationRecord).outcome).toBe('remediated');
+  });
+
+  it('a finding outside the policy scope is recorded and left alone, without reading the resource', async () => {
+    const bucket = await makeBucket(aws);
+    const p = policy({ defaults: "  scope: { accounts: ['111111111111'] }" });
+    const handle = await withWorker(async (submit) => {
+      const h = await submit(s3Finding(bucket));
+      await h.result();
+      return h;
+    }, p);
+    const record: RemediationRecord = await handle.result();
+    expect(record.outcome).toBe('out-of-scope');
+    const history = await handle.fetchHistory();
+    expect(history.events!.some((e) => e.activityTaskScheduledEventAttributes)).toBe(false);
+  });
+
+  it('notify mode changes nothing, chases on the ladder and closes once the owner fixed it', async () => {
+    const groupId = await makeSecurityGroup(aws, [world22]);
+    const p = policy({ sg: '    mode: notify', escalation: `${LADDER}\n    timeoutAction: reject` });
+    const record: RemediationRecord = await withWorker(async (submit) => {
+      const handle = await submit(sgFinding(groupId));
+      await waitForStatus(handle, RemediationStatus.Notified);
+      // The owner fixes it by hand between the reminder and the escalation.
+      await new Promise((r) => setTimeout(r, 1200));
+      const { RevokeSecurityGroupIngressCommand } = await import('@aws-sdk/client-ec2');
+      await aws.ec2(REGION).send(new RevokeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: [world22] }));
+      return handle.result();
+    }, p);
+    expect(record.outcome).toBe('resolved');
+    expect(record.change?.applied).toBe(false);
+    expect(slackCalls('chat.postMessage', (a) => String(a['text']).includes(groupId)).length).toBeGreaterThanOrEqual(1);
+  });
+});
+
+async function makeSecurityGroupRuleAgain(groupId: string): Promise<void> {
+  const { AuthorizeSecurityGroupIngressCommand } = await import('@aws-sdk/client-ec2');
+  await aws.ec2(REGION).send(new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: [world22] }));
+}
