@@ -1,0 +1,202 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, Runtime, type NativeConnection, type Worker } from '@temporalio/worker';
+import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
+import { createAwsClients, type AwsClients } from '../../src/activities/aws.js';
+import { authorizeIngressEvent } from '../../src/cli/demo-events.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { silentLogger } from '../../src/log.js';
+import { parsePolicy } from '../../src/policy/load.js';
+import { APPROVE_ACTION_ID, REJECT_ACTION_ID } from '../../src/slack/blocks.js';
+import { signSlackRequest } from '../../src/slack/signature.js';
+import { slackClient, startTriggerServer, type TriggerServer } from '../../src/triggers/server.js';
+import type { SubmitResult } from '../../src/triggers/submit.js';
+import { createWorker } from '../../src/worker/create-worker.js';
+import { getStatus, type RemediationRecord } from '../../src/workflows/messages.js';
+import { RemediationStatus } from '../../src/workflows/search-attributes.js';
+import { makeSecurityGroup, REGION, world22 } from '../helpers/fixtures.js';
+import { startSlackStandIn, type SlackStandIn } from '../helpers/slack-standin.js';
+import { stackAddresses, temporalClient, unique, workerConnection } from '../helpers/stack.js';
+
+Runtime.install({ logger: new DefaultLogger('ERROR') });
+
+const BOT_TOKEN = 'xoxb-integration-token';
+const SIGNING_SECRET = 'slack-signing-secret-for-tests-0123';
+const WEBHOOK_TOKEN = 'webhook-token-for-slack-tests-0123';
+const APPROVER = 'UAPPROVER1';
+
+const policy = parsePolicy(
+  `
+version: 1
+defaults:
+  approvers: { users: [${APPROVER}] }
+  channel: CAPPROVALS
+  escalation: { remindAfter: 0, escalateAfter: 0, timeoutAfter: 1h, timeoutAction: reject }
+controls:
+  ec2-sg-admin-ports-open:
+    requireApprovalWhenTagged: { environment: [production] }
+`,
+  'slack-test-policy',
+);
+
+let slackApi: SlackStandIn;
+let config: Config;
+let server: TriggerServer;
+let client: Client;
+let connection: Connection;
+let native: NativeConnection;
+let worker: Worker;
+let running: Promise<void>;
+let aws: AwsClients;
+
+beforeAll(async () => {
+  slackApi = await startSlackStandIn({ token: BOT_TOKEN });
+  const { temporalAddress, motoEndpoint } = stackAddresses();
+  config = loadConfig({
+    TEMPORAL_ADDRESS: temporalAddress,
+    AWS_ENDPOINT_URL: motoEndpoint,
+    PORT: '0',
+    WEBHOOK_TOKEN,
+    TEMPORAL_TASK_QUEUE: unique('slack'),
+    SLACK_BOT_TOKEN: BOT_TOKEN,
+    SLACK_SIGNING_SECRET: SIGNING_SECRET,
+    SLACK_API_URL: slackApi.apiUrl,
+  });
+  ({ client, connection } = await temporalClient());
+  native = await workerConnection();
+  aws = createAwsClients(config.aws);
+  worker = await createWorker({ connection: native, client, namespace: 'default', taskQueue: config.temporal.taskQueue, aws, slack: slackClient(config)! });
+  running = worker.run();
+  server = await startTriggerServer(config, client, silentLogger, policy);
+});
+
+afterAll(async () => {
+  await server?.close();
+  worker?.shutdown();
+  await running;
+  await native?.close();
+  await connection?.close();
+  await slackApi?.close();
+  aws?.destroy();
+});
+
+/** A block_actions interaction as Slack posts it: form-encoded `payload` JSON. */
+function clickBody(o: { workflowId: string; runId: string; approve: boolean; user: string; messageTs: string; actionTs?: string }): string {
+  const payload = {
+    type: 'block_actions',
+    user: { id: o.user, username: o.user === APPROVER ? 'alice' : 'mallory', name: o.user === APPROVER ? 'alice' : 'mallory', team_id: 'T0001' },
+    api_app_id: 'A0001',
+    token: 'deprecated-verification-token',
+    container: { type: 'message', message_ts: o.messageTs, channel_id: 'CAPPROVALS', is_ephemeral: false },
+    trigger_id: '123.456.abc',
+    team: { id: 'T0001', domain: 'acme' },
+    channel: { id: 'CAPPROVALS', name: 'approvals' },
+    message: { type: 'message', ts: o.messageTs, text: 'approval request' },
+    response_url: 'https://hooks.slack.com/actions/T0001/1/abc',
+    actions: [
+      {
+        action_id: o.approve ? APPROVE_ACTION_ID : REJECT_ACTION_ID,
+        block_id: 'rectify_approval',
+        text: { type: 'plain_text', text: o.approve ? 'Approve' : 'Reject' },
+        value: JSON.stringify({ w: o.workflowId, r: o.runId }),
+        type: 'button',
+        action_ts: o.actionTs ?? `${Date.now() / 1000}`,
+      },
+    ],
+  };
+  return new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+}
+
+async function postClick(body: string, o: { secret?: string; timestamp?: number; signature?: string } = {}): Promise<Response> {
+  const ts = o.timestamp ?? Math.floor(Date.now() / 1000);
+  const signature = o.signature ?? signSlackRequest(o.secret ?? SIGNING_SECRET, ts, body);
+  return fetch(`${server.url}/slack/interactions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': String(ts), 'x-slack-signature': signature },
+    body,
+  });
+}
+
+async function until<T>(fn: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const worldOpen = async (groupId: string) => {
+  const live = await aws.ec2(REGION).send(new DescribeSecurityGroupsCommand({ GroupIds: [groupId] }));
+  return (live.SecurityGroups![0]!.IpPermissions ?? []).some((p) => p.IpRanges?.some((r) => r.CidrIp === '0.0.0.0/0'));
+};
+
+describe('approval in Slack, end to end through the trigger server', () => {
+  it('a production-tagged group waits; forged, stale, replayed and non-approver clicks change nothing; the approver click fixes it', async () => {
+    const groupId = await makeSecurityGroup(aws, [world22], { environment: 'production' });
+    const res = await fetch(`${server.url}/v1/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${WEBHOOK_TOKEN}` },
+      body: JSON.stringify(authorizeIngressEvent(groupId, REGION, 22, '0.0.0.0/0')),
+    });
+    expect(res.status).toBe(202);
+    const started = ((await res.json()) as { findings: SubmitResult[] }).findings[0]!;
+    const handle = client.workflow.getHandle(started.workflowId, started.runId);
+    await until(async () => (await handle.query(getStatus)).status === RemediationStatus.AwaitingApproval, 'AwaitingApproval');
+    const request = await until(() => slackApi.messages('CAPPROVALS').find((m) => JSON.stringify(m.blocks ?? '').includes(groupId)), 'the approval request');
+    const click = (o: { approve: boolean; user: string; actionTs?: string }) => clickBody({ workflowId: started.workflowId, runId: started.runId!, messageTs: request.ts, ...o });
+
+    // Forged (wrong secret), stale (6 minutes old), missing signature: 401, nothing reaches the workflow.
+    expect((await postClick(click({ approve: true, user: APPROVER }), { secret: 'not-the-signing-secret-at-all' })).status).toBe(401);
+    expect((await postClick(click({ approve: true, user: APPROVER }), { timestamp: Math.floor(Date.now() / 1000) - 360 })).status).toBe(401);
+    expect((await postClick(click({ approve: true, user: APPROVER }), { signature: '' })).status).toBe(401);
+    // A signed body with one byte changed.
+    const body = click({ approve: true, user: APPROVER });
+    const ts = Math.floor(Date.now() / 1000);
+    expect((await postClick(body.replace('alice', 'alicf'), { timestamp: ts, signature: signSlackRequest(SIGNING_SECRET, ts, body) })).status).toBe(401);
+
+    // A non-approver's click is answered privately and changes nothing.
+    const intruder = await postClick(click({ approve: true, user: 'UINTRUDER9' }));
+    expect(intruder.status).toBe(200);
+    const ephemeral = await until(() => slackApi.calls.find((c) => c.method === 'chat.postEphemeral' && c.args['user'] === 'UINTRUDER9'), 'the ephemeral refusal');
+    expect(ephemeral.args['text']).toBe('Not accepted: mallory is not an approver for ec2-sg-admin-ports-open');
+    expect((await handle.query(getStatus)).status).toBe(RemediationStatus.AwaitingApproval);
+    expect(await worldOpen(groupId)).toBe(true);
+
+    // The approver's click: acknowledged at once, then the fix runs.
+    const approvedBody = click({ approve: true, user: APPROVER });
+    const approvedTs = Math.floor(Date.now() / 1000);
+    const t0 = Date.now();
+    const ack = await postClick(approvedBody, { timestamp: approvedTs });
+    expect(ack.status).toBe(200);
+    expect(Date.now() - t0).toBeLessThan(3000);
+    // The very same signed request again is a replay.
+    expect((await postClick(approvedBody, { timestamp: approvedTs })).status).toBe(401);
+
+    const record: RemediationRecord = await handle.result();
+    expect(record.outcome).toBe('remediated');
+    expect(record.approval?.by).toEqual({ id: APPROVER, name: 'alice', via: 'slack' });
+    expect(await worldOpen(groupId)).toBe(false);
+
+    const updated = await until(() => {
+      const m = slackApi.messages('CAPPROVALS').find((x) => x.ts === request.ts);
+      return m && !JSON.stringify(m.blocks).includes(APPROVE_ACTION_ID) ? m : undefined;
+    }, 'the message updated in place');
+    expect(updated.text).toContain('Approved by alice');
+    expect(JSON.stringify(updated.blocks)).toContain(`*Approved* by <@${APPROVER}>`);
+    const thread = await until(() => slackApi.messages('CAPPROVALS').find((m) => m.thread_ts === request.ts && m.text.includes('Fixed and verified')), 'the result in the thread');
+    expect(thread.text).toContain(groupId);
+
+    // A late click on the finished remediation: answered clearly, nothing changes.
+    expect((await postClick(click({ approve: false, user: APPROVER }))).status).toBe(200);
+    const late = await until(() => slackApi.calls.filter((c) => c.method === 'chat.postEphemeral' && c.args['user'] === APPROVER).at(-1), 'the late-click answer');
+    expect(late.args['text']).toBe('Not accepted: this remediation has already finished; nothing was changed');
+  });
+
+  it('an interaction that is not an approval click gets 400 after its signature is checked', async () => {
+    const body = new URLSearchParams({ payload: JSON.stringify({ type: 'view_submission', user: { id: APPROVER } }) }).toString();
+    const res = await postClick(body);
+    expect(res.status).toBe(400);
+  });
+});
