@@ -1,6 +1,10 @@
 import { CreateBucketCommand, DeletePublicAccessBlockCommand, PutBucketTaggingCommand, PutPublicAccessBlockCommand } from '@aws-sdk/client-s3';
 import { AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, CreateVpcCommand } from '@aws-sdk/client-ec2';
+import { spawn } from 'node:child_process';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { REPO_ROOT } from '../stack/paths.js';
+import { getStatus } from '../workflows/messages.js';
+import { RemediationStatus } from '../workflows/search-attributes.js';
 import type { AwsClients } from '../activities/aws.js';
 import type { SubmitResult } from '../triggers/submit.js';
 import type { RemediationRecord } from '../workflows/messages.js';
@@ -13,6 +17,8 @@ export interface DemoOptions {
   readonly webhookUrl: string;
   readonly webhookToken: string;
   readonly region: string;
+  /** Where the CLI child process reaches Temporal, for the approval step. */
+  readonly temporalAddress: string;
   readonly say: (line: string) => void;
 }
 
@@ -55,12 +61,26 @@ export async function runDemo(o: DemoOptions): Promise<boolean> {
   const rdp = (await ec2.send(new CreateSecurityGroupCommand({ GroupName: 'demo-windows', Description: 'windows hosts', VpcId: vpc }))).GroupId!;
   await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: rdp, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 3389, ToPort: 3389, IpRanges: [{ CidrIp: '0.0.0.0/0' }], Ipv6Ranges: [{ CidrIpv6: '::/0' }] }] }));
 
+  // A production web tier: the policy says a person approves changes to it.
+  const prodWeb = (
+    await ec2.send(
+      new CreateSecurityGroupCommand({
+        GroupName: 'demo-prod-web',
+        Description: 'production web tier',
+        VpcId: vpc,
+        TagSpecifications: [{ ResourceType: 'security-group', Tags: [{ Key: 'environment', Value: 'production' }, { Key: 'owner', Value: 'web-team' }] }],
+      }),
+    )
+  ).GroupId!;
+  await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: prodWeb, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }, { IpProtocol: 'tcp', FromPort: 443, ToPort: 443, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] }));
+
   const events: { label: string; event: unknown }[] = [
     { label: `CloudTrail DeleteBucketPublicAccessBlock on ${assets}`, event: deleteBucketPublicAccessBlockEvent(assets, o.region) },
     { label: `Security Hub S3.8 finding on ${logs}`, event: securityHubS3_8Event(logs, o.region) },
     { label: `CloudTrail AuthorizeSecurityGroupIngress 0.0.0.0/0:22 on ${bastion} (demo-bastion)`, event: authorizeIngressEvent(bastion, o.region, 22, '0.0.0.0/0') },
     { label: `AWS Config restricted-common-ports NON_COMPLIANT on ${rdp} (demo-windows)`, event: configNonCompliantEvent(rdp, o.region) },
     { label: `the same CloudTrail event on ${assets} again (EventBridge delivers at least once)`, event: deleteBucketPublicAccessBlockEvent(assets, o.region) },
+    { label: `CloudTrail AuthorizeSecurityGroupIngress 0.0.0.0/0:22 on ${prodWeb} (demo-prod-web, tagged environment=production)`, event: authorizeIngressEvent(prodWeb, o.region, 22, '0.0.0.0/0') },
   ];
 
   say(`sending ${events.length} events to ${o.webhookUrl}/v1/events ...`);
@@ -82,6 +102,8 @@ export async function runDemo(o: DemoOptions): Promise<boolean> {
   const runs = new Map<string, SubmitResult>();
   for (const p of posted) for (const r of p.results) if (r.runId) runs.set(`${r.workflowId}#${r.runId}`, r);
   let allGood = true;
+  const prodRun = [...runs.values()].find((r) => r.workflowId.endsWith(`/${prodWeb}`));
+  const approval = prodRun ? approveFromCli(o, prodRun.workflowId) : Promise.resolve(true);
   await Promise.all(
     [...runs.values()].map(async (r) => {
       const handle = o.client.workflow.getHandle(r.workflowId, r.runId);
@@ -98,7 +120,8 @@ export async function runDemo(o: DemoOptions): Promise<boolean> {
       try {
         const rec: RemediationRecord = await handle.result();
         const secs = ((Date.parse(rec.timestamps.closed) - Date.parse(rec.timestamps.received)) / 1000).toFixed(1);
-        if (rec.outcome === 'remediated') say(`  REMEDIATED AND VERIFIED ${rec.resource.id} in ${secs}s: ${rec.change?.summary}`);
+        const by = rec.approval?.by ? ` (approved by ${rec.approval.by.via}:${rec.approval.by.id})` : '';
+        if (rec.outcome === 'remediated') say(`  REMEDIATED AND VERIFIED ${rec.resource.id} in ${secs}s${by}: ${rec.change?.summary}`);
         else say(`  ${rec.outcome.toUpperCase()} ${rec.resource.id} in ${secs}s (nothing to change)`);
       } catch (err) {
         allGood = false;
@@ -109,6 +132,7 @@ export async function runDemo(o: DemoOptions): Promise<boolean> {
       }
     }),
   );
+  allGood = (await approval) && allGood;
   say(`demo finished in ${((Date.now() - started) / 1000).toFixed(1)}s: ${runs.size} workflows, ${allGood ? 'all remediated and verified' : 'some FAILED'}`);
   return allGood;
 }
@@ -116,4 +140,36 @@ export async function runDemo(o: DemoOptions): Promise<boolean> {
 function ignoreExists(err: unknown): void {
   const name = (err as { name?: string }).name;
   if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw err;
+}
+
+/** Waits until the production finding asks for approval, then lists and approves it with the real CLI, as an operator would. */
+async function approveFromCli(o: DemoOptions, workflowId: string): Promise<boolean> {
+  const handle = o.client.workflow.getHandle(workflowId);
+  const deadline = Date.now() + 60_000;
+  while ((await handle.query(getStatus).catch(() => undefined))?.status !== RemediationStatus.AwaitingApproval) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  o.say(`  ... ${workflowId}: AwaitingApproval (policy: production needs a person; no Slack configured, so the CLI decides)`);
+  const cli = async (args: string[]) => {
+    o.say(`  $ npm run cli -- ${args.map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ')}`);
+    const out = await runCli(args, o.temporalAddress);
+    for (const line of out.output.trimEnd().split('\n')) o.say(`    ${line}`);
+    return out.code === 0;
+  };
+  return (await cli(['approvals'])) && (await cli(['approve', workflowId, '--as', 'demo-operator', '--reason', 'bastion rule opened by mistake']));
+}
+
+function runCli(args: string[], temporalAddress: string): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, TEMPORAL_ADDRESS: temporalAddress },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (b: Buffer) => (output += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (output += b.toString()));
+    child.on('exit', (code) => resolve({ code: code ?? 1, output }));
+  });
 }

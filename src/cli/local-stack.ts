@@ -13,6 +13,7 @@ import { slackClient, startTriggerServer, type TriggerServer } from '../triggers
 import { DEFAULT_POLICY_PATH, loadPolicyFile } from '../policy/load.js';
 import type { Policy } from '../policy/types.js';
 import { createWorker } from '../worker/create-worker.js';
+import { ensureSearchAttributes } from '../worker/search-attributes.js';
 
 export interface LocalStack {
   readonly config: Config;
@@ -71,6 +72,8 @@ export async function startLocalStack(o: { dataDir: string; say: (line: string) 
 
   const aws = createAwsClients(config.aws);
   const connection = await Connection.connect({ address: config.temporal.address });
+  // A database from an older version may lack newer attributes; the dev server's flags add them only when it creates one.
+  await ensureSearchAttributes(connection, config.temporal.namespace, o.logger);
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
   const slack = slackClient(config);

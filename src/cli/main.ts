@@ -1,18 +1,34 @@
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { loadConfig } from '../config.js';
 import { InvalidInputError } from '../errors.js';
 import { createLogger } from '../log.js';
+import { DEFAULT_POLICY_PATH, loadPolicyFile, policyWarnings } from '../policy/load.js';
+import { formatDuration } from '../policy/decide.js';
 import { REPO_ROOT } from '../stack/paths.js';
+import { decideFromCli, formatPending, listPending } from './approvals.js';
 import { runDemo } from './demo.js';
 import { startLocalStack } from './local-stack.js';
 
 const USAGE = `usage: npm start [-- --no-demo] [-- --once]
-       npm run cli -- up [--no-demo] [--once]
+       npm run cli -- <command>
 
-  up          start the local stack (Temporal dev server + Web UI, AWS emulator, worker,
-              trigger server), print where everything is, then run the demo; Ctrl-C stops it all
-  --no-demo   bring the stack up without the demo
-  --once      stop after the demo (exit code 0 when every finding was remediated and verified)
+commands:
+  up [--no-demo] [--once]       start the local stack (Temporal dev server + Web UI, AWS emulator,
+                                worker, trigger server), print where everything is, run the demo;
+                                Ctrl-C stops it all. --once: stop after the demo.
+  approvals                     list remediations waiting for approval
+  approve <id> [--as NAME] [--reason TEXT]
+  reject <id> [--as NAME] [--reason TEXT]
+                                decide a waiting remediation; <id> is its workflow id (finding/...)
+                                or the finding id; recorded as cli:NAME (default: your user name)
+  policy validate [FILE]        check a policy file (default: POLICY_FILE or policy/default.yaml)
+                                and list every problem; starts nothing
+
+The CLI reaches Temporal at TEMPORAL_ADDRESS (default 127.0.0.1:7233).
 `;
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -20,8 +36,9 @@ const say = (line: string) => process.stdout.write(`${line}\n`);
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 
 async function up(args: readonly string[]): Promise<number> {
-  const demo = !args.includes('--no-demo');
-  const once = args.includes('--once');
+  const { values } = parseArgs({ args: [...args], options: { 'no-demo': { type: 'boolean' }, once: { type: 'boolean' } } });
+  const demo = !values['no-demo'];
+  const once = values.once === true;
   // Worker logs at WARN so the demo's own progress stays readable; Ctrl-C is ours to handle.
   Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
   const dataDir = process.env['RECTIFY_DATA_DIR'] ?? join(REPO_ROOT, '.rectify');
@@ -45,19 +62,84 @@ async function up(args: readonly string[]): Promise<number> {
   say(`  Webhook           ${stack.trigger.url}/v1/events  and  ${stack.trigger.url}/v1/findings`);
   say(`  Webhook token     in ${stack.tokenFile} (send as Authorization: Bearer <token>)`);
   say(`  AWS emulator      ${stack.moto.endpoint} (moto; export AWS_ENDPOINT_URL=${stack.moto.endpoint} to use it)`);
+  say(`  Policy            ${stack.policyPath} (sha256 ${stack.policy.hash.slice(0, 12)}...)`);
+  say(`  Slack             ${stack.config.slack.botToken ? 'on' : 'off: approvals from the CLI (npm run cli -- approvals)'}`);
   say(`  Data and logs     ${dataDir}`);
   say('');
 
   let ok = true;
   if (demo) {
-    ok = await runDemo({ aws: stack.aws, client: stack.client, webhookUrl: stack.trigger.url, webhookToken: stack.webhookToken, region: stack.config.aws.region, say });
-    say(`\nSee them in the Temporal Web UI: ${stack.temporal.uiUrl}/namespaces/${ns}/workflows?query=${encodeURIComponent('RemediationStatus="Remediated"')}`);
+    ok = await runDemo({
+      aws: stack.aws,
+      client: stack.client,
+      webhookUrl: stack.trigger.url,
+      webhookToken: stack.webhookToken,
+      region: stack.config.aws.region,
+      temporalAddress: stack.temporal.address,
+      say,
+    });
+    say(`\nSee them in the Temporal Web UI: ${stack.temporal.uiUrl}/namespaces/${ns}/workflows`);
   }
   if (once) return shutdown(ok ? 0 : 1);
   say('Press Ctrl-C to stop everything.');
   await stack.workerDone;
   // The worker stops first during a shutdown; let the rest of it finish.
   if (stopping) await stopping;
+  return 0;
+}
+
+async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const connection = await Connection.connect({ address: config.temporal.address, connectTimeout: 5000 }).catch((err: Error) => {
+    throw new Error(`cannot reach Temporal at ${config.temporal.address} (${err.message}); is the stack up? set TEMPORAL_ADDRESS`);
+  });
+  try {
+    return await fn(new Client({ connection, namespace: config.temporal.namespace }));
+  } finally {
+    await connection.close();
+  }
+}
+
+async function decideCommand(decision: 'approve' | 'reject', args: readonly string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: [...args], allowPositionals: true, options: { as: { type: 'string' }, reason: { type: 'string' } } });
+  const id = positionals[0];
+  if (!id || positionals.length > 1) {
+    process.stderr.write(`usage: ${decision} <workflow id or finding id> [--as NAME] [--reason TEXT]\n`);
+    return 2;
+  }
+  const operator = values.as ?? userInfo().username;
+  const out = await withClient((client) => decideFromCli(client, id, decision, operator, values.reason));
+  if (!out.ok) {
+    process.stderr.write(`${out.message}\n`);
+    return 1;
+  }
+  say(`${out.ack.decision === 'approve' ? 'Approved' : 'Rejected'} by cli:${operator} at ${out.ack.decidedAt}: ${id}`);
+  return 0;
+}
+
+async function policyCommand(args: readonly string[]): Promise<number> {
+  const [sub, file, ...rest] = args;
+  if (sub !== 'validate' || rest.length > 0) {
+    process.stderr.write('usage: policy validate [FILE]\n');
+    return 2;
+  }
+  const path = file ?? loadConfig().policyFile ?? DEFAULT_POLICY_PATH;
+  const policy = await loadPolicyFile(path);
+  say(`${path}: valid (sha256 ${policy.hash})`);
+  for (const [id, c] of Object.entries(policy.controls)) {
+    const when = Object.entries(c.requireApprovalWhenTagged).map(([k, v]) => `${k}=${v.join('|')}`);
+    const ladder = c.escalation;
+    say(
+      `  ${id}: mode ${c.mode}${when.length ? `, approval when tagged ${when.join(', ')}` : ''}; ladder ${[
+        ladder.remindAfterMs ? `remind ${formatDuration(ladder.remindAfterMs)}` : '',
+        ladder.escalateAfterMs ? `escalate ${formatDuration(ladder.escalateAfterMs)}` : '',
+        `${ladder.timeoutAction} at ${formatDuration(ladder.timeoutAfterMs)}`,
+      ]
+        .filter(Boolean)
+        .join(', ')}; max ${c.guardrails.maxAutoFixesPerHour} automatic fixes/hour, flap at ${c.guardrails.flap.maxFixes} in ${formatDuration(c.guardrails.flap.windowMs)}`,
+    );
+  }
+  for (const w of policyWarnings(policy)) say(`  warning: ${w}`);
   return 0;
 }
 
@@ -69,6 +151,14 @@ async function main(argv: readonly string[]): Promise<number> {
     case '--no-demo':
     case '--once':
       return up(argv);
+    case 'approvals':
+      say(formatPending(await withClient(listPending)));
+      return 0;
+    case 'approve':
+    case 'reject':
+      return decideCommand(command, rest);
+    case 'policy':
+      return policyCommand(rest);
     case 'help':
     case '--help':
     case '-h':

@@ -65,7 +65,8 @@ export function createApp(o: AppOptions): Hono<SlackEnv> {
       try {
         results.push(await o.submitter.submit(finding, receivedAt));
       } catch (err) {
-        o.logger.error('could not start remediation', { findingId: finding.id, error: (err as Error).message });
+        const cause = (err as { cause?: Error }).cause;
+        o.logger.error('could not start remediation', { findingId: finding.id, error: (err as Error).message, ...(cause ? { cause: cause.message } : {}) });
         // 503 makes EventBridge (and well-behaved senders) retry; starts are idempotent, so a retry is safe.
         throw new HttpError(503, 'temporal_unavailable', 'could not reach the workflow service; retry later', [], { 'Retry-After': '5' });
       }

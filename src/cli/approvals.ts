@@ -1,0 +1,86 @@
+import type { Client } from '@temporalio/client';
+import { sendDecision, type DecisionOutcome } from '../triggers/decisions.js';
+import { getStatus, type StatusView } from '../workflows/messages.js';
+import { RemediationStatus, SearchAttr } from '../workflows/search-attributes.js';
+
+export interface PendingApproval {
+  readonly workflowId: string;
+  readonly runId: string;
+  readonly findingId: string;
+  readonly control: string;
+  readonly resource: string;
+  readonly account: string;
+  readonly region: string;
+  readonly severity: string;
+  readonly status: string;
+  readonly since: Date;
+  readonly reasons: readonly string[];
+  readonly change: string | null;
+}
+
+const PENDING_QUERY = `ExecutionStatus = "Running" AND (RemediationStatus = "${RemediationStatus.AwaitingApproval}" OR RemediationStatus = "${RemediationStatus.Escalated}")`;
+
+/** Remediations waiting for a person, oldest first, from Temporal visibility (by the RemediationStatus search attribute). */
+export async function listPending(client: Client): Promise<PendingApproval[]> {
+  const out: PendingApproval[] = [];
+  for await (const wf of client.workflow.list({ query: PENDING_QUERY })) {
+    const sa = wf.typedSearchAttributes;
+    let view: StatusView | undefined;
+    try {
+      view = await client.workflow.getHandle(wf.workflowId, wf.runId).query(getStatus);
+    } catch {
+      view = undefined; // no worker right now: list it anyway, without the live details
+    }
+    out.push({
+      workflowId: wf.workflowId,
+      runId: wf.runId,
+      findingId: sa.get(SearchAttr.FindingId) ?? '',
+      control: sa.get(SearchAttr.Control) ?? '',
+      resource: sa.get(SearchAttr.Resource) ?? '',
+      account: sa.get(SearchAttr.Account) ?? '',
+      region: sa.get(SearchAttr.Region) ?? '',
+      severity: sa.get(SearchAttr.Severity) ?? '',
+      status: view?.status ?? sa.get(SearchAttr.Status) ?? '',
+      since: wf.startTime,
+      reasons: view?.approvalReasons ?? [],
+      change: view?.plannedChange ?? null,
+    });
+  }
+  return out.sort((a, b) => a.since.getTime() - b.since.getTime());
+}
+
+/**
+ * The running remediation a person means: a workflow id as is (`finding/...`), else the open
+ * remediation whose FindingId is `id`. Throws when none or several match.
+ */
+export async function resolveRemediation(client: Client, id: string): Promise<string> {
+  if (id.startsWith('finding/')) return id;
+  const matches: string[] = [];
+  const query = `ExecutionStatus = "Running" AND FindingId = "${id.replace(/["\\]/g, '\\$&')}"`;
+  for await (const wf of client.workflow.list({ query })) matches.push(wf.workflowId);
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length === 0) throw new Error(`no running remediation for finding "${id}" (give the workflow id, finding/...)`);
+  throw new Error(`finding "${id}" matches several remediations; give one workflow id:\n${matches.map((m) => `  ${m}`).join('\n')}`);
+}
+
+/** Approves or rejects from the CLI, recorded as `cli:<operator>`. */
+export async function decideFromCli(client: Client, id: string, decision: 'approve' | 'reject', operator: string, reason?: string): Promise<DecisionOutcome> {
+  const workflowId = await resolveRemediation(client, id);
+  return sendDecision(client, { workflowId }, { decision, by: { id: operator, name: operator, via: 'cli' }, ...(reason ? { reason } : {}) });
+}
+
+export function formatPending(list: readonly PendingApproval[], now = new Date()): string {
+  if (list.length === 0) return 'No remediation is waiting for approval.';
+  const lines = [`${list.length} remediation${list.length === 1 ? '' : 's'} waiting for approval:`];
+  for (const p of list) {
+    const mins = Math.round((now.getTime() - p.since.getTime()) / 60_000);
+    lines.push('');
+    lines.push(`  ${p.workflowId}`);
+    lines.push(`    finding  ${p.findingId}   ${p.severity}   ${p.status}, waiting ${mins} min`);
+    if (p.change) lines.push(`    change   ${p.change}`);
+    for (const r of p.reasons) lines.push(`    why      ${r}`);
+  }
+  lines.push('');
+  lines.push('Decide with: npm run cli -- approve <workflow id or finding id> [--as NAME] [--reason TEXT]   (or reject)');
+  return lines.join('\n');
+}
