@@ -332,3 +332,24 @@ async function makeSecurityGroupRuleAgain(groupId: string): Promise<void> {
   const { AuthorizeSecurityGroupIngressCommand } = await import('@aws-sdk/client-ec2');
   await aws.ec2(REGION).send(new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: [world22] }));
 }
+
+describe('fail closed', () => {
+  it('a workflow started without a policy changes nothing and says why', async () => {
+    const bucket = await makeBucket(aws);
+    const { WorkflowFailedError } = await import('@temporalio/client');
+    await withWorker(async (_submit, taskQueue) => {
+      const handle = await client.workflow.start('remediateFinding', {
+        taskQueue,
+        workflowId: unique('no-policy'),
+        args: [{ finding: s3Finding(bucket), receivedAt: new Date().toISOString(), verifyDeadlineMs: 5000 }],
+      });
+      const err = await handle.result().then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(WorkflowFailedError);
+      expect((err as Error & { cause: Error }).cause.message).toContain('no policy in the workflow input; nothing was changed');
+      const history = await handle.fetchHistory();
+      expect(history.events!.some((e) => e.activityTaskScheduledEventAttributes)).toBe(false);
+    }, policy());
+    const bpa = await aws.s3(REGION).send(new GetPublicAccessBlockCommand({ Bucket: bucket })).catch((e: Error) => e);
+    expect(bpa).toBeInstanceOf(Error);
+  });
+});
