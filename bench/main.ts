@@ -15,6 +15,7 @@ import { createAwsClients } from '../src/activities/aws.js';
 import { loadConfig } from '../src/config.js';
 import { silentLogger } from '../src/log.js';
 import { DEFAULT_POLICY_PATH, loadPolicyFile } from '../src/policy/load.js';
+import type { Policy } from '../src/policy/types.js';
 import { ensureMoto, startMoto } from '../src/stack/moto.js';
 import { freePort } from '../src/stack/process.js';
 import { ensureTemporalCli, startDevServer } from '../src/stack/temporal.js';
@@ -52,11 +53,16 @@ const [temporal, moto] = await Promise.all([
 const token = 'bench-token-0123456789abcdef';
 const config = loadConfig({ TEMPORAL_ADDRESS: temporal.address, AWS_ENDPOINT_URL: moto.endpoint, PORT: '0', WEBHOOK_TOKEN: token });
 const aws = createAwsClients(config.aws);
-const policy = await loadPolicyFile(DEFAULT_POLICY_PATH);
+const shipped = await loadPolicyFile(DEFAULT_POLICY_PATH);
+// Measure until verified: no undo window holding each workflow open afterwards.
+const policy: Policy = {
+  ...shipped,
+  controls: Object.fromEntries(Object.entries(shipped.controls).map(([id, c]) => [id, { ...c, undo: { ...c.undo, windowMs: 0 } }])) as unknown as Policy['controls'],
+};
 const connection = await Connection.connect({ address: temporal.address });
 const client = new Client({ connection });
 const native = await NativeConnection.connect({ address: temporal.address });
-const worker = await createWorker({ connection: native, client, namespace: 'default', taskQueue: config.temporal.taskQueue, aws });
+const worker = await createWorker({ connection: native, client, namespace: 'default', taskQueue: config.temporal.taskQueue, aws, policy });
 const running = worker.run();
 const server = await startTriggerServer(config, client, silentLogger, policy);
 

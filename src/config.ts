@@ -1,4 +1,5 @@
 import { InvalidInputError } from './errors.js';
+import { parseDuration } from './policy/load.js';
 
 /** Everything the worker, the trigger server and the CLI read from the environment, parsed once. */
 export interface Config {
@@ -34,6 +35,17 @@ export interface Config {
     readonly signingSecret: string | undefined;
     /** Base URL of the Slack Web API (ends with /api/). */
     readonly apiUrl: string;
+  };
+  readonly securityHub: {
+    /** Update Security Hub findings (BatchUpdateFindings) with what became of them. */
+    readonly writeBack: boolean;
+    /** Endpoint for Security Hub calls only; default: AWS_ENDPOINT_URL, else AWS. */
+    readonly endpointUrl: string | undefined;
+  };
+  readonly scan: {
+    readonly intervalMs: number;
+    readonly catchupWindowMs: number;
+    readonly regions: readonly string[];
   };
   /** Ports of the embedded local stack (`npm start`); busy ones are replaced by free ones. */
   readonly local: {
@@ -75,6 +87,11 @@ export const ENV_VARS = Object.freeze({
   SLACK_BOT_TOKEN: 'Slack bot token (xoxb-...); unset: no Slack, approvals from the CLI',
   SLACK_SIGNING_SECRET: 'Slack signing secret; needed to accept Approve/Reject clicks on /slack/interactions',
   SLACK_API_URL: 'Slack Web API base URL (default https://slack.com/api/)',
+  SECURITYHUB_WRITEBACK: 'on (default) or off: update Security Hub findings with the outcome',
+  SECURITYHUB_ENDPOINT_URL: 'endpoint for Security Hub calls only (default: AWS_ENDPOINT_URL)',
+  SCAN_INTERVAL: 'how often the scheduled scan runs (default 6h)',
+  SCAN_REGIONS: 'comma-separated regions the scan covers (default: AWS_REGION)',
+  SCAN_CATCHUP_WINDOW: 'missed scans within this window run after an outage (default 1h)',
   TEMPORAL_UI_PORT: `local stack: Temporal Web UI port (default ${DEFAULTS.temporalUiPort})`,
   MOTO_PORT: `local stack: AWS emulator port (default ${DEFAULTS.motoPort})`,
   VERIFY_DEADLINE_SECONDS: `how long verification re-reads a fixed resource (default ${DEFAULTS.verifyDeadlineMs / 1000})`,
@@ -139,6 +156,21 @@ export function loadConfig(env: Env = process.env): Config {
   const signingSecret = env['SLACK_SIGNING_SECRET'] || undefined;
   if (signingSecret !== undefined && signingSecret.length < 16) problems.push('SLACK_SIGNING_SECRET must be at least 16 characters');
 
+  const duration = (name: string, fallback: string): number => {
+    const raw = str(name, fallback);
+    const ms = parseDuration(raw);
+    if (ms === undefined || ms <= 0) {
+      problems.push(`${name} must be a duration like 6h or 30m, got "${raw}"`);
+      return parseDuration(fallback)!;
+    }
+    return ms;
+  };
+  const scanRegions = str('SCAN_REGIONS', region).split(',').map((r) => r.trim()).filter(Boolean);
+  // An invalid AWS_REGION is reported once, not again as the scan's default.
+  if (env['SCAN_REGIONS']) for (const r of scanRegions) if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(r)) problems.push(`SCAN_REGIONS: "${r}" is not a region like us-east-1`);
+  const writeBack = str('SECURITYHUB_WRITEBACK', 'on').toLowerCase();
+  if (!['on', 'off', 'true', 'false'].includes(writeBack)) problems.push(`SECURITYHUB_WRITEBACK must be on or off, got "${writeBack}"`);
+
   const config: Config = {
     temporal: {
       address,
@@ -160,6 +192,8 @@ export function loadConfig(env: Env = process.env): Config {
       bodyLimitBytes: int('BODY_LIMIT_BYTES', DEFAULTS.bodyLimitBytes, 1024, 64 * 1024 * 1024),
     },
     policyFile: env['POLICY_FILE'] || undefined,
+    securityHub: { writeBack: writeBack === 'on' || writeBack === 'true', endpointUrl: env['SECURITYHUB_ENDPOINT_URL'] || endpointUrl },
+    scan: { intervalMs: duration('SCAN_INTERVAL', '6h'), catchupWindowMs: duration('SCAN_CATCHUP_WINDOW', '1h'), regions: scanRegions },
     slack: { botToken, signingSecret, apiUrl: slackApiUrl.endsWith('/') ? slackApiUrl : `${slackApiUrl}/` },
     local: {
       temporalUiPort: int('TEMPORAL_UI_PORT', DEFAULTS.temporalUiPort, 1, 65535),

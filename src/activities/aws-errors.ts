@@ -15,6 +15,7 @@ const ACCESS_DENIED = new Set([
   'AllAccessDisabled',
   'AccountProblem',
   'OptInRequired',
+  'InvalidAccessException',
 ]);
 const NOT_FOUND = new Set([
   'NoSuchBucket',
@@ -23,6 +24,7 @@ const NOT_FOUND = new Set([
   'InvalidGroupId.Malformed',
   'InvalidPermission.NotFound',
   'ResourceNotFoundException',
+  'NoSuchEntity',
 ]);
 const THROTTLED = new Set([
   'Throttling',

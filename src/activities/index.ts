@@ -2,6 +2,9 @@ import type { WebClient } from '@slack/web-api';
 import { createGuardrailActivities, type GuardrailDeps } from './guardrails.js';
 import { createRemediationActivities, type RemediationDeps } from './remediation.js';
 import { createSlackActivities } from './slack.js';
+import { createSecurityHubActivities } from './securityhub.js';
+import { createScanActivities } from './scan.js';
+import type { Policy } from '../policy/types.js';
 
 export type { Triage, FixResult, Verification, PlannedChange } from './remediation.js';
 
@@ -10,6 +13,11 @@ export interface ActivityDeps extends RemediationDeps {
   readonly slack?: WebClient;
   /** Temporal client and task queue for the guardrail ledger. */
   readonly ledger: GuardrailDeps;
+  /** The worker's policy (for scans) and the verify deadline given to the remediations a scan starts. */
+  readonly policy: Policy;
+  readonly verifyDeadlineMs: number;
+  /** False turns Security Hub write-back off (e.g. against an emulator that lacks BatchUpdateFindings). */
+  readonly securityHubWriteBack?: boolean;
 }
 
 /** Every activity the worker registers, with dependencies injected. */
@@ -18,6 +26,14 @@ export function createActivities(deps: ActivityDeps) {
     ...createRemediationActivities(deps),
     ...createSlackActivities(deps.slack),
     ...createGuardrailActivities(deps.ledger),
+    ...(deps.securityHubWriteBack === false ? writeBackOff : createSecurityHubActivities({ client: (region) => deps.aws.securityHub(region) })),
+    ...createScanActivities({ aws: deps.aws, client: deps.ledger.client, taskQueue: deps.ledger.taskQueue, policy: deps.policy, verifyDeadlineMs: deps.verifyDeadlineMs }),
   };
 }
 export type Activities = ReturnType<typeof createActivities>;
+
+const writeBackOff: ReturnType<typeof createSecurityHubActivities> = {
+  async updateSecurityHubFinding() {
+    return { updated: false, reason: 'Security Hub write-back is off (SECURITYHUB_WRITEBACK=off)' };
+  },
+};

@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { activityInfo, log } from '@temporalio/activity';
 import { ErrorType } from '../errors.js';
 import type { Finding } from '../findings/finding.js';
+import type { ControlSettings } from '../policy/types.js';
 import type { AwsClients } from './aws.js';
 import { CONTROLS } from './controls/index.js';
 
@@ -14,6 +15,8 @@ export interface Triage {
   readonly tags: Readonly<Record<string, string>>;
   /** The exact change that would make the resource compliant; null when it already is. */
   readonly plannedChange: PlannedChange | null;
+  /** False when the control has no automatic fix (notify only). */
+  readonly fixable: boolean;
   readonly readAt: string;
 }
 export interface PlannedChange {
@@ -55,17 +58,18 @@ function controlFor(finding: Finding) {
 /** The remediation activities, with their AWS clients injected. Each reads before it writes and is safe to run twice. */
 export function createRemediationActivities({ aws, now = () => new Date() }: RemediationDeps) {
   return {
-    /** Reads the live resource and decides whether it violates the control. Read-only. */
-    async triageFinding(finding: Finding): Promise<Triage> {
+    /** Reads the live resource and decides whether it violates the control under the policy's settings. Read-only. */
+    async triageFinding(finding: Finding, settings: ControlSettings): Promise<Triage> {
       const control = controlFor(finding);
       const { state, tags } = await control.read(aws, finding);
-      const change = control.plan(state);
+      const change = control.plan(state, settings);
       return {
         compliant: change === null,
         before: state,
         stateSummary: control.describe(state),
         tags,
         plannedChange: change === null ? null : { summary: control.summarize(change, finding), details: change },
+        fixable: control.fixable,
         readAt: now().toISOString(),
       };
     },
@@ -74,11 +78,11 @@ export function createRemediationActivities({ aws, now = () => new Date() }: Rem
      * Re-reads the resource and applies exactly the change its current state needs. Running it
      * again after success finds nothing to change and changes nothing.
      */
-    async applyFix(finding: Finding): Promise<FixResult> {
+    async applyFix(finding: Finding, settings: ControlSettings): Promise<FixResult> {
       const control = controlFor(finding);
       const { attempt } = activityInfo();
       const { state } = await control.read(aws, finding);
-      const change = control.plan(state);
+      const change = control.plan(state, settings);
       if (change === null) {
         log.info('resource already compliant on re-read; nothing applied', { resource: finding.resource.id, attempt });
         return { applied: false, before: state, change: null, at: now().toISOString(), attempt };
@@ -91,10 +95,10 @@ export function createRemediationActivities({ aws, now = () => new Date() }: Rem
      * Re-reads the resource and checks the fix holds. Throws a retryable `NotYetCompliant`
      * failure while it does not (eventual consistency); the workflow bounds the retries by a deadline.
      */
-    async verifyFix(finding: Finding, before: unknown, change: PlannedChange): Promise<Verification> {
+    async verifyFix(finding: Finding, before: unknown, change: PlannedChange, settings: ControlSettings): Promise<Verification> {
       const control = controlFor(finding);
       const { state: after } = await control.read(aws, finding);
-      const problems = control.check(before, change.details, after);
+      const problems = control.check(before, change.details, after, settings);
       if (problems.length > 0) {
         throw ApplicationFailure.create({
           type: ErrorType.NotYetCompliant,
@@ -103,6 +107,29 @@ export function createRemediationActivities({ aws, now = () => new Date() }: Rem
         });
       }
       return { after, at: now().toISOString() };
+    },
+
+    /**
+     * Restores what the fix changed (exactly the recorded before-state of the changed parts),
+     * reads it back, and returns the restored state. Safe to repeat.
+     */
+    async undoFix(finding: Finding, before: unknown, change: PlannedChange): Promise<Verification> {
+      const control = controlFor(finding);
+      await control.undo(aws, finding, before, change.details);
+      const { state: after } = await control.read(aws, finding);
+      const problems = control.checkUndo(before, change.details, after);
+      if (problems.length > 0) {
+        throw ApplicationFailure.create({ type: ErrorType.NotYetCompliant, message: `${finding.resource.id} is not back to its recorded state: ${problems.join('; ')}` });
+      }
+      return { after, at: now().toISOString() };
+    },
+
+    /** Tags the resource exempt until `until` (ISO date-time); false when the resource cannot carry tags. */
+    async markExempt(finding: Finding, tagKey: string, until: string): Promise<boolean> {
+      const control = controlFor(finding);
+      if (!control.tag) return false;
+      await control.tag(aws, finding, tagKey, until);
+      return true;
     },
   };
 }

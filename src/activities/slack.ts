@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { log } from '@temporalio/activity';
 import { ErrorCode, type WebClient } from '@slack/web-api';
 import { ErrorType } from '../errors.js';
-import { approvalRequestMessage, decidedMessage, type ApprovalView } from '../slack/blocks.js';
+import { approvalRequestMessage, decidedMessage, undoOfferMessage, type ApprovalView } from '../slack/blocks.js';
 
 /** Where an approval request was posted. */
 export interface MessageRef {
@@ -59,6 +59,16 @@ export function createSlackActivities(slack: WebClient | undefined) {
       if (!slack) return;
       const msg = decidedMessage(view, decision);
       await slackCall(`chat.update ${ref.channel}/${ref.ts}`, () => slack.chat.update({ channel: ref.channel, ts: ref.ts, text: msg.text, blocks: msg.blocks as never }));
+    },
+
+    /** Offers an Undo button for a verified fix: in the request's thread, or in `channel` when there was no request. */
+    async postUndoOffer(thread: MessageRef | null, channel: string | undefined, offer: { workflowId: string; runId: string; summary: string; until: string }): Promise<void> {
+      const target = thread?.channel ?? channel;
+      if (!slack || !target) return;
+      const msg = undoOfferMessage(offer);
+      await slackCall(`chat.postMessage to ${target}`, () =>
+        slack.chat.postMessage({ channel: target, text: msg.text, blocks: msg.blocks as never, ...(thread ? { thread_ts: thread.ts } : {}) }),
+      );
     },
 
     /** Posts `text` in the thread of the request, or to `channel` as a new message when there is no request to thread on. */

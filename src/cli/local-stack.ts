@@ -63,6 +63,8 @@ export async function startLocalStack(o: { dataDir: string; say: (line: string) 
   const tokenFile = join(o.dataDir, 'webhook-token');
   const webhookToken = env['WEBHOOK_TOKEN'] || (await readOrCreateToken(tokenFile));
   const config = loadConfig({
+    // moto does not implement BatchUpdateFindings: no write-back on the local stack unless asked for.
+    SECURITYHUB_WRITEBACK: 'off',
     ...env,
     TEMPORAL_ADDRESS: temporal.address,
     AWS_ENDPOINT_URL: moto.endpoint,
@@ -70,14 +72,14 @@ export async function startLocalStack(o: { dataDir: string; say: (line: string) 
     WEBHOOK_TOKEN: webhookToken,
   });
 
-  const aws = createAwsClients(config.aws);
+  const aws = createAwsClients(config.aws, config.securityHub.endpointUrl ? { securityHubEndpoint: config.securityHub.endpointUrl } : {});
   const connection = await Connection.connect({ address: config.temporal.address });
   // A database from an older version may lack newer attributes; the dev server's flags add them only when it creates one.
   await ensureSearchAttributes(connection, config.temporal.namespace, o.logger);
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
   const slack = slackClient(config);
-  const worker: Worker = await createWorker({ connection: nativeConnection, client, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, aws, ...(slack ? { slack } : {}) });
+  const worker: Worker = await createWorker({ connection: nativeConnection, client, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, aws, policy, verifyDeadlineMs: config.remediation.verifyDeadlineMs, securityHubWriteBack: config.securityHub.writeBack, ...(slack ? { slack } : {}) });
   const workerDone = worker.run();
   const trigger = await startTriggerServer(config, client, o.logger, policy);
 

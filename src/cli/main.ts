@@ -9,7 +9,9 @@ import { createLogger } from '../log.js';
 import { DEFAULT_POLICY_PATH, loadPolicyFile, policyWarnings } from '../policy/load.js';
 import { formatDuration } from '../policy/decide.js';
 import { REPO_ROOT } from '../stack/paths.js';
-import { decideFromCli, formatPending, listPending } from './approvals.js';
+import { decideFromCli, formatPending, listPending, resolveRemediation } from './approvals.js';
+import { sendUndo } from '../triggers/decisions.js';
+import { applyScanSchedule, scanScheduleCommand, SCAN_SCHEDULE_ID } from '../triggers/schedule.js';
 import { runDemo } from './demo.js';
 import { startLocalStack } from './local-stack.js';
 
@@ -25,6 +27,11 @@ commands:
   reject <id> [--as NAME] [--reason TEXT]
                                 decide a waiting remediation; <id> is its workflow id (finding/...)
                                 or the finding id; recorded as cli:NAME (default: your user name)
+  undo <id> [--as NAME] [--reason TEXT]
+                                take a verified fix back while its undo window is open
+  schedule apply                create or update the scan schedule (SCAN_INTERVAL, SCAN_REGIONS)
+  schedule show | pause | unpause | delete
+  scan now                      run a scan right away (through the schedule)
   policy validate [FILE]        check a policy file (default: POLICY_FILE or policy/default.yaml)
                                 and list every problem; starts nothing
 
@@ -64,6 +71,7 @@ async function up(args: readonly string[]): Promise<number> {
   say(`  AWS emulator      ${stack.moto.endpoint} (moto; export AWS_ENDPOINT_URL=${stack.moto.endpoint} to use it)`);
   say(`  Policy            ${stack.policyPath} (sha256 ${stack.policy.hash.slice(0, 12)}...)`);
   say(`  Slack             ${stack.config.slack.botToken ? 'on' : 'off: approvals from the CLI (npm run cli -- approvals)'}`);
+  say(`  Security Hub      write-back ${stack.config.securityHub.writeBack ? 'on' : 'off (moto has no BatchUpdateFindings; SECURITYHUB_WRITEBACK=on to force)'}`);
   say(`  Data and logs     ${dataDir}`);
   say('');
 
@@ -117,6 +125,60 @@ async function decideCommand(decision: 'approve' | 'reject', args: readonly stri
   return 0;
 }
 
+async function undoCommand(args: readonly string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: [...args], allowPositionals: true, options: { as: { type: 'string' }, reason: { type: 'string' } } });
+  const id = positionals[0];
+  if (!id || positionals.length > 1) {
+    process.stderr.write('usage: undo <workflow id or finding id> [--as NAME] [--reason TEXT]\n');
+    return 2;
+  }
+  const operator = values.as ?? userInfo().username;
+  const out = await withClient(async (client) => {
+    const workflowId = await resolveRemediation(client, id);
+    return sendUndo(client, { workflowId }, { by: { id: operator, name: operator, via: 'cli' }, ...(values.reason ? { reason: values.reason } : {}) });
+  });
+  if (!out.ok) {
+    process.stderr.write(`${out.message}\n`);
+    return 1;
+  }
+  say(`Undo requested by cli:${operator} at ${out.ack.requestedAt}: ${id} (the workflow restores the previous state and marks the resource exempt)`);
+  return 0;
+}
+
+async function scheduleCommand(args: readonly string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (rest.length > 0 || !sub) {
+    process.stderr.write('usage: schedule apply | show | pause | unpause | delete\n');
+    return 2;
+  }
+  const config = loadConfig();
+  return withClient(async (client) => {
+    if (sub === 'apply') {
+      const how = await applyScanSchedule(client, {
+        taskQueue: config.temporal.taskQueue,
+        intervalMs: config.scan.intervalMs,
+        catchupWindowMs: config.scan.catchupWindowMs,
+        regions: config.scan.regions,
+      });
+      say(`schedule ${SCAN_SCHEDULE_ID} ${how}: every ${formatDuration(config.scan.intervalMs)} over ${config.scan.regions.join(', ')} (overlap: skip, catch-up window ${formatDuration(config.scan.catchupWindowMs)})`);
+      return 0;
+    }
+    if (sub === 'show') {
+      const d = (await scanScheduleCommand(client, 'describe'))!;
+      say(`schedule ${d.scheduleId}: ${d.state.paused ? 'PAUSED' : 'active'}; next runs ${d.info.nextActionTimes.slice(0, 3).map((t) => t.toISOString()).join(', ')}`);
+      for (const a of d.info.recentActions.slice(-5)) say(`  ran ${a.takenAt.toISOString()} -> ${a.action.workflow.workflowId}`);
+      return 0;
+    }
+    if (sub === 'pause' || sub === 'unpause' || sub === 'delete') {
+      await scanScheduleCommand(client, sub);
+      say(`schedule ${SCAN_SCHEDULE_ID}: ${sub}d`);
+      return 0;
+    }
+    process.stderr.write(`unknown schedule command "${sub}"\n`);
+    return 2;
+  });
+}
+
 async function policyCommand(args: readonly string[]): Promise<number> {
   const [sub, file, ...rest] = args;
   if (sub !== 'validate' || rest.length > 0) {
@@ -159,6 +221,18 @@ async function main(argv: readonly string[]): Promise<number> {
       return decideCommand(command, rest);
     case 'policy':
       return policyCommand(rest);
+    case 'undo':
+      return undoCommand(rest);
+    case 'schedule':
+      return scheduleCommand(rest);
+    case 'scan':
+      if (rest[0] !== 'now' || rest.length > 1) {
+        process.stderr.write('usage: scan now\n');
+        return 2;
+      }
+      await withClient((client) => scanScheduleCommand(client, 'trigger'));
+      say(`scan started (schedule ${SCAN_SCHEDULE_ID}); follow it in the Temporal UI: WorkflowType = "scanAccount"`);
+      return 0;
     case 'help':
     case '--help':
     case '-h':

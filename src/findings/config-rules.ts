@@ -15,14 +15,24 @@
  * Rules are matched by the managed rule they are built on; rule names are chosen by users,
  * and Security Hub names its rules like "securityhub-restricted-ssh-a1b2c3d4".
  *
+ * Resource ids are what Config records as resourceId: the bucket name, the group id, the
+ * account id for AWS::::Account (account-level rules such as ec2-ebs-encryption-by-default),
+ * and for AWS::IAM::User the user's unique id ("AIDA..."), not its name (AWS Config Developer
+ * Guide, example configuration items: "resourceId": "AIDA...", "resourceName": "Bob"). The
+ * compliance notification carries no user name, and this pure module cannot look one up, so
+ * IAM user evaluations are acknowledged as ignored with that reason; the same users reach the
+ * product by name through Security Hub (IAM.5 / IAM.19) and CloudTrail.
+ *
  * Pure module: no I/O.
  */
 import type { DetailResult, Envelope } from './eventbridge.js';
-import { CONTROL_RESOURCE_TYPE, ControlId, FindingSource, ResourceType, Severity, type FindingState } from './finding.js';
+import { CONTROL_RESOURCE_TYPE, ControlId, FindingSource, ResourceType, type FindingState } from './finding.js';
 import type { Obj, Problems } from './validate.js';
 import {
+  DEFAULT_SEVERITY,
   LIMITS,
   checkAccount,
+  checkAccountResource,
   checkBucketName,
   checkId,
   checkRegion,
@@ -35,17 +45,43 @@ import {
   requireString,
 } from './validate.js';
 
-/** Managed rule name -> the control this product implements. */
+/**
+ * Managed rule name -> the control this product implements (AWS Config Developer Guide, "List
+ * of AWS Config Managed Rules"; each rule's page gives its identifier and resource types).
+ * - s3-bucket-public-read-prohibited / s3-bucket-public-write-prohibited (AWS::S3::Bucket) check
+ *   block public access, the bucket policy and the ACL; mapped to the ACL control (a bucket
+ *   public only by policy is the public access block control's).
+ * - s3-bucket-server-side-encryption-enabled (default encryption, or a policy denying
+ *   unencrypted puts) and s3-default-encryption-kms (SSE-KMS; AWS::S3::Bucket, AWS::KMS::Key:
+ *   only bucket evaluations are taken).
+ * - restricted-ssh, restricted-common-ports, vpc-sg-port-restriction-check (world-open listed
+ *   ports; behind EC2.53 / EC2.54) and vpc-sg-open-only-to-authorized-ports (any world-open
+ *   port outside an authorized list; behind EC2.18). The policy decides which ports count.
+ * - ec2-ebs-encryption-by-default (periodic, AWS::::Account).
+ * - mfa-enabled-for-iam-console-access and iam-user-mfa-enabled (AWS::IAM::User): recognised,
+ *   then ignored (resource ids are unique ids, see above).
+ */
 export const CONFIG_MANAGED_RULES: ReadonlyMap<string, ControlId> = new Map([
   ['s3-bucket-level-public-access-prohibited', ControlId.S3BlockPublicAccess],
+  ['s3-bucket-public-read-prohibited', ControlId.S3PublicAcl],
+  ['s3-bucket-public-write-prohibited', ControlId.S3PublicAcl],
+  ['s3-bucket-server-side-encryption-enabled', ControlId.S3DefaultEncryption],
+  ['s3-default-encryption-kms', ControlId.S3DefaultEncryption],
   ['restricted-ssh', ControlId.SgAdminPortsOpen],
   ['restricted-common-ports', ControlId.SgAdminPortsOpen],
+  ['vpc-sg-port-restriction-check', ControlId.SgAdminPortsOpen],
+  ['vpc-sg-open-only-to-authorized-ports', ControlId.SgAdminPortsOpen],
+  ['ec2-ebs-encryption-by-default', ControlId.EbsDefaultEncryption],
+  ['mfa-enabled-for-iam-console-access', ControlId.IamUserConsoleMfa],
+  ['iam-user-mfa-enabled', ControlId.IamUserConsoleMfa],
 ]);
 
 /** AWS Config resource type of each resource type the product acts on. */
 const CONFIG_RESOURCE_TYPE: Readonly<Record<ResourceType, string>> = Object.freeze({
   [ResourceType.S3Bucket]: 'AWS::S3::Bucket',
   [ResourceType.SecurityGroup]: 'AWS::EC2::SecurityGroup',
+  [ResourceType.Account]: 'AWS::::Account',
+  [ResourceType.IamUser]: 'AWS::IAM::User',
 });
 
 const COMPLIANCE_TYPES = ['COMPLIANT', 'NON_COMPLIANT', 'NOT_APPLICABLE', 'INSUFFICIENT_DATA'] as const;
@@ -142,10 +178,29 @@ export function normalizeConfigCompliance(env: Envelope, detail: Obj, problems: 
     };
   }
 
-  const id =
-    type === ResourceType.S3Bucket
-      ? checkBucketName(resourceId, 'detail.resourceId', problems)
-      : checkSecurityGroupId(resourceId, 'detail.resourceId', problems);
+  let id: string | undefined;
+  switch (type) {
+    case ResourceType.S3Bucket:
+      id = checkBucketName(resourceId, 'detail.resourceId', problems);
+      break;
+    case ResourceType.SecurityGroup:
+      id = checkSecurityGroupId(resourceId, 'detail.resourceId', problems);
+      break;
+    case ResourceType.Account:
+      id = checkAccountResource(resourceId, account, 'detail.resourceId', problems);
+      break;
+    case ResourceType.IamUser:
+      return {
+        findings: [],
+        ignored: [
+          {
+            reason:
+              'AWS Config names IAM users by their unique id (AIDA...), not by user name, and the event carries no name; the user reaches rectify through Security Hub or CloudTrail',
+            ref,
+          },
+        ],
+      };
+  }
 
   const recorded = getPath(detail, 'newEvaluationResult', 'resultRecordedTime');
   let observedAt: string | undefined;
@@ -171,7 +226,7 @@ export function normalizeConfigCompliance(env: Envelope, detail: Obj, problems: 
         account,
         region,
         resource: { type, id },
-        severity: Severity.High,
+        severity: DEFAULT_SEVERITY[control],
         title: cleanText(
           `AWS Config rule ${ruleName} found ${id} ${state === 'active' ? 'NON_COMPLIANT' : 'COMPLIANT'}`,
           LIMITS.titleChars,

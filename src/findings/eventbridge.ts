@@ -44,7 +44,11 @@ export interface Envelope {
   readonly time: string | undefined;
 }
 
-/** What a per-source normalizer returns; its problems go to the shared `Problems`. */
+/**
+ * What a per-source normalizer returns; its problems go to the shared `Problems`. One event may
+ * yield several findings (one per finding in a Security Hub event, one per control a CloudTrail
+ * call concerns), each with a distinct id.
+ */
 export interface DetailResult {
   readonly findings: Finding[];
   readonly ignored: Ignored[];
@@ -52,7 +56,7 @@ export interface DetailResult {
 
 const WHAT = 'EventBridge event';
 
-/** CloudTrail events carry the service as source: aws.s3, aws.ec2, ... */
+/** CloudTrail events carry the service as source: aws.s3, aws.ec2, aws.iam, ... */
 const SERVICE_SOURCE = /^aws\.[a-z0-9-]+(\.[a-z0-9-]+)*$/;
 
 function isDetailType(value: unknown): value is DetailType {

@@ -6,7 +6,11 @@
 /** Controls the product can detect, fix and verify. One module per control in src/activities/controls. */
 export const ControlId = {
   S3BlockPublicAccess: 's3-block-public-access',
+  S3PublicAcl: 's3-bucket-public-acl',
+  S3DefaultEncryption: 's3-default-encryption',
   SgAdminPortsOpen: 'ec2-sg-admin-ports-open',
+  EbsDefaultEncryption: 'ec2-ebs-default-encryption',
+  IamUserConsoleMfa: 'iam-user-console-mfa',
 } as const;
 export type ControlId = (typeof ControlId)[keyof typeof ControlId];
 export const CONTROL_IDS: readonly ControlId[] = Object.values(ControlId);
@@ -18,14 +22,25 @@ export function isControlId(value: unknown): value is ControlId {
 export const ResourceType = {
   S3Bucket: 'AwsS3Bucket',
   SecurityGroup: 'AwsEc2SecurityGroup',
+  /** Account-and-region settings (EBS encryption by default); resource id = the account id. */
+  Account: 'AwsAccount',
+  /** resource id = the IAM user name. */
+  IamUser: 'AwsIamUser',
 } as const;
 export type ResourceType = (typeof ResourceType)[keyof typeof ResourceType];
 
 /** The resource type each control acts on. */
 export const CONTROL_RESOURCE_TYPE: Readonly<Record<ControlId, ResourceType>> = {
   [ControlId.S3BlockPublicAccess]: ResourceType.S3Bucket,
+  [ControlId.S3PublicAcl]: ResourceType.S3Bucket,
+  [ControlId.S3DefaultEncryption]: ResourceType.S3Bucket,
   [ControlId.SgAdminPortsOpen]: ResourceType.SecurityGroup,
+  [ControlId.EbsDefaultEncryption]: ResourceType.Account,
+  [ControlId.IamUserConsoleMfa]: ResourceType.IamUser,
 };
+
+/** Controls with no automatic fix: only notify (chase the owner) applies to them. */
+export const NOTIFY_ONLY_CONTROLS: readonly ControlId[] = [ControlId.IamUserConsoleMfa];
 
 export const Severity = {
   Critical: 'CRITICAL',
@@ -62,7 +77,7 @@ export interface Finding {
   readonly region: string;
   readonly resource: {
     readonly type: ResourceType;
-    /** Bucket name for S3, group id (sg-...) for security groups. */
+    /** Bucket name for S3, group id (sg-...) for security groups, account id for account settings, user name for IAM users. */
     readonly id: string;
   };
   readonly severity: Severity;

@@ -7,17 +7,22 @@
  *     "status": "active | resolved (optional, default active)", "scanner": "optional" }
  *
  * One object, or { "findings": [ ... ] } with 1..100 of them. Unknown fields are ignored.
+ * `control` is any of CONTROL_IDS; the resource type follows from it, and `resource.id` is
+ * checked for that type: a bucket name (AwsS3Bucket), a group id sg-... (AwsEc2SecurityGroup),
+ * the finding's own 12-digit account id (AwsAccount), an IAM user name, not an ARN
+ * (AwsIamUser: 1-64 of letters, digits and _+=,.@-). IAM is global: for iam-user-console-mfa
+ * `region` may be left out and defaults to us-east-1, where IAM events are delivered.
  * Pure module: no I/O (the clock can be injected for tests).
  */
 import { InvalidInputError } from '../errors.js';
 import {
   CONTROL_IDS,
   CONTROL_RESOURCE_TYPE,
+  ControlId,
   FindingSource,
   ResourceType,
   SEVERITIES,
   isControlId,
-  type ControlId,
   type Finding,
   type FindingState,
   type Severity,
@@ -27,7 +32,9 @@ import {
   LIMITS,
   Problems,
   checkAccount,
+  checkAccountResource,
   checkBucketName,
+  checkIamUserName,
   checkId,
   checkRegion,
   checkSecurityGroupId,
@@ -88,6 +95,35 @@ export function normalizeGenericFindings(body: unknown, options: GenericOptions 
   return { findings, ignored: [] };
 }
 
+/** Where IAM, a global service, delivers its events; the region of IAM findings that name none. */
+const IAM_DEFAULT_REGION = 'us-east-1';
+
+/** `resource.id` checked for its resource type (only its presence when the type is unknown). */
+function checkResourceId(
+  type: ResourceType | undefined,
+  rawId: unknown,
+  account: string | undefined,
+  path: string,
+  problems: Problems,
+): string | undefined {
+  switch (type) {
+    case ResourceType.S3Bucket:
+      return checkBucketName(rawId, path, problems);
+    case ResourceType.SecurityGroup:
+      return checkSecurityGroupId(rawId, path, problems);
+    case ResourceType.Account:
+      // Against the finding's account when that is valid; its own problem is reported apart.
+      return account === undefined ? checkAccount(rawId, path, problems) : checkAccountResource(rawId, account, path, problems);
+    case ResourceType.IamUser:
+      return checkIamUserName(rawId, path, problems);
+    case undefined:
+      if (typeof rawId !== 'string') {
+        problems.add(path, rawId === undefined ? 'is missing' : `must be a string, got ${describeType(rawId)}`);
+      }
+      return undefined;
+  }
+}
+
 function normalizeOne(item: unknown, prefix: string, problems: Problems, now: () => Date): Finding | undefined {
   if (!isObject(item)) {
     problems.add(prefix === '' ? 'body' : prefix, `must be an object, got ${describeType(item)}`);
@@ -109,7 +145,11 @@ function normalizeOne(item: unknown, prefix: string, problems: Problems, now: ()
   }
 
   const account = checkAccount(getOwn(item, 'account'), join(prefix, 'account'), problems);
-  const region = checkRegion(getOwn(item, 'region'), join(prefix, 'region'), problems);
+  const rawRegion = getOwn(item, 'region');
+  const region =
+    control === ControlId.IamUserConsoleMfa && (rawRegion === undefined || rawRegion === null)
+      ? IAM_DEFAULT_REGION
+      : checkRegion(rawRegion, join(prefix, 'region'), problems);
 
   // Resource: type is derived from the control; if given it must agree.
   const resource = getOwn(item, 'resource');
@@ -131,13 +171,7 @@ function normalizeOne(item: unknown, prefix: string, problems: Problems, now: ()
         else problems.add(join(prefix, 'resource.type'), `must be one of ${RESOURCE_TYPES.join(', ')}, got ${quote(givenType)}`);
       }
     }
-    const rawId = getOwn(resource, 'id');
-    const idPath = join(prefix, 'resource.id');
-    if (resourceType === ResourceType.S3Bucket) resourceId = checkBucketName(rawId, idPath, problems);
-    else if (resourceType === ResourceType.SecurityGroup) resourceId = checkSecurityGroupId(rawId, idPath, problems);
-    else if (typeof rawId !== 'string') {
-      problems.add(idPath, rawId === undefined ? 'is missing' : `must be a string, got ${describeType(rawId)}`);
-    }
+    resourceId = checkResourceId(resourceType, getOwn(resource, 'id'), account, join(prefix, 'resource.id'), problems);
   }
 
   const rawSeverity = getOwn(item, 'severity');

@@ -8,7 +8,10 @@
  *
  * Both throw `InvalidInputError` listing every problem found. `findings` may hold findings
  * in state 'resolved' (record them, never act on them); `ignored` lists valid input the
- * product does not act on.
+ * product does not act on. One input may yield several findings: a Security Hub event or a
+ * generic batch holds several, and one CloudTrail call may concern several controls
+ * (CreateBucket: public access block and default encryption), one Finding per control, each
+ * with its own id. A result may hold findings and ignored entries together.
  */
 export type { Ignored, Normalized } from './validate.js';
 export { normalizeEventBridgeEvent, SUPPORTED_DETAIL_TYPES, DetailType } from './eventbridge.js';

@@ -24,7 +24,9 @@ import type { Ignored, Obj, Problems } from './validate.js';
 import {
   LIMITS,
   checkAccount,
+  checkAccountResource,
   checkBucketName,
+  checkIamUserName,
   checkId,
   checkRegion,
   checkSecurityGroupId,
@@ -38,14 +40,48 @@ import {
   join,
   quote,
   severityFromNormalized,
+  userNameFromArn,
 } from './validate.js';
 
-/** Security Hub control id -> the control this product implements. */
+/**
+ * Security Hub control id -> the control this product implements. Ids, resource types and
+ * backing AWS Config rules from the Security Hub CSPM User Guide, "Security Hub CSPM controls
+ * reference" (s3-controls, ec2-controls, iam-controls pages).
+ *
+ * Several controls check more than the product's control does; their findings are prompts the
+ * control confirms by reading the live resource (as it does for every source):
+ * - S3.2 / S3.3 (public read / write; AWS::S3::Bucket; rules s3-bucket-public-read-prohibited /
+ *   s3-bucket-public-write-prohibited) evaluate block public access, the bucket ACL AND the
+ *   bucket policy. They map to the ACL control: a bucket public only through its policy is
+ *   left to s3-block-public-access (S3.8), which blocks public policies.
+ * - S3.17 (SSE-KMS or DSSE-KMS; rule s3-default-encryption-kms) fails SSE-S3 buckets; whether
+ *   SSE-S3 is enough is the policy's call. S3.4 (server-side encryption enabled) is no longer
+ *   listed in the controls reference (S3 applies SSE-S3 to every bucket since January 5, 2023;
+ *   Amazon S3 User Guide, "Amazon S3 CloudTrail events") and is not mapped: the findings of a
+ *   control that is gone get archived, and ARCHIVED must not read as "resolved".
+ * - EC2.18 (rule vpc-sg-open-only-to-authorized-ports) fails any world-open port outside its
+ *   authorized list (default 80, 443), EC2.19 a fixed list of 24 high-risk ports; EC2.13 (22),
+ *   EC2.14 (3389), EC2.53 (0.0.0.0/0 to 22, 3389) and EC2.54 (::/0 to 22, 3389) match the
+ *   default policy exactly. Which ports count is the policy's setting.
+ * - EC2.7 (EBS default encryption; AWS::::Account, resource Id "AWS::::Account:<account>").
+ * - IAM.5 (MFA for IAM users with a console password; rule mfa-enabled-for-iam-console-access)
+ *   is the control. IAM.19 (MFA for all IAM users; rule iam-user-mfa-enabled) also fails users
+ *   without a console password: the control checks for a login profile before chasing anyone.
+ */
 export const SECURITY_HUB_CONTROLS: ReadonlyMap<string, ControlId> = new Map([
   ['S3.8', ControlId.S3BlockPublicAccess],
+  ['S3.2', ControlId.S3PublicAcl],
+  ['S3.3', ControlId.S3PublicAcl],
+  ['S3.17', ControlId.S3DefaultEncryption],
   ['EC2.13', ControlId.SgAdminPortsOpen],
   ['EC2.14', ControlId.SgAdminPortsOpen],
+  ['EC2.18', ControlId.SgAdminPortsOpen],
   ['EC2.19', ControlId.SgAdminPortsOpen],
+  ['EC2.53', ControlId.SgAdminPortsOpen],
+  ['EC2.54', ControlId.SgAdminPortsOpen],
+  ['EC2.7', ControlId.EbsDefaultEncryption],
+  ['IAM.5', ControlId.IamUserConsoleMfa],
+  ['IAM.19', ControlId.IamUserConsoleMfa],
 ]);
 
 const COMPLIANCE_STATUSES = ['PASSED', 'WARNING', 'FAILED', 'NOT_AVAILABLE'] as const;
@@ -148,7 +184,7 @@ function normalizeAsff(env: Envelope, f: unknown, prefix: string, problems: Prob
       );
     } else {
       resourceRegion = getOwn(resource, 'Region');
-      resourceId = resourceIdOf(resourceType, resource, `${join(prefix, 'Resources')}[${index}]`, problems);
+      resourceId = resourceIdOf(resourceType, resource, account, `${join(prefix, 'Resources')}[${index}]`, problems);
     }
   }
 
@@ -203,20 +239,43 @@ function normalizeAsff(env: Envelope, f: unknown, prefix: string, problems: Prob
   };
 }
 
-function resourceIdOf(type: ResourceType, resource: unknown, path: string, problems: Problems): string | undefined {
+function resourceIdOf(
+  type: ResourceType,
+  resource: unknown,
+  account: string,
+  path: string,
+  problems: Problems,
+): string | undefined {
   const rawId = getOwn(resource, 'Id');
-  if (type === ResourceType.S3Bucket) {
-    // "arn:aws:s3:::my-bucket"
-    const name = typeof rawId === 'string' ? (/^arn:aws[a-z-]*:s3:::(.*)$/.exec(rawId)?.[1] ?? rawId) : rawId;
-    return checkBucketName(name, join(path, 'Id'), problems);
+  switch (type) {
+    case ResourceType.S3Bucket: {
+      // "arn:aws:s3:::my-bucket"
+      const name = typeof rawId === 'string' ? (/^arn:aws[a-z-]*:s3:::(.*)$/.exec(rawId)?.[1] ?? rawId) : rawId;
+      return checkBucketName(name, join(path, 'Id'), problems);
+    }
+    case ResourceType.SecurityGroup: {
+      // "arn:aws:ec2:us-east-1:123456789012:security-group/sg-0123456789abcdef0"
+      const fromArn =
+        typeof rawId === 'string' ? /^arn:aws[a-z-]*:ec2:[a-z0-9-]*:\d{12}:security-group\/(.*)$/.exec(rawId)?.[1] : undefined;
+      if (fromArn !== undefined) return checkSecurityGroupId(fromArn, join(path, 'Id'), problems);
+      const fromDetails = getPath(resource, 'Details', 'AwsEc2SecurityGroup', 'GroupId');
+      if (fromDetails !== undefined) return checkSecurityGroupId(fromDetails, join(path, 'Details.AwsEc2SecurityGroup.GroupId'), problems);
+      return checkSecurityGroupId(rawId, join(path, 'Id'), problems);
+    }
+    case ResourceType.Account: {
+      // "AWS::::Account:123456789012" (Security Hub CSPM User Guide, "Samples of control findings").
+      const id = typeof rawId === 'string' ? (/^AWS::::Account:(.*)$/.exec(rawId)?.[1] ?? rawId) : rawId;
+      return checkAccountResource(id, account, join(path, 'Id'), problems);
+    }
+    case ResourceType.IamUser: {
+      // "arn:aws:iam::123456789012:user/division/jane"; Details.AwsIamUser.UserName (ASFF AwsIamUserDetails).
+      const fromArn = typeof rawId === 'string' ? userNameFromArn(rawId) : undefined;
+      if (fromArn !== undefined) return checkIamUserName(fromArn, join(path, 'Id'), problems);
+      const fromDetails = getPath(resource, 'Details', 'AwsIamUser', 'UserName');
+      if (fromDetails !== undefined) return checkIamUserName(fromDetails, join(path, 'Details.AwsIamUser.UserName'), problems);
+      return checkIamUserName(rawId, join(path, 'Id'), problems);
+    }
   }
-  // "arn:aws:ec2:us-east-1:123456789012:security-group/sg-0123456789abcdef0"
-  const fromArn =
-    typeof rawId === 'string' ? /^arn:aws[a-z-]*:ec2:[a-z0-9-]*:\d{12}:security-group\/(.*)$/.exec(rawId)?.[1] : undefined;
-  if (fromArn !== undefined) return checkSecurityGroupId(fromArn, join(path, 'Id'), problems);
-  const fromDetails = getPath(resource, 'Details', 'AwsEc2SecurityGroup', 'GroupId');
-  if (fromDetails !== undefined) return checkSecurityGroupId(fromDetails, join(path, 'Details.AwsEc2SecurityGroup.GroupId'), problems);
-  return checkSecurityGroupId(rawId, join(path, 'Id'), problems);
 }
 
 function severityOf(f: Obj, prefix: string, problems: Problems): Severity | undefined {

@@ -7,7 +7,7 @@
  * callers can report all of them at once.
  */
 import type { Finding } from './finding.js';
-import { SEVERITIES, type Severity } from './finding.js';
+import { ControlId, SEVERITIES, type Severity } from './finding.js';
 
 /** A record the product does not act on: valid input, acknowledged, not an error. */
 export interface Ignored {
@@ -259,6 +259,45 @@ export function checkSecurityGroupId(value: unknown, path: string, problems: Pro
 }
 
 /**
+ * A 12-digit account id that must also be the account the finding belongs to (account-level
+ * settings such as EBS encryption by default are identified by the account itself).
+ */
+export function checkAccountResource(value: unknown, account: string, path: string, problems: Problems): string | undefined {
+  const id = checkAccount(value, path, problems);
+  if (id === undefined || id === account) return id;
+  problems.add(path, `must be the finding's own account ${account}, got ${quote(id)}`);
+  return undefined;
+}
+
+// IAM user names: 1-64 characters, letters, digits and _+=,.@- (IAM API Reference,
+// CreateUser / UserName: Pattern [\w+=,.@-]+, length 1-64). \w is [A-Za-z0-9_] in JavaScript.
+const IAM_USER_NAME = /^[\w+=,.@-]{1,64}$/;
+
+export function isIamUserName(value: unknown): value is string {
+  return typeof value === 'string' && IAM_USER_NAME.test(value);
+}
+
+export function checkIamUserName(value: unknown, path: string, problems: Problems): string | undefined {
+  if (isIamUserName(value)) return value;
+  problems.add(
+    path,
+    value === undefined
+      ? 'is missing'
+      : `must be an IAM user name (1 to 64 letters, digits and _+=,.@-), got ${quote(value)}`,
+  );
+  return undefined;
+}
+
+/**
+ * The user name at the end of an IAM user ARN, `arn:aws:iam::123456789012:user/division/jane`
+ * -> `jane` (the path, if any, sits between `user/` and the name); undefined for anything else.
+ */
+export function userNameFromArn(arn: string): string | undefined {
+  if (arn.length > 2048) return undefined;
+  return /^arn:aws[a-z-]*:iam::\d{12}:user\/(?:[^/]*\/)*([^/]+)$/.exec(arn)?.[1];
+}
+
+/**
  * Why `name` is not a valid general purpose S3 bucket name, or undefined if it is.
  * Rules from the Amazon S3 User Guide, "General purpose bucket naming rules".
  */
@@ -334,6 +373,21 @@ export function checkTimestamp(value: unknown, path: string, problems: Problems)
 export function isSeverity(value: unknown): value is Severity {
   return typeof value === 'string' && (SEVERITIES as readonly string[]).includes(value);
 }
+
+/**
+ * The severity of a finding whose source carries none (CloudTrail, AWS Config): the severity
+ * Security Hub gives the control that checks the same thing (S3.8 High, S3.2/S3.3 Critical,
+ * S3.17 Medium, EC2.13/EC2.14/EC2.53/EC2.54 High, EC2.7 Medium, IAM.5 Medium; Security Hub
+ * CSPM User Guide, controls reference).
+ */
+export const DEFAULT_SEVERITY: Readonly<Record<ControlId, Severity>> = Object.freeze({
+  [ControlId.S3BlockPublicAccess]: 'HIGH',
+  [ControlId.S3PublicAcl]: 'CRITICAL',
+  [ControlId.S3DefaultEncryption]: 'MEDIUM',
+  [ControlId.SgAdminPortsOpen]: 'HIGH',
+  [ControlId.EbsDefaultEncryption]: 'MEDIUM',
+  [ControlId.IamUserConsoleMfa]: 'MEDIUM',
+});
 
 /** The ASFF label for a normalized 0..100 severity (Security Hub API reference, `Severity`). */
 export function severityFromNormalized(n: number): Severity | undefined {

@@ -3,7 +3,7 @@
  * tags and the time. PURE and sandbox-safe: imported by Temporal workflow code, so no Node
  * modules, no I/O, no environment and no clock of its own (every function takes `now`, in ms).
  */
-import type { ControlId } from '../findings/finding.js';
+import { NOTIFY_ONLY_CONTROLS, type ControlId } from '../findings/finding.js';
 import type { EscalationLadder, Guardrails, PolicySnapshot } from './types.js';
 
 const HOUR_MS = 3_600_000;
@@ -129,6 +129,8 @@ function approvalTagReasons(
  * order: mode off; scope tag selectors; the exemption tag; mode dry-run / notify / approve;
  * in auto mode, tags that require approval; else fix automatically.
  * Tag keys are case-sensitive (as in AWS); tag values are compared case-insensitively.
+ * A control without an automatic fix (NOTIFY_ONLY_CONTROLS) is never fixed or sent for approval:
+ * a loaded policy never gives it auto or approve, and should a snapshot say so anyway, it is notify.
  */
 export function decide(p: PolicySnapshot, tags: Readonly<Record<string, string>>, now: number): Decision {
   const c = p.control;
@@ -139,6 +141,9 @@ export function decide(p: PolicySnapshot, tags: Readonly<Record<string, string>>
   const exemption = parseExemption(tagValue, now);
   if (exemption.exempt) {
     return { action: 'leave', outcome: 'exempt', reason: `resource is tagged ${p.exemptionTag}=${tagValue ?? ''}: ${exemption.reason}` };
+  }
+  if ((c.mode === 'auto' || c.mode === 'approve') && NOTIFY_ONLY_CONTROLS.includes(c.control)) {
+    return { action: 'notify', reason: `${c.control} has no automatic fix: tell the owner, change nothing` };
   }
   switch (c.mode) {
     case 'dry-run':
@@ -152,6 +157,16 @@ export function decide(p: PolicySnapshot, tags: Readonly<Record<string, string>>
       return reasons.length > 0 ? { action: 'approve', reasons } : { action: 'auto' };
     }
   }
+}
+
+/**
+ * The exemption tag to put on a resource whose fix was reverted (undo), so the fix is not
+ * re-applied at once: the policy's exemption tag with an ISO 8601 expiry `undo.exemptForMs`
+ * after `now`, rounded up to the second. `parseExemption` reads it back as exempt until then.
+ */
+export function revertExemptionTag(p: PolicySnapshot, now: number): { key: string; value: string } {
+  const until = Math.ceil((now + p.control.undo.exemptForMs) / 1000) * 1000;
+  return { key: p.exemptionTag, value: new Date(until).toISOString().replace('.000Z', 'Z') };
 }
 
 /** Whether `userId` may decide: it is one of `allowed` (Slack user ids, groups already expanded). */

@@ -10,9 +10,18 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import { InvalidInputError } from '../errors.js';
-import { CONTROL_IDS, type ControlId } from '../findings/finding.js';
+import { CONTROL_IDS, NOTIFY_ONLY_CONTROLS, type ControlId } from '../findings/finding.js';
 import { formatDuration } from './decide.js';
-import { MODES, type ControlPolicy, type EscalationLadder, type Mode, type Policy, type PolicySnapshot } from './types.js';
+import {
+  MODES,
+  type ControlPolicy,
+  type ControlSettings,
+  type EscalationLadder,
+  type Mode,
+  type Policy,
+  type PolicySnapshot,
+  type UndoSettings,
+} from './types.js';
 
 /** The shipped default policy. */
 export const DEFAULT_POLICY_PATH = fileURLToPath(new URL('../../policy/default.yaml', import.meta.url));
@@ -25,7 +34,8 @@ type Effective = Omit<ControlPolicy, 'control'>;
 /**
  * What applies where the file is silent (a key missing from `defaults`). The same values as
  * policy/default.yaml, so a file that only says `version: 1` behaves like the shipped default
- * minus its per-control approval conditions.
+ * minus its per-control approval conditions. (A notify-only control inherits mode `auto` from
+ * here like any other, and gets `notify` instead: see `parsePolicy`.)
  */
 export const BUILTIN_DEFAULTS: Effective = {
   mode: 'auto',
@@ -40,7 +50,12 @@ export const BUILTIN_DEFAULTS: Effective = {
     timeoutAction: 'reject',
   },
   guardrails: { maxAutoFixesPerHour: 20, flap: { maxFixes: 3, windowMs: 10 * 60_000 } },
+  settings: { ports: [22, 3389], encryption: { algorithm: 'AES256' } },
+  undo: { windowMs: 3_600_000, exemptForMs: 7 * 86_400_000 },
 };
+
+/** Modes that change nothing: the only ones a control without an automatic fix (NOTIFY_ONLY_CONTROLS) may have. */
+const NOTIFY_ONLY_MODES: readonly Mode[] = ['notify', 'dry-run', 'off'];
 
 // ---- durations ---------------------------------------------------------------------------
 
@@ -206,6 +221,47 @@ function integer(v: unknown, path: string, pb: Problems, min: number): number | 
   return v;
 }
 
+/** A non-empty list of distinct TCP/UDP port numbers (integers 0..65535). */
+function portList(v: unknown, path: string, pb: Problems): number[] | undefined {
+  if (!Array.isArray(v)) {
+    pb.add(path, `must be a list of port numbers like [22, 3389], got ${describe(v)}`);
+    return undefined;
+  }
+  if (v.length === 0) {
+    pb.add(path, 'must list at least one port (to leave the resources alone, set mode: off)');
+    return undefined;
+  }
+  const out: number[] = [];
+  let ok = true;
+  v.forEach((item: unknown, i) => {
+    const p = `${path}[${i}]`;
+    if (typeof item !== 'number' || !Number.isInteger(item) || item < 0 || item > 65535) {
+      ok = false;
+      pb.add(p, `must be a port number (an integer from 0 to 65535), got ${describe(item)}`);
+      return;
+    }
+    const first = v.indexOf(item);
+    if (first !== i) {
+      ok = false;
+      pb.add(p, `port ${item} is listed twice (also at ${path}[${first}])`);
+      return;
+    }
+    out.push(item);
+  });
+  return ok ? out : undefined;
+}
+
+const PARTITION = String.raw`aws(?:-[a-z]+)*`;
+const REGION = String.raw`[a-z]{2}(?:-[a-z]+)+-\d{1,2}`;
+const KEY_ID = String.raw`(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})`;
+const ALIAS = String.raw`alias/[A-Za-z0-9/_-]{1,250}`;
+const KMS_KEY_RE = new RegExp(`^(?:${KEY_ID}|${ALIAS}|arn:${PARTITION}:kms:${REGION}:\\d{12}:(?:key/${KEY_ID}|${ALIAS}))$`);
+
+const checkKmsKey = (s: string) =>
+  KMS_KEY_RE.test(s)
+    ? undefined
+    : `must be a KMS key ARN (arn:aws:kms:us-east-1:123456789012:key/...), an alias (alias/my-key), an alias ARN or a key id, got ${describe(s)}`;
+
 // ---- sections ----------------------------------------------------------------------------
 
 /** A `defaults` or `controls.<id>` section, as far as it is valid: only the keys it sets. */
@@ -224,15 +280,25 @@ interface Section {
     timeoutAction?: 'reject' | 'apply';
   };
   guardrails?: { maxAutoFixesPerHour?: number; flap?: { maxFixes?: number; windowMs?: number } };
+  settings?: {
+    ports?: number[];
+    /** kmsKeyId null: no key (unsets an inherited one: S3 then uses its AWS managed key, aws/s3). */
+    encryption?: { algorithm?: ControlSettings['encryption']['algorithm']; kmsKeyId?: string | null };
+  };
+  undo?: { windowMs?: number; exemptForMs?: number };
 }
 
-const SECTION_KEYS = ['mode', 'scope', 'requireApprovalWhenTagged', 'approvers', 'channel', 'escalation', 'guardrails'] as const;
+const SECTION_KEYS = ['mode', 'scope', 'requireApprovalWhenTagged', 'approvers', 'channel', 'escalation', 'guardrails', 'settings', 'undo'] as const;
 const SCOPE_KEYS = ['accounts', 'regions', 'tags'] as const;
 const APPROVER_KEYS = ['users', 'groups'] as const;
 const ESCALATION_KEYS = ['remindAfter', 'escalateAfter', 'escalateTo', 'timeoutAfter', 'timeoutAction'] as const;
 const ESCALATE_TO_KEYS = ['channel', 'users', 'groups'] as const;
 const GUARDRAIL_KEYS = ['maxAutoFixesPerHour', 'flap'] as const;
 const FLAP_KEYS = ['maxFixes', 'window'] as const;
+const SETTINGS_KEYS = ['ports', 'encryption'] as const;
+const ENCRYPTION_KEYS = ['algorithm', 'kmsKeyId'] as const;
+const ENCRYPTION_ALGORITHMS = ['AES256', 'aws:kms'] as const;
+const UNDO_KEYS = ['window', 'exemptFor'] as const;
 const TOP_KEYS = ['version', 'exemptions', 'defaults', 'controls'] as const;
 const EXEMPTION_KEYS = ['tag'] as const;
 
@@ -404,6 +470,51 @@ function readSection(v: unknown, path: string, pb: Problems): Section {
       });
       return guardrails;
     },
+    settings: (st) => {
+      const p = join(path, 'settings');
+      const o = mapping(st, p, SETTINGS_KEYS, pb);
+      if (!o) return undefined;
+      const settings: NonNullable<Section['settings']> = {};
+      each(o, settings, {
+        ports: (v) => portList(v, join(p, 'ports'), pb),
+        encryption: (e) => {
+          const ep = join(p, 'encryption');
+          const eo = mapping(e, ep, ENCRYPTION_KEYS, pb);
+          if (!eo) return undefined;
+          const enc: NonNullable<NonNullable<Section['settings']>['encryption']> = {};
+          each(eo, enc, {
+            algorithm: (a) => {
+              if (typeof a === 'string' && (ENCRYPTION_ALGORITHMS as readonly string[]).includes(a)) return a as 'AES256' | 'aws:kms';
+              pb.add(join(ep, 'algorithm'), `must be AES256 (keys S3 manages) or aws:kms (a KMS key), got ${describe(a)}`);
+              return undefined;
+            },
+            kmsKeyId: (k) => {
+              if (k === null) return null;
+              const problem = typeof k === 'string' ? checkKmsKey(k) : `must be a KMS key ARN, alias or key id, got ${describe(k)}`;
+              if (problem) pb.add(join(ep, 'kmsKeyId'), problem);
+              return problem ? undefined : (k as string);
+            },
+          });
+          return enc;
+        },
+      });
+      return settings;
+    },
+    undo: (u) => {
+      const p = join(path, 'undo');
+      const o = mapping(u, p, UNDO_KEYS, pb);
+      if (!o) return undefined;
+      const undo: NonNullable<Section['undo']> = {};
+      if (Object.hasOwn(o, 'window')) {
+        const ms = duration(o.window, join(p, 'window'), pb);
+        if (ms !== undefined) undo.windowMs = ms;
+      }
+      if (Object.hasOwn(o, 'exemptFor')) {
+        const ms = duration(o.exemptFor, join(p, 'exemptFor'), pb);
+        if (ms !== undefined) undo.exemptForMs = ms;
+      }
+      return undo;
+    },
   });
   return out;
 }
@@ -445,7 +556,48 @@ function merge(base: Effective, s: Section): Effective {
         windowMs: s.guardrails?.flap?.windowMs ?? base.guardrails.flap.windowMs,
       },
     },
+    settings: {
+      ports: s.settings?.ports ?? base.settings.ports,
+      encryption: mergeEncryption(base.settings.encryption, s.settings?.encryption),
+    },
+    undo: {
+      windowMs: s.undo?.windowMs ?? base.undo.windowMs,
+      exemptForMs: s.undo?.exemptForMs ?? base.undo.exemptForMs,
+    },
   };
+}
+
+/**
+ * Encryption merged key by key, with two rules for the key: `kmsKeyId: null` unsets an inherited
+ * one, and `algorithm: AES256` drops it (a KMS key means nothing without aws:kms).
+ */
+function mergeEncryption(
+  base: ControlSettings['encryption'],
+  s: NonNullable<Section['settings']>['encryption'],
+): ControlSettings['encryption'] {
+  const algorithm = s?.algorithm ?? base.algorithm;
+  const kmsKeyId = s?.kmsKeyId !== undefined ? (s.kmsKeyId ?? undefined) : s?.algorithm === 'AES256' ? undefined : base.kmsKeyId;
+  return kmsKeyId === undefined ? { algorithm } : { algorithm, kmsKeyId };
+}
+
+/** A KMS key set in `section` whose effective algorithm is not aws:kms. */
+function kmsKeyProblems(section: Section, effective: Effective, path: string, pb: Problems): void {
+  const key = section.settings?.encryption?.kmsKeyId;
+  const { algorithm } = effective.settings.encryption;
+  if (typeof key === 'string' && algorithm !== 'aws:kms') {
+    const where = section.settings?.encryption?.algorithm === undefined ? ' (inherited)' : '';
+    pb.add(`${path}.settings.encryption.kmsKeyId`, `only applies with algorithm aws:kms, but the algorithm is ${algorithm}${where}`);
+  }
+}
+
+/** What is wrong with the undo settings as a whole (each duration alone was checked when read). */
+function undoProblems(u: UndoSettings): string[] {
+  if (u.windowMs > 0 && u.exemptForMs === 0) {
+    return [
+      `exemptFor must be longer than 0 when window (${formatDuration(u.windowMs)}) is not 0: a reverted resource would be fixed again at once`,
+    ];
+  }
+  return [];
 }
 
 /** What is wrong with the ladder's order (remindAfter <= escalateAfter < timeoutAfter, steps at 0 left out). */
@@ -496,7 +648,10 @@ function parseYaml(text: string, pb: Problems): unknown {
 /**
  * Parses and validates a policy file's text. Every control in CONTROL_IDS gets an effective
  * policy: the built-in defaults, then the file's `defaults`, then the control's own section,
- * merged key by key. Throws one InvalidInputError listing every problem, each with its path.
+ * merged key by key. A control without an automatic fix (NOTIFY_ONLY_CONTROLS) only ever gets
+ * notify, dry-run or off: `auto` or `approve` in its own section is a problem; inherited from
+ * `defaults` (or the built-in auto) it becomes `notify`. Throws one InvalidInputError listing
+ * every problem, each with its path.
  */
 export function parsePolicy(text: string, source = 'policy'): Policy {
   const pb = new Problems();
@@ -535,6 +690,9 @@ export function parsePolicy(text: string, source = 'policy'): Policy {
   const defaults = merge(BUILTIN_DEFAULTS, defaultsSection);
   const defaultLadderProblems = ladderProblems(defaults.escalation);
   for (const problem of defaultLadderProblems) pb.add('defaults.escalation', problem);
+  const defaultUndoProblems = undoProblems(defaults.undo);
+  for (const problem of defaultUndoProblems) pb.add('defaults.undo', problem);
+  kmsKeyProblems(defaultsSection, defaults, 'defaults', pb);
 
   const sections = new Map<ControlId, Section>();
   if (Object.hasOwn(top, 'controls') && top.controls !== null) {
@@ -555,12 +713,29 @@ export function parsePolicy(text: string, source = 'policy'): Policy {
   const controls = {} as Record<ControlId, ControlPolicy>;
   for (const control of CONTROL_IDS) {
     const section = sections.get(control);
-    const effective = section ? merge(defaults, section) : defaults;
-    // What is wrong with the defaults' ladder is reported once, under defaults.
+    const path = `controls.${control}`;
+    let effective = section ? merge(defaults, section) : defaults;
+    // What is wrong with the defaults' ladder or undo is reported once, under defaults.
     if (section?.escalation) {
       for (const problem of ladderProblems(effective.escalation)) {
-        if (!defaultLadderProblems.includes(problem)) pb.add(`controls.${control}.escalation`, problem);
+        if (!defaultLadderProblems.includes(problem)) pb.add(`${path}.escalation`, problem);
       }
+    }
+    if (section?.undo) {
+      for (const problem of undoProblems(effective.undo)) {
+        if (!defaultUndoProblems.includes(problem)) pb.add(`${path}.undo`, problem);
+      }
+    }
+    if (section) kmsKeyProblems(section, effective, path, pb);
+    if (NOTIFY_ONLY_CONTROLS.includes(control) && !NOTIFY_ONLY_MODES.includes(effective.mode)) {
+      // Said in the control's own section: a mistake. Inherited from defaults (or built in): notify.
+      if (section?.mode !== undefined) {
+        pb.add(
+          `${path}.mode`,
+          `must be notify, dry-run or off: ${control} has no automatic fix, got ${describe(section.mode)}`,
+        );
+      }
+      effective = { ...effective, mode: 'notify' };
     }
     controls[control] = structuredClone({ control, ...effective });
   }

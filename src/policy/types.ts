@@ -54,6 +54,21 @@ export interface Scope {
   readonly tags: Readonly<Record<string, string>>;
 }
 
+/** Settings that change what a control counts as compliant or how it fixes. Each control reads the ones it knows. */
+export interface ControlSettings {
+  /** ec2-sg-admin-ports-open: ports never to be reachable from 0.0.0.0/0 or ::/0 (EC2.19-style list). Default [22, 3389]. */
+  readonly ports: readonly number[];
+  /** s3-default-encryption: the default encryption buckets must have. Default SSE-S3 (AES256). */
+  readonly encryption: { readonly algorithm: 'AES256' | 'aws:kms'; readonly kmsKeyId?: string };
+}
+
+export interface UndoSettings {
+  /** How long after a verified fix an approver may revert it; 0 closes the workflow right after verification. Default 1h. */
+  readonly windowMs: number;
+  /** A reverted resource is tagged exempt (the exemption tag) for this long, so the fix is not re-applied at once. Default 7d. */
+  readonly exemptForMs: number;
+}
+
 /** The effective policy of one control (defaults merged with the control's own section). */
 export interface ControlPolicy {
   readonly control: ControlId;
@@ -66,6 +81,8 @@ export interface ControlPolicy {
   readonly channel?: string;
   readonly escalation: EscalationLadder;
   readonly guardrails: Guardrails;
+  readonly settings: ControlSettings;
+  readonly undo: UndoSettings;
 }
 
 export interface Policy {

@@ -13,6 +13,9 @@ import { InvalidInputError } from '../errors.js';
 export const APPROVE_ACTION_ID = 'rectify_approve';
 export const REJECT_ACTION_ID = 'rectify_reject';
 export const APPROVAL_ACTIONS_BLOCK_ID = 'rectify_approval';
+/** The Undo button offered in the thread after a verified fix. */
+export const UNDO_ACTION_ID = 'rectify_undo';
+export const UNDO_ACTIONS_BLOCK_ID = 'rectify_undo_offer';
 
 /** Block Kit limits (docs.slack.dev/reference/block-kit). */
 export const SLACK_LIMITS = Object.freeze({
@@ -264,4 +267,69 @@ export function resultText(r: { readonly outcome: string; readonly summary: stri
       text = `${esc(r.outcome, 64)}: ${summary}${reason}`;
   }
   return truncate(text, SLACK_LIMITS.messageText);
+}
+
+// ---------------------------------------------------------------------------------------
+// Undo
+
+export interface UndoOffer {
+  readonly workflowId: string;
+  readonly runId: string;
+  /** What was fixed (untrusted: escaped). */
+  readonly summary: string;
+  /** ISO 8601: when the undo window closes. */
+  readonly until: string;
+}
+
+/** `s` without trailing whitespace and periods (the sentence adds its own); linear, no regex backtracking. */
+function trimEndPeriods(s: string): string {
+  let end = s.length;
+  while (end > 0 && (s[end - 1] === '.' || /\s/.test(s[end - 1]!))) end--;
+  return s.slice(0, end);
+}
+
+/**
+ * The thread reply after a verified fix: what was fixed, until when an approver can undo it,
+ * and an Undo button (danger, behind a confirm dialog) carrying `{"w","r"}` like the approval buttons.
+ */
+export function undoOfferMessage(v: UndoOffer): SlackMessage {
+  const value = encodeButtonValue(v.workflowId, v.runId);
+  const summary = trimEndPeriods(v.summary);
+  const line = `Fixed and verified: ${esc(summary, 1500)}. An approver can undo this until ${slackDate(v.until)}.`;
+  const blocks: unknown[] = [
+    section(`:white_check_mark: ${line}`),
+    {
+      type: 'actions',
+      block_id: UNDO_ACTIONS_BLOCK_ID,
+      elements: [
+        {
+          type: 'button',
+          action_id: UNDO_ACTION_ID,
+          text: plain('Undo', SLACK_LIMITS.buttonText),
+          style: 'danger',
+          value,
+          confirm: {
+            title: plain('Restore the previous state?', SLACK_LIMITS.confirmTitle),
+            text: plain(`rectify will put this back as it was before the fix: ${summary}.`, SLACK_LIMITS.confirmText),
+            confirm: plain('Undo', SLACK_LIMITS.confirmButton),
+            deny: plain('Cancel', SLACK_LIMITS.confirmButton),
+            style: 'danger',
+          },
+        },
+      ],
+    },
+  ];
+  return { text: truncate(line, SLACK_LIMITS.messageText), blocks };
+}
+
+/** The thread reply after an undo: who undid what, and why when they said. `by` is a Slack user id (mentioned) or a name. */
+export function undoneText(r: { readonly by: string; readonly reason?: string; readonly summary: string }): string {
+  const by = USER_ID.test(r.by) ? mentionUser(r.by) : esc(r.by, 100);
+  const reason = r.reason ? ` Reason: ${esc(r.reason, 1000)}` : '';
+  return truncate(`:leftwards_arrow_with_hook: Undone by ${by}: restored the previous state. ${esc(r.summary, 1500)}${reason}`, SLACK_LIMITS.messageText);
+}
+
+/** The thread reply when the undo window closes: the fix stays. */
+export function undoClosedText(): string {
+  return ':lock: The undo window has closed: the fix stays in place.';
 }

@@ -1,5 +1,5 @@
 /**
- * Reads an Approve / Reject click from a Slack interaction request. Pure module.
+ * Reads an Approve / Reject / Undo click from a Slack interaction request. Pure module.
  *
  * Slack POSTs interactions as `application/x-www-form-urlencoded` with one `payload` field
  * holding JSON (docs.slack.dev/interactivity/handling-user-interaction); for a button the JSON
@@ -8,9 +8,10 @@
  */
 import { InvalidInputError } from '../errors.js';
 import { getOwn, isObject } from '../findings/validate.js';
-import { APPROVE_ACTION_ID, REJECT_ACTION_ID } from './blocks.js';
+import { APPROVE_ACTION_ID, REJECT_ACTION_ID, UNDO_ACTION_ID } from './blocks.js';
 
-export type ApprovalDecision = 'approve' | 'reject';
+/** `undo` comes from the Undo button offered after a verified fix (`undoOfferMessage`). */
+export type ApprovalDecision = 'approve' | 'reject' | 'undo';
 
 export interface ApprovalClick {
   readonly decision: ApprovalDecision;
@@ -18,9 +19,9 @@ export interface ApprovalClick {
   readonly runId: string;
   /** Who clicked: Slack user id and (user)name. */
   readonly user: { readonly id: string; readonly name: string };
-  /** Channel id of the approval message. */
+  /** Channel id of the message clicked (the approval request, or the undo offer in its thread). */
   readonly channel: string;
-  /** `ts` of the approval message (to update it in place). */
+  /** `ts` of the message clicked (to update it in place). */
   readonly messageTs: string;
   /** When the button was clicked (Slack ts). */
   readonly actionTs: string;
@@ -47,7 +48,7 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 /**
- * The approval click in a signed interaction body. Anything else (another payload type, an
+ * The Approve / Reject / Undo click in a signed interaction body. Anything else (another payload type, an
  * unknown action, a value we did not write, missing user/channel/message) is an
  * `InvalidInputError` listing every problem found.
  */
@@ -82,6 +83,7 @@ export function parseBlockActions(rawBody: string): ApprovalClick {
     const actionId = getOwn(action, 'action_id');
     if (actionId === APPROVE_ACTION_ID) decision = 'approve';
     else if (actionId === REJECT_ACTION_ID) decision = 'reject';
+    else if (actionId === UNDO_ACTION_ID) decision = 'undo';
     else problems.push(`unknown action ${typeof actionId === 'string' ? JSON.stringify(actionId.slice(0, 64)) : '(no action_id)'}`);
 
     const value = getOwn(action, 'value');

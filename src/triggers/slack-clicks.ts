@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from '../log.js';
 import type { ApprovalClick } from '../slack/interaction.js';
-import { sendDecision } from './decisions.js';
+import { sendDecision, sendUndo } from './decisions.js';
 
 /**
  * What happens to a verified Approve / Reject click: it goes to the workflow as a Temporal Update
@@ -19,17 +19,18 @@ export function createClickHandler(client: Client, slack: WebClient | undefined,
   };
   return async (click: ApprovalClick): Promise<void> => {
     try {
-      const out = await sendDecision(
-        client,
-        { workflowId: click.workflowId, runId: click.runId },
-        { decision: click.decision, by: { id: click.user.id, name: click.user.name, via: 'slack' } },
-        // The same click delivered twice is one decision.
-        `slack:${click.actionTs}:${click.user.id}`,
-      );
+      const target = { workflowId: click.workflowId, runId: click.runId };
+      const by = { id: click.user.id, name: click.user.name, via: 'slack' as const };
+      // The same click delivered twice is one request.
+      const updateId = `slack:${click.actionTs}:${click.user.id}`;
+      const out =
+        click.decision === 'undo'
+          ? await sendUndo(client, target, { by }, updateId)
+          : await sendDecision(client, target, { decision: click.decision, by }, updateId);
       if (out.ok) {
-        logger.info('decision accepted', { workflowId: click.workflowId, decision: out.ack.decision, by: click.user.id });
+        logger.info('request accepted', { workflowId: click.workflowId, request: click.decision, by: click.user.id });
       } else {
-        logger.info('decision refused', { workflowId: click.workflowId, by: click.user.id, why: out.message });
+        logger.info('request refused', { workflowId: click.workflowId, by: click.user.id, why: out.message });
         await tell(click, out.message);
       }
     } catch (err) {

@@ -4,6 +4,8 @@ import { Worker, bundleWorkflowCode, type NativeConnection, type WorkflowBundleW
 import type { WebClient } from '@slack/web-api';
 import { createActivities } from '../activities/index.js';
 import type { AwsClients } from '../activities/aws.js';
+import type { Policy } from '../policy/types.js';
+import { DEFAULTS } from '../config.js';
 
 /** The workflow entry module; webpack bundles it from source, whatever runs the worker. */
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -21,10 +23,14 @@ export interface CreateWorkerOptions {
   readonly taskQueue: string;
   readonly aws: AwsClients;
   readonly slack?: WebClient;
+  /** The policy scans decide by (webhook findings carry theirs from the trigger). */
+  readonly policy: Policy;
+  readonly verifyDeadlineMs?: number;
+  readonly securityHubWriteBack?: boolean;
   readonly workflowBundle?: WorkflowBundleWithSourceMap;
 }
 
-/** A worker running the remediation workflows and activities on `taskQueue`. */
+/** A worker running the remediation, ledger and scan workflows and their activities on `taskQueue`. */
 export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
   return Worker.create({
     connection: opts.connection,
@@ -35,6 +41,9 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
       aws: opts.aws,
       ...(opts.slack ? { slack: opts.slack } : {}),
       ledger: { client: opts.client, taskQueue: opts.taskQueue },
+      policy: opts.policy,
+      verifyDeadlineMs: opts.verifyDeadlineMs ?? DEFAULTS.verifyDeadlineMs,
+      ...(opts.securityHubWriteBack === false ? { securityHubWriteBack: false } : {}),
     }),
   });
 }

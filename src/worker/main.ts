@@ -22,10 +22,10 @@ async function main(): Promise<void> {
   await ensureSearchAttributes(connection, config.temporal.namespace, logger);
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const native = await NativeConnection.connect({ address: config.temporal.address });
-  const aws = createAwsClients(config.aws);
+  const aws = createAwsClients(config.aws, config.securityHub.endpointUrl ? { securityHubEndpoint: config.securityHub.endpointUrl } : {});
   const slack = slackClient(config);
   try {
-    const worker = await createWorker({ connection: native, client, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, aws, ...(slack ? { slack } : {}) });
+    const worker = await createWorker({ connection: native, client, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, aws, policy, verifyDeadlineMs: config.remediation.verifyDeadlineMs, securityHubWriteBack: config.securityHub.writeBack, ...(slack ? { slack } : {}) });
     logger.info('worker running', {
       taskQueue: config.temporal.taskQueue,
       namespace: config.temporal.namespace,

@@ -1,2 +1,3 @@
 export { remediateFinding } from './remediate-finding.js';
 export { fixLedger } from './fix-ledger.js';
+export { scanAccount } from './scan-account.js';

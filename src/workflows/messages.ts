@@ -53,6 +53,7 @@ export type Outcome =
   | 'dry-run'
   | 'resolved'
   | 'unresolved'
+  | 'reverted'
   | 'failed';
 
 export interface StatusView {
@@ -64,6 +65,10 @@ export interface StatusView {
   /** Slack user ids allowed to decide from Slack (the CLI may always decide). */
   readonly approvers: readonly string[];
   readonly policyHash: string;
+  /** While a verified fix can still be taken back: until when (ISO). */
+  readonly undoUntil?: string;
+  /** Who approved, as `slack:U123` / `cli:alice` / `timeout`, once someone has. */
+  readonly decidedBy?: string;
 }
 
 /** The evidence record every remediation ends with: what was found, decided, read, changed and verified, and when. */
@@ -99,6 +104,10 @@ export interface RemediationRecord {
     readonly escalated?: string;
   };
   readonly guardrail?: GuardrailVerdict;
+  /** A verified fix taken back within the undo window: who, why, when, and the state restored. */
+  readonly undo?: { readonly by: Decider; readonly at: string; readonly reason?: string; readonly restored: unknown; readonly exemptUntil?: string };
+  /** Security Hub write-back (findings from Security Hub only). */
+  readonly securityHub?: { readonly status: string; readonly updated: boolean; readonly reason?: string };
   readonly observations: readonly FindingObservation[];
   /** Problems that did not stop the remediation (e.g. Slack unreachable). */
   readonly notes?: readonly string[];
@@ -109,6 +118,7 @@ export interface RemediationRecord {
     readonly approved?: string;
     readonly fixed?: string;
     readonly verified?: string;
+    readonly reverted?: string;
     readonly closed: string;
   };
 }
@@ -117,6 +127,17 @@ export const getStatus = defineQuery<StatusView>('getStatus');
 export const recordObservation = defineSignal<[FindingObservation]>('recordObservation');
 /** Approve or reject a remediation waiting for a person. Rejected (by its validator) unless it is waiting and the caller may decide. */
 export const decideRemediation = defineUpdate<DecisionAck, [DecisionRequest]>('decideRemediation');
+
+export interface UndoRequest {
+  readonly by: { readonly id: string; readonly name: string; readonly via: 'slack' | 'cli' };
+  readonly reason?: string;
+}
+export interface UndoAck {
+  readonly by: Decider;
+  readonly requestedAt: string;
+}
+/** Take a verified fix back while its undo window is open (approvers in Slack, operators at the CLI). */
+export const undoRemediation = defineUpdate<UndoAck, [UndoRequest]>('undoRemediation');
 
 /** Input of the per-control guardrail ledger workflow. */
 export interface LedgerState {

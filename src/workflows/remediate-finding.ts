@@ -13,13 +13,15 @@ import {
 import type { Activities, PlannedChange, Triage } from '../activities/index.js';
 import type { MessageRef } from '../activities/slack.js';
 import { NON_RETRYABLE_ERROR_TYPES } from '../errors.js';
-import { checkScope, decide, formatDuration, ladderSteps, type GuardrailVerdict } from '../policy/decide.js';
+import { checkScope, decide, formatDuration, ladderSteps, revertExemptionTag, type GuardrailVerdict } from '../policy/decide.js';
 import type { ApprovalView } from '../slack/blocks.js';
 import { escalationText, reminderText, resultText } from '../slack/blocks.js';
 import {
   decideRemediation,
   getStatus,
   recordObservation,
+  undoRemediation,
+  type UndoRequest,
   type Decider,
   type FindingObservation,
   type Outcome,
@@ -40,7 +42,7 @@ const READ: ActivityOptions = {
 const WRITE: ActivityOptions = { ...READ, startToCloseTimeout: '1m' };
 /** The guardrail ledger: retried until it answers; no answer means no fix. */
 const GUARD: ActivityOptions = { startToCloseTimeout: '30s', retry: { initialInterval: '1s', maximumInterval: '30s' } };
-/** Slack: a few tries, then the workflow carries on without it (the CLI can still decide). */
+/** Slack and Security Hub write-back: a few tries, then the workflow carries on without them (noted in the evidence). */
 const SLACK: ActivityOptions = {
   startToCloseTimeout: '20s',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5, nonRetryableErrorTypes },
@@ -56,6 +58,7 @@ const STATUS_FOR: Readonly<Record<Outcome, RemediationStatus>> = {
   'dry-run': RemediationStatus.DryRun,
   resolved: RemediationStatus.Resolved,
   unresolved: RemediationStatus.Unresolved,
+  reverted: RemediationStatus.Reverted,
   failed: RemediationStatus.Failed,
 };
 
@@ -72,6 +75,7 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
   const writes = proxyActivities<Activities>(WRITE);
   const guard = proxyActivities<Activities>(GUARD);
   const slack = proxyActivities<Activities>(SLACK);
+  const hub = proxyActivities<Activities>(SLACK);
   const verifier = proxyActivities<Activities>({
     startToCloseTimeout: '30s',
     scheduleToCloseTimeout: input.verifyDeadlineMs,
@@ -88,6 +92,8 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
   let awaitingDecision = false;
   let decided: { decision: 'approve' | 'reject'; by: Decider; decidedAt: string; reason?: string } | undefined;
   let messageRef: MessageRef | null = null;
+  let undoUntil: string | undefined;
+  let undoRequest: (UndoRequest & { at: string }) | undefined;
 
   setHandler(getStatus, () => ({
     status,
@@ -96,6 +102,8 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
     approvalReasons,
     approvers,
     policyHash: policy?.hash ?? '',
+    ...(undoUntil ? { undoUntil } : {}),
+    ...(decided ? { decidedBy: `${decided.by.via}:${decided.by.id}` } : {}),
   }));
   setHandler(recordObservation, (o) => void observations.push(o));
   setHandler(
@@ -120,11 +128,30 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
     },
   );
 
+  setHandler(
+    undoRemediation,
+    (req) => {
+      undoRequest = { ...req, at: now() };
+      const by: Decider = { ...req.by };
+      return { by, requestedAt: undoRequest.at };
+    },
+    {
+      validator: (req) => {
+        if (undoRequest) throw new Error(`undo already requested by ${undoRequest.by.name} at ${undoRequest.at}`);
+        if (!undoUntil) throw new Error(`nothing to undo: ${status === RemediationStatus.Remediated ? 'the undo window is closed' : `status is ${status}`}`);
+        if (!req.by?.id || !req.by.name) throw new Error('the requester must have an id and a name');
+        if (req.by.via === 'slack' && !approvers.includes(req.by.id)) throw new Error(`${req.by.name} is not an approver for ${finding.control}`);
+        if (req.by.via !== 'slack' && req.by.via !== 'cli') throw new Error('undo comes from Slack or the CLI');
+      },
+      description: 'Take the verified fix back while the undo window is open.',
+    },
+  );
+
   const setStatus = (s: RemediationStatus) => {
     status = s;
     upsertSearchAttributes([{ key: SearchAttr.Status, value: s }]);
   };
-  const times: { detected: string; received: string; triaged?: string; approved?: string; fixed?: string; verified?: string } = {
+  const times: { detected: string; received: string; triaged?: string; approved?: string; fixed?: string; verified?: string; reverted?: string } = {
     detected: finding.observedAt,
     received: input.receivedAt,
   };
@@ -134,6 +161,8 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
   let change: RemediationRecord['change'];
   let guardrail: GuardrailVerdict | undefined;
   let approval: RemediationRecord['approval'];
+  let undone: RemediationRecord['undo'];
+  let securityHub: RemediationRecord['securityHub'];
 
   const record = (outcome: Outcome, reason?: string): RemediationRecord => ({
     findingId: finding.id,
@@ -154,12 +183,16 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
     ...(change ? { change } : {}),
     ...(approval ? { approval } : {}),
     ...(guardrail ? { guardrail } : {}),
+    ...(undone ? { undo: undone } : {}),
+    ...(securityHub ? { securityHub } : {}),
     observations,
     ...(notes.length ? { notes } : {}),
     timestamps: { ...times, closed: now() },
   });
-  const finish = (outcome: Outcome, reason?: string): RemediationRecord => {
+  const finish = async (outcome: Outcome, reason?: string): Promise<RemediationRecord> => {
     setStatus(STATUS_FOR[outcome]);
+    const shStatus = outcome === 'remediated' || outcome === 'already-compliant' || outcome === 'resolved' ? 'RESOLVED' : outcome === 'exempt' ? 'SUPPRESSED' : undefined;
+    if (shStatus) await writeBackToSecurityHub(shStatus, `rectify: ${outcome}${reason ? ` (${reason})` : change?.summary ? `: ${change.summary}` : ''}`);
     return record(outcome, reason);
   };
   const fail = (err: unknown): never => {
@@ -182,13 +215,14 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
   if (!policy?.control || !policy.hash) return fail(new Error('no policy in the workflow input; nothing was changed'));
   upsertSearchAttributes([{ key: SearchAttr.PolicyHash, value: policy.hash }]);
   const cp = policy.control;
+  const settings = cp.settings;
 
   const scope = checkScope(policy, finding);
   if (!scope.inScope) return finish('out-of-scope', scope.reason);
 
   setStatus(RemediationStatus.Triaging);
   try {
-    triage = await reads.triageFinding(finding);
+    triage = await reads.triageFinding(finding, settings);
   } catch (err) {
     return fail(err);
   }
@@ -233,7 +267,8 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
     ...(deadline ? { deadline } : {}),
   });
 
-  if (decision.action === 'notify') return notifyUntilCompliant();
+  // A control with no automatic fix can only chase a person, whatever the mode says.
+  if (decision.action === 'notify' || !triage.fixable) return notifyUntilCompliant();
 
   let decider: Decider = { id: 'policy', name: 'policy (automatic)', via: 'policy' };
   let reasons: string[] = [];
@@ -254,7 +289,7 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
 
   setStatus(RemediationStatus.Remediating);
   try {
-    const fix = await writes.applyFix(finding);
+    const fix = await writes.applyFix(finding, settings);
     times.fixed = fix.at;
     if (fix.applied && fix.change) {
       before = fix.before;
@@ -274,7 +309,7 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
 
   setStatus(RemediationStatus.Verifying);
   try {
-    const v = await verifier.verifyFix(finding, before, change);
+    const v = await verifier.verifyFix(finding, before, change, settings);
     after = v.after;
     times.verified = v.at;
   } catch (err) {
@@ -282,6 +317,10 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
     return fail(err);
   }
   await reportInThread('remediated');
+  if (cp.undo.windowMs > 0) {
+    const reverted = await offerUndo();
+    if (reverted) return reverted;
+  }
   return finish('remediated');
 
   // --- the waits -------------------------------------------------------------------------
@@ -304,6 +343,7 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
       )) ?? [...cp.approvers.users, ...esc.escalateTo.users];
     messageRef = (await bestEffort('posting the approval request to Slack', slack.postApprovalRequest(cp.channel, view(why)))) ?? null;
     awaitingDecision = true;
+    await writeBackToSecurityHub('NOTIFIED', `rectify: waiting for approval (${why.join('; ')})`);
 
     let elapsed = 0;
     let timedOut = false;
@@ -360,14 +400,15 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
     const v = view([`policy mode is notify for ${finding.control}: nothing is changed automatically`]);
     const text = `Action needed on ${finding.resource.id} (${finding.account}/${finding.region}): ${finding.title}\nCurrent state: ${v.currentState}\nTo fix: ${v.proposedChange}`;
     await bestEffort('posting the notification', slack.postSlackText({ ...(cp.channel ? { channel: cp.channel } : {}) }, text));
-    change = { ...planned!, applied: false, note: 'notify mode: not applied' };
+    await writeBackToSecurityHub('NOTIFIED', `rectify: owner notified; nothing changed automatically`);
+    change = { ...planned!, applied: false, note: triage!.fixable ? 'notify mode: not applied' : 'no automatic fix for this control: the owner must act' };
     let elapsed = 0;
     for (const step of ladderSteps(cp.escalation)) {
       await sleep(step.atMs - elapsed);
       elapsed = step.atMs;
       let recheck: Triage;
       try {
-        recheck = await reads.triageFinding(finding);
+        recheck = await reads.triageFinding(finding, settings);
       } catch (err) {
         return fail(err);
       }
@@ -391,6 +432,51 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
       }
     }
     return finish('unresolved', 'the escalation ladder ran out');
+  }
+
+  /**
+   * Keeps a verified fix revertible for the policy's undo window. An undo restores the recorded
+   * before-state of exactly what was changed and tags the resource exempt for a while, so the
+   * fix is not immediately applied again. Returns the closing record when reverted.
+   */
+  async function offerUndo(): Promise<RemediationRecord | undefined> {
+    setStatus(RemediationStatus.Remediated);
+    undoUntil = new Date(Date.now() + cp.undo.windowMs).toISOString();
+    await bestEffort('offering undo in Slack', slack.postUndoOffer(messageRef, cp.channel, { workflowId: info.workflowId, runId: info.runId, summary: change!.summary, until: undoUntil }));
+    const asked = await condition(() => undoRequest !== undefined, cp.undo.windowMs);
+    undoUntil = undefined;
+    if (!asked || !undoRequest || !change) {
+      await bestEffort('closing the undo offer', slack.postSlackText({ thread: messageRef }, 'The undo window has closed; the fix stays.'));
+      return undefined;
+    }
+    const req = undoRequest;
+    let restored: unknown;
+    try {
+      restored = (await writes.undoFix(finding, before, change)).after;
+    } catch (err) {
+      return fail(err);
+    }
+    after = restored;
+    times.reverted = now();
+    const exemption = revertExemptionTag(policy, Date.now());
+    const exemptUntil = exemption.value;
+    const tagged = await bestEffort('tagging the resource exempt', writes.markExempt(finding, exemption.key, exemptUntil));
+    undone = { by: { ...req.by }, at: req.at, ...(req.reason ? { reason: req.reason } : {}), restored, ...(tagged ? { exemptUntil } : {}) };
+    upsertSearchAttributes([{ key: SearchAttr.DecidedBy, value: `${req.by.via}:${req.by.id}` }]);
+    await bestEffort('posting the undo in the thread', slack.postSlackText({ thread: messageRef }, `Undone by ${req.by.name}${req.reason ? `: ${req.reason}` : ''}. Restored the previous state of ${finding.resource.id}.`));
+    return finish('reverted', `reverted by ${req.by.name}${req.reason ? `: ${req.reason}` : ''}${tagged ? `; exempt until ${exemptUntil}` : ''}`);
+  }
+
+  /** Tells Security Hub what became of a finding it reported. Best effort, recorded in the evidence. */
+  async function writeBackToSecurityHub(status: 'RESOLVED' | 'NOTIFIED' | 'SUPPRESSED', note: string): Promise<void> {
+    const productArn = finding.origin['productArn'];
+    const findingId = finding.origin['findingId'];
+    if (finding.source !== 'securityhub' || !productArn || !findingId) return;
+    const out = await bestEffort(
+      `Security Hub write-back (${status})`,
+      hub.updateSecurityHubFinding({ findingId, productArn, region: finding.region }, { status, note, updatedBy: 'rectify' }),
+    );
+    securityHub = { status, updated: out?.updated ?? false, ...(out?.reason ? { reason: out.reason } : {}) };
   }
 
   async function reportInThread(outcome: string, reason?: string): Promise<void> {

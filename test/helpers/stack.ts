@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { DEFAULT_POLICY_PATH, parsePolicy } from '../../src/policy/load.js';
+import type { Policy } from '../../src/policy/types.js';
 import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
@@ -38,5 +39,12 @@ export function unique(prefix: string): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`;
 }
 
-/** The shipped default policy (auto fixes; approval for production / public-website tags). */
-export const defaultPolicy = parsePolicy(readFileSync(DEFAULT_POLICY_PATH, 'utf8'), DEFAULT_POLICY_PATH);
+const shipped = parsePolicy(readFileSync(DEFAULT_POLICY_PATH, 'utf8'), DEFAULT_POLICY_PATH);
+/**
+ * The shipped default policy (auto fixes; approval for production / public-website tags) with the
+ * undo window closed, so remediations end as soon as the fix is verified. Same hash as the file.
+ */
+export const defaultPolicy: Policy = {
+  ...shipped,
+  controls: Object.fromEntries(Object.entries(shipped.controls).map(([id, c]) => [id, { ...c, undo: { ...c.undo, windowMs: 0 } }])) as unknown as Policy['controls'],
+};

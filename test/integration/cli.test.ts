@@ -68,7 +68,7 @@ describe('CLI: approvals, approve, reject', () => {
     ({ client, connection } = await temporalClient());
     native = await workerConnection();
     aws = createAwsClients(awsConfig());
-    worker = await createWorker({ connection: native, client, namespace: 'default', taskQueue, aws });
+    worker = await createWorker({ connection: native, client, namespace: 'default', taskQueue, aws, policy: defaultPolicy });
     running = worker.run();
   });
   afterAll(async () => {

@@ -12,6 +12,7 @@ import type { SubmitResult } from '../../src/triggers/submit.js';
 import { createWorker } from '../../src/worker/create-worker.js';
 import type { RemediationRecord } from '../../src/workflows/messages.js';
 import { makeBucket, makeSecurityGroup, REGION, world22 } from '../helpers/fixtures.js';
+import { startSecurityHubStandIn, type SecurityHubStandIn } from '../helpers/securityhub-standin.js';
 import { defaultPolicy, stackAddresses, temporalClient, unique, workerConnection } from '../helpers/stack.js';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -24,14 +25,16 @@ let native: NativeConnection;
 let worker: Worker;
 let running: Promise<void>;
 let aws: AwsClients;
+let securityHub: SecurityHubStandIn;
 
 beforeAll(async () => {
   const { temporalAddress, motoEndpoint } = stackAddresses();
   const config = loadConfig({ TEMPORAL_ADDRESS: temporalAddress, AWS_ENDPOINT_URL: motoEndpoint, PORT: '0', WEBHOOK_TOKEN: TOKEN, TEMPORAL_TASK_QUEUE: unique('full-stack'), VERIFY_DEADLINE_SECONDS: '20' });
   ({ client, connection } = await temporalClient());
   native = await workerConnection();
-  aws = createAwsClients(config.aws);
-  worker = await createWorker({ connection: native, client, namespace: 'default', taskQueue: config.temporal.taskQueue, aws });
+  securityHub = await startSecurityHubStandIn();
+  aws = createAwsClients(config.aws, { securityHubEndpoint: securityHub.url });
+  worker = await createWorker({ connection: native, client, namespace: 'default', taskQueue: config.temporal.taskQueue, policy: defaultPolicy, aws });
   running = worker.run();
   server = await startTriggerServer(config, client, silentLogger, defaultPolicy);
 });
@@ -43,6 +46,7 @@ afterAll(async () => {
   await native?.close();
   await connection?.close();
   aws?.destroy();
+  await securityHub?.close();
 });
 
 async function postEvent(event: unknown): Promise<{ status: number; body: { findings: SubmitResult[]; ignored: unknown[] } }> {
@@ -67,12 +71,21 @@ describe('full stack over HTTP: webhook -> Temporal -> moto', () => {
     expect((await client.workflow.getHandle(r.workflowId).describe()).status.name).toBe('COMPLETED');
   });
 
-  it('a Security Hub S3.8 finding fixes the bucket; the remediation own CloudTrail event starts nothing', async () => {
+  it('a Security Hub S3.8 finding fixes the bucket and is RESOLVED in Security Hub; the remediation own CloudTrail event starts nothing', async () => {
     const bucket = await makeBucket(aws);
-    const { body } = await postEvent(securityHubS3_8Event(bucket, REGION));
+    const event = securityHubS3_8Event(bucket, REGION);
+    const asff = (event.detail['findings'] as { Id: string; ProductArn: string }[])[0]!;
+    securityHub.addFinding(asff.Id, asff.ProductArn);
+    const { body } = await postEvent(event);
     const r = body.findings[0]!;
     const record: RemediationRecord = await client.workflow.getHandle(r.workflowId, r.runId).result();
     expect(record.outcome).toBe('remediated');
+    expect(record.securityHub).toEqual({ status: 'RESOLVED', updated: true });
+    const written = securityHub.finding(asff.Id, asff.ProductArn)!;
+    expect(written.Workflow.Status).toBe('RESOLVED');
+    expect(written.Note?.Text).toContain(`Turn on Block Public Access`);
+    expect(written.Note?.UpdatedBy).toBe('rectify');
+    expect(securityHub.requests.every((q) => q.signed)).toBe(true);
     const live = await aws.s3(REGION).send(new GetPublicAccessBlockCommand({ Bucket: bucket }));
     expect(live.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true });
 

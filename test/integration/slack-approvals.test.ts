@@ -31,6 +31,7 @@ version: 1
 defaults:
   approvers: { users: [${APPROVER}] }
   channel: CAPPROVALS
+  undo: { window: 0 }
   escalation: { remindAfter: 0, escalateAfter: 0, timeoutAfter: 1h, timeoutAction: reject }
 controls:
   ec2-sg-admin-ports-open:
@@ -65,7 +66,7 @@ beforeAll(async () => {
   ({ client, connection } = await temporalClient());
   native = await workerConnection();
   aws = createAwsClients(config.aws);
-  worker = await createWorker({ connection: native, client, namespace: 'default', taskQueue: config.temporal.taskQueue, aws, slack: slackClient(config)! });
+  worker = await createWorker({ connection: native, client, namespace: 'default', taskQueue: config.temporal.taskQueue, policy, aws, slack: slackClient(config)! });
   running = worker.run();
   server = await startTriggerServer(config, client, silentLogger, policy);
 });

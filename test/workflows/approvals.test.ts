@@ -48,13 +48,14 @@ afterAll(async () => {
 });
 
 /** A policy with an approval ladder of seconds instead of hours. */
-function policy(extra: { escalation?: string; s3?: string; sg?: string; defaults?: string } = {}): Policy {
+function policy(extra: { escalation?: string; s3?: string; sg?: string; defaults?: string; undo?: string } = {}): Policy {
   const yaml = `
 version: 1
 defaults:
   mode: auto
   approvers: { users: [${APPROVER}], groups: [] }
   channel: CAPPROVALS
+  undo: { window: ${extra.undo ?? '0'} }
   escalation:
 ${extra.escalation ?? `    remindAfter: 0
     escalateAfter: 0
@@ -78,7 +79,7 @@ const LADDER = `    remindAfter: 1s
 /** Runs `fn` with a worker on a fresh task queue (so each test has its own guardrail ledger). */
 async function withWorker<T>(fn: (submit: (f: Finding) => Promise<WorkflowHandle>, queue: string) => Promise<T>, p: Policy): Promise<T> {
   const taskQueue = unique('approvals');
-  const worker = await createWorker({ connection: native, client, namespace: 'default', taskQueue, aws, slack, workflowBundle: bundle });
+  const worker = await createWorker({ connection: native, client, policy: p, namespace: 'default', taskQueue, aws, slack, workflowBundle: bundle });
   const submitter = createSubmitter(client, { taskQueue, verifyDeadlineMs: 20_000, policy: p });
   const submit = async (f: Finding) => {
     const r = await submitter.submit(f);
@@ -220,12 +221,12 @@ describe('escalation ladder', () => {
     const taskQueue = unique('restart');
     const p = policy();
     const submitter = createSubmitter(client, { taskQueue, verifyDeadlineMs: 20_000, policy: p });
-    const first = await createWorker({ connection: native, client, namespace: 'default', taskQueue, aws, slack, workflowBundle: bundle });
+    const first = await createWorker({ connection: native, client, policy: p, namespace: 'default', taskQueue, aws, slack, workflowBundle: bundle });
     const r = await submitter.submit(sgFinding(groupId));
     const handle = client.workflow.getHandle(r.workflowId, r.runId);
     await first.runUntil(waitForStatus(handle, RemediationStatus.AwaitingApproval));
     // The first worker is gone (shut down); the workflow's state lives in Temporal, not in it.
-    const second = await createWorker({ connection: native, client, namespace: 'default', taskQueue, aws, slack, workflowBundle: bundle });
+    const second = await createWorker({ connection: native, client, policy: p, namespace: 'default', taskQueue, aws, slack, workflowBundle: bundle });
     const record: RemediationRecord = await second.runUntil(async () => {
       const ok = await sendDecision(client, { workflowId: handle.workflowId }, { decision: 'approve', by: { id: 'dave', name: 'dave', via: 'cli' } });
       expect(ok.ok).toBe(true);
@@ -351,5 +352,54 @@ describe('fail closed', () => {
     }, policy());
     const bpa = await aws.s3(REGION).send(new GetPublicAccessBlockCommand({ Bucket: bucket })).catch((e: Error) => e);
     expect(bpa).toBeInstanceOf(Error);
+  });
+});
+
+describe('undo window', () => {
+  it('an operator takes a verified fix back: the exact rules return and the group is tagged exempt', async () => {
+    const groupId = await makeSecurityGroup(aws, [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0', Description: 'vendor support' }] }]);
+    const { sendUndo } = await import('../../src/triggers/decisions.js');
+    const p = policy({ undo: '1h' });
+    const record: RemediationRecord = await withWorker(async (submit) => {
+      const handle = await submit(sgFinding(groupId));
+      for (let i = 0; i < 100 && !(await handle.query(getStatus)).undoUntil; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(await worldOpen(groupId)).toBe(false);
+      expect((await handle.query(getStatus)).status).toBe(RemediationStatus.Remediated);
+      // The offer, with its Undo button, is in Slack.
+      const offers = slackCalls('chat.postMessage', (a) => JSON.stringify(a['blocks'] ?? '').includes('rectify_undo') && JSON.stringify(a['blocks']).includes(groupId));
+      expect(offers).toHaveLength(1);
+      expect(offers[0]!.args['channel']).toBe('CAPPROVALS');
+      const outsider = await sendUndo(client, { workflowId: handle.workflowId }, { by: { id: 'UINTRUDER9', name: 'mallory', via: 'slack' } });
+      expect(outsider).toEqual({ ok: false, message: 'Not accepted: mallory is not an approver for ec2-sg-admin-ports-open' });
+      const ok = await sendUndo(client, { workflowId: handle.workflowId }, { by: { id: 'frank', name: 'frank', via: 'cli' }, reason: 'vendor needs access until Friday' });
+      expect(ok.ok).toBe(true);
+      const twice = await sendUndo(client, { workflowId: handle.workflowId }, { by: { id: 'frank', name: 'frank', via: 'cli' } });
+      expect(twice.ok).toBe(false);
+      return handle.result();
+    }, p);
+    expect(record.outcome).toBe('reverted');
+    expect(record.undo?.by).toEqual({ id: 'frank', name: 'frank', via: 'cli' });
+    expect(record.undo?.reason).toBe('vendor needs access until Friday');
+    expect(record.undo?.exemptUntil).toBeDefined();
+    const live = await aws.ec2(REGION).send(new DescribeSecurityGroupsCommand({ GroupIds: [groupId] }));
+    const g = live.SecurityGroups![0]!;
+    expect(g.IpPermissions).toEqual([expect.objectContaining({ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0', Description: 'vendor support' }] })]);
+    const exempt = g.Tags?.find((t) => t.Key === 'rectify:exempt-until');
+    expect(exempt?.Value).toBe(record.undo?.exemptUntil);
+    expect((await client.workflow.getHandle(record.workflowId, record.runId).describe()).typedSearchAttributes.get(SearchAttr.Status)).toBe(RemediationStatus.Reverted);
+
+    // The next finding for it is left alone while the exemption lasts.
+    const again: RemediationRecord = await withWorker(async (submit) => (await submit(sgFinding(groupId))).result(), policy());
+    expect(again.outcome).toBe('exempt');
+  });
+
+  it('when the window closes the fix stays and the workflow completes', async () => {
+    const bucket = await makeBucket(aws);
+    const record: RemediationRecord = await withWorker(async (submit) => (await submit(s3Finding(bucket))).result(), policy({ undo: '2s' }));
+    expect(record.outcome).toBe('remediated');
+    expect(record.undo).toBeUndefined();
+    const { sendUndo } = await import('../../src/triggers/decisions.js');
+    const late = await sendUndo(client, { workflowId: record.workflowId, runId: record.runId }, { by: { id: 'frank', name: 'frank', via: 'cli' } });
+    expect(late).toEqual({ ok: false, message: 'Not accepted: this remediation has already finished; nothing was changed' });
   });
 });

@@ -32,7 +32,7 @@ beforeAll(async () => {
   viaProxy = createAwsClients({ ...awsConfig(), endpointUrl: proxy.endpoint });
   ({ client, connection } = await temporalClient());
   native = await workerConnection();
-  worker = await createWorker({ connection: native, client, namespace: 'default', taskQueue, aws: viaProxy, workflowBundle: await bundleWorkflows() });
+  worker = await createWorker({ connection: native, client, policy: defaultPolicy, namespace: 'default', taskQueue, aws: viaProxy, workflowBundle: await bundleWorkflows() });
   running = worker.run();
 });
 
@@ -112,6 +112,6 @@ describe('AWS faults, injected as real AWS error responses in front of moto', ()
     expect(proxy.forwarded.filter((l) => l.startsWith(`PUT /${bucket}/?publicAccessBlock`))).toHaveLength(1);
     expect(record.change?.applied).toBe(false);
     expect(record.change?.note).toContain('attempt 2');
-    expect(record.after).toEqual({ blockPublicAcls: true, ignorePublicAcls: true, blockPublicPolicy: true, restrictPublicBuckets: true });
+    expect(record.after).toEqual({ configured: true, blockPublicAcls: true, ignorePublicAcls: true, blockPublicPolicy: true, restrictPublicBuckets: true });
   });
 });

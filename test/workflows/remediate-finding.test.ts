@@ -29,7 +29,7 @@ beforeAll(async () => {
   ({ client, connection } = await temporalClient());
   nativeConnection = await workerConnection();
   aws = createAwsClients(awsConfig());
-  worker = await createWorker({ connection: nativeConnection, client, namespace: 'default', taskQueue, aws, workflowBundle: bundle });
+  worker = await createWorker({ connection: nativeConnection, client, policy: defaultPolicy, namespace: 'default', taskQueue, aws, workflowBundle: bundle });
   running = worker.run();
 });
 
@@ -71,8 +71,8 @@ describe('remediateFinding on the dev server against moto', () => {
     expect(record.workflowId).toBe(workflowIdFor(finding));
     expect(record.change?.applied).toBe(true);
     expect(record.change?.summary).toContain(bucket);
-    expect(record.before).toEqual({ blockPublicAcls: false, ignorePublicAcls: false, blockPublicPolicy: false, restrictPublicBuckets: false });
-    expect(record.after).toEqual({ blockPublicAcls: true, ignorePublicAcls: true, blockPublicPolicy: true, restrictPublicBuckets: true });
+    expect(record.before).toEqual({ configured: false, blockPublicAcls: false, ignorePublicAcls: false, blockPublicPolicy: false, restrictPublicBuckets: false });
+    expect(record.after).toEqual({ configured: true, blockPublicAcls: true, ignorePublicAcls: true, blockPublicPolicy: true, restrictPublicBuckets: true });
     expect(record.tags).toEqual({ owner: 'data-team' });
     const t = record.timestamps;
     for (const k of ['detected', 'received', 'triaged', 'fixed', 'verified', 'closed'] as const) expect(Date.parse(t[k]!)).not.toBeNaN();
@@ -147,7 +147,7 @@ describe('remediateFinding on the dev server against moto', () => {
       },
       { step: 'initialize', name: 'competingWriter' },
     );
-    const w = await createWorker({ connection: nativeConnection, client, namespace: 'default', taskQueue: queue, aws: driftAws, workflowBundle: bundle });
+    const w = await createWorker({ connection: nativeConnection, client, policy: defaultPolicy, namespace: 'default', taskQueue: queue, aws: driftAws, workflowBundle: bundle });
     const bucket = await makeBucket(aws);
     const started = Date.now();
     const { failure, record } = await w.runUntil(async () => failureRecord((await remediate(s3Finding(bucket), queue, 3000)).result()));
@@ -174,7 +174,7 @@ describe('remediateFinding on the dev server against moto', () => {
     expect(b.workflowId).toBe(a.workflowId);
     expect(b.runId).toBe(a.runId);
 
-    const w = await createWorker({ connection: nativeConnection, client, namespace: 'default', taskQueue: queue, aws, workflowBundle: bundle });
+    const w = await createWorker({ connection: nativeConnection, client, policy: defaultPolicy, namespace: 'default', taskQueue: queue, aws, workflowBundle: bundle });
     const record: RemediationRecord = await w.runUntil(client.workflow.getHandle(a.workflowId, a.runId).result());
     expect(record.outcome).toBe('remediated');
     expect(record.observations.map((o) => o.findingId)).toEqual(['event-2']);

@@ -1,46 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { InvalidInputError } from '../../../src/errors.js';
 import { controlForConfigRule } from '../../../src/findings/config-rules.js';
-import type { Finding } from '../../../src/findings/finding.js';
 import { normalizeEventBridgeEvent } from '../../../src/findings/index.js';
-
-// ---- helpers (kept local: each test file stands alone) ---------------------------------
-type Path = readonly (string | number)[];
-const REMOVE = Symbol('remove');
-
-function load(name: string): Record<string, unknown> {
-  return JSON.parse(readFileSync(new URL(`../../fixtures/events/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
-}
-
-/** A deep copy of `base` with the value at `path` replaced (or removed with REMOVE). */
-function edit(base: unknown, path: Path, value: unknown): Record<string, unknown> {
-  const copy = structuredClone(base) as Record<string, unknown>;
-  let node: Record<string | number, unknown> = copy;
-  for (const key of path.slice(0, -1)) node = node[key] as Record<string | number, unknown>;
-  const last = path[path.length - 1] as string | number;
-  if (value === REMOVE) delete node[last];
-  else node[last] = value;
-  return copy;
-}
-
-function problemsOf(fn: () => unknown): readonly string[] {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof InvalidInputError) return e.problems;
-    throw e;
-  }
-  throw new Error('expected an InvalidInputError');
-}
-
-function only(body: unknown): Finding {
-  const result = normalizeEventBridgeEvent(body);
-  expect(result.ignored).toEqual([]);
-  expect(result.findings).toHaveLength(1);
-  return result.findings[0] as Finding;
-}
-// ----------------------------------------------------------------------------------------
+import { REMOVE, edit, load, only, problemsOf } from './helpers.js';
 
 const s3NonCompliant = load('config-s3-bucket-level-public-access-noncompliant.json');
 const sshCompliant = load('config-securityhub-restricted-ssh-compliant.json');
@@ -111,6 +72,115 @@ describe('Config: mapped rules', () => {
   });
 });
 
+describe('Config: S3 ACL and encryption rules', () => {
+  const publicRead = load('config-securityhub-s3-bucket-public-read-prohibited-noncompliant.json');
+
+  it('securityhub-s3-bucket-public-read-prohibited-<suffix> NON_COMPLIANT -> s3-bucket-public-acl with every field', () => {
+    expect(only(publicRead)).toEqual({
+      id: 'securityhub-s3-bucket-public-read-prohibited-5b6c7d8e/acme-reports-2026',
+      source: 'config',
+      control: 's3-bucket-public-acl',
+      account: '123456789012',
+      region: 'us-east-1',
+      resource: { type: 'AwsS3Bucket', id: 'acme-reports-2026' },
+      severity: 'CRITICAL',
+      title: 'AWS Config rule securityhub-s3-bucket-public-read-prohibited-5b6c7d8e found acme-reports-2026 NON_COMPLIANT',
+      observedAt: '2026-11-23T10:08:40.118Z',
+      state: 'active',
+      origin: {
+        configRuleName: 'securityhub-s3-bucket-public-read-prohibited-5b6c7d8e',
+        configRuleArn:
+          'arn:aws:config:us-east-1:123456789012:config-rule/aws-service-rule/securityhub.amazonaws.com/config-rule-q7r2kd',
+      },
+    });
+  });
+
+  it.each([
+    ['s3-bucket-public-write-prohibited', 's3-bucket-public-acl', 'CRITICAL'],
+    ['s3-bucket-server-side-encryption-enabled', 's3-default-encryption', 'MEDIUM'],
+    ['securityhub-s3-default-encryption-kms-6c7d8e9f', 's3-default-encryption', 'MEDIUM'],
+  ])('%s -> %s (%s)', (rule, control, severity) => {
+    expect(only(edit(publicRead, ['detail', 'configRuleName'], rule))).toMatchObject({ control, severity });
+  });
+
+  it('COMPLIANT -> resolved', () => {
+    expect(only(edit(publicRead, ['detail', 'newEvaluationResult', 'complianceType'], 'COMPLIANT')).state).toBe('resolved');
+  });
+
+  it('s3-default-encryption-kms evaluating a KMS key -> ignored (the control acts on buckets)', () => {
+    let body = edit(publicRead, ['detail', 'configRuleName'], 's3-default-encryption-kms');
+    body = edit(body, ['detail', 'resourceType'], 'AWS::KMS::Key');
+    body = edit(body, ['detail', 'resourceId'], '1234abcd-12ab-34cd-56ef-1234567890ab');
+    expect(normalizeEventBridgeEvent(body).ignored[0]?.reason).toBe(
+      'resource type AWS::KMS::Key is not the one s3-default-encryption acts on (AWS::S3::Bucket)',
+    );
+  });
+});
+
+describe('Config: security group rules', () => {
+  it.each(['vpc-sg-open-only-to-authorized-ports', 'securityhub-vpc-sg-port-restriction-check-1a2b3c4d'])('%s -> ec2-sg-admin-ports-open', (rule) => {
+    expect(only(edit(sshCompliant, ['detail', 'configRuleName'], rule)).control).toBe('ec2-sg-admin-ports-open');
+  });
+});
+
+describe('Config: EBS encryption by default (AWS::::Account)', () => {
+  const ebs = load('config-ec2-ebs-encryption-by-default-noncompliant.json');
+
+  it('ec2-ebs-encryption-by-default NON_COMPLIANT -> ec2-ebs-default-encryption on the account, with every field', () => {
+    expect(only(ebs)).toEqual({
+      id: 'ec2-ebs-encryption-by-default/123456789012',
+      source: 'config',
+      control: 'ec2-ebs-default-encryption',
+      account: '123456789012',
+      region: 'eu-central-1',
+      resource: { type: 'AwsAccount', id: '123456789012' },
+      severity: 'MEDIUM',
+      title: 'AWS Config rule ec2-ebs-encryption-by-default found 123456789012 NON_COMPLIANT',
+      observedAt: '2026-11-23T11:24:10.337Z',
+      state: 'active',
+      origin: {
+        configRuleName: 'ec2-ebs-encryption-by-default',
+        configRuleArn: 'arn:aws:config:eu-central-1:123456789012:config-rule/config-rule-m3xq8v',
+      },
+    });
+  });
+
+  it('COMPLIANT -> resolved', () => {
+    expect(only(edit(ebs, ['detail', 'newEvaluationResult', 'complianceType'], 'COMPLIANT')).state).toBe('resolved');
+  });
+
+  it.each([
+    ['210987654321', 'detail.resourceId: must be the finding\'s own account 123456789012, got "210987654321"'],
+    ['AWS::::Account:123456789012', 'detail.resourceId: must be a 12-digit AWS account id, got "AWS::::Account:123456789012"'],
+  ])('rejects account resource id %j', (id, problem) => {
+    expect(problemsOf(() => normalizeEventBridgeEvent(edit(ebs, ['detail', 'resourceId'], id)))).toEqual([problem]);
+  });
+});
+
+describe('Config: IAM user rules (resource ids are unique ids, not names)', () => {
+  const iamUser = load('config-iam-user-mfa-enabled-noncompliant.json');
+  const REASON =
+    'AWS Config names IAM users by their unique id (AIDA...), not by user name, and the event carries no name; the user reaches rectify through Security Hub or CloudTrail';
+
+  it.each(['NON_COMPLIANT', 'COMPLIANT'])('iam-user-mfa-enabled %s -> ignored with the reason', (complianceType) => {
+    const body = edit(iamUser, ['detail', 'newEvaluationResult', 'complianceType'], complianceType);
+    expect(normalizeEventBridgeEvent(body)).toEqual({
+      findings: [],
+      ignored: [{ reason: REASON, ref: 'iam-user-mfa-enabled/AIDACKCEVSQ6C2EXAMPLE' }],
+    });
+  });
+
+  it('securityhub-mfa-enabled-for-iam-console-access-<suffix> -> ignored the same way', () => {
+    const body = edit(iamUser, ['detail', 'configRuleName'], 'securityhub-mfa-enabled-for-iam-console-access-7d8e9f0a');
+    expect(normalizeEventBridgeEvent(body).ignored[0]?.reason).toBe(REASON);
+  });
+
+  it('still rejects a malformed event', () => {
+    const body = edit(iamUser, ['detail', 'awsAccountId'], 'x');
+    expect(problemsOf(() => normalizeEventBridgeEvent(body))).toEqual(['detail.awsAccountId: must be a 12-digit AWS account id, got "x"']);
+  });
+});
+
 describe('Config: ignored events', () => {
   it('a rule built on no remediated managed rule -> ignored', () => {
     expect(normalizeEventBridgeEvent(unmappedRule)).toEqual({
@@ -152,11 +222,20 @@ describe('controlForConfigRule', () => {
     ['RESTRICTED-SSH', 'ec2-sg-admin-ports-open'],
     ['restricted-common-ports', 'ec2-sg-admin-ports-open'],
     ['unrestricted-ssh-restricted-ssh', 'ec2-sg-admin-ports-open'],
+    ['s3-bucket-public-read-prohibited', 's3-bucket-public-acl'],
+    ['s3-bucket-public-write-prohibited-conformance-pack-x1', 's3-bucket-public-acl'],
+    ['s3-bucket-server-side-encryption-enabled', 's3-default-encryption'],
+    ['securityhub-s3-default-encryption-kms-6c7d8e9f', 's3-default-encryption'],
+    ['vpc-sg-open-only-to-authorized-ports', 'ec2-sg-admin-ports-open'],
+    ['vpc-sg-port-restriction-check', 'ec2-sg-admin-ports-open'],
+    ['securityhub-ec2-ebs-encryption-by-default-2843ed9e', 'ec2-ebs-default-encryption'],
+    ['mfa-enabled-for-iam-console-access', 'iam-user-console-mfa'],
+    ['iam-user-mfa-enabled', 'iam-user-console-mfa'],
   ])('%j -> %s', (name, control) => {
     expect(controlForConfigRule(name)).toBe(control);
   });
 
-  it.each(['unrestricted-ssh', 'restricted-sshd', 'restricted_ssh', 'restrictedssh', 's3-bucket-public-read-prohibited', ''])(
+  it.each(['unrestricted-ssh', 'restricted-sshd', 'restricted_ssh', 'restrictedssh', 's3-bucket-public-access-prohibited', 's3-default-encryption', 'root-account-mfa-enabled', ''])(
     '%j -> none',
     (name) => {
       expect(controlForConfigRule(name)).toBeUndefined();

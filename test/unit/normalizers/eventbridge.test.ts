@@ -1,37 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../../src/errors.js';
 import { SUPPORTED_DETAIL_TYPES, normalizeEventBridgeEvent } from '../../../src/findings/index.js';
-
-// ---- helpers (kept local: each test file stands alone) ---------------------------------
-type Path = readonly (string | number)[];
-const REMOVE = Symbol('remove');
-
-function load(name: string): Record<string, unknown> {
-  return JSON.parse(readFileSync(new URL(`../../fixtures/events/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
-}
-
-/** A deep copy of `base` with the value at `path` replaced (or removed with REMOVE). */
-function edit(base: unknown, path: Path, value: unknown): Record<string, unknown> {
-  const copy = structuredClone(base) as Record<string, unknown>;
-  let node: Record<string | number, unknown> = copy;
-  for (const key of path.slice(0, -1)) node = node[key] as Record<string | number, unknown>;
-  const last = path[path.length - 1] as string | number;
-  if (value === REMOVE) delete node[last];
-  else node[last] = value;
-  return copy;
-}
-
-function problemsOf(fn: () => unknown): readonly string[] {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof InvalidInputError) return e.problems;
-    throw e;
-  }
-  throw new Error('expected an InvalidInputError');
-}
-// ----------------------------------------------------------------------------------------
+import { REMOVE, edit, load, problemsOf } from './helpers.js';
 
 const s3Event = load('cloudtrail-s3-create-bucket.json');
 
@@ -138,8 +108,27 @@ describe('normalizeEventBridgeEvent: envelope', () => {
     }
   });
 
+  it('passes on every finding of an event: one CloudTrail call may concern several controls', () => {
+    const { findings, ignored } = normalizeEventBridgeEvent(s3Event);
+    expect(ignored).toEqual([]);
+    expect(findings.map((f) => [f.id, f.control])).toEqual([
+      ['0d6f2a4e-3b1c-4f8a-9e7d-2c5b8a1f3e60#s3-block-public-access', 's3-block-public-access'],
+      ['0d6f2a4e-3b1c-4f8a-9e7d-2c5b8a1f3e60#s3-default-encryption', 's3-default-encryption'],
+    ]);
+  });
+
+  it('passes on findings and ignored entries of one event together', () => {
+    const { findings, ignored } = normalizeEventBridgeEvent(load('cloudtrail-s3-put-bucket-acl-owner-only.json'));
+    expect(findings.map((f) => f.control)).toEqual(['s3-block-public-access']);
+    expect(ignored.map((i) => i.ref)).toEqual(['8e0a2c4e-1b3d-4f5a-9c7e-0b2d4f6a8c0e#s3-bucket-public-acl']);
+  });
+
+  it('accepts aws.iam as the source of IAM CloudTrail events', () => {
+    expect(normalizeEventBridgeEvent(load('cloudtrail-iam-create-login-profile.json')).findings).toHaveLength(1);
+  });
+
   it('ignores unknown envelope fields and tolerates a missing time', () => {
     const body = edit(edit(s3Event, ['time'], REMOVE), ['replay-name'], 'x');
-    expect(normalizeEventBridgeEvent(body).findings).toHaveLength(1);
+    expect(normalizeEventBridgeEvent(body)).toEqual(normalizeEventBridgeEvent(s3Event));
   });
 });

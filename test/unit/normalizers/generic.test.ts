@@ -1,40 +1,13 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { InvalidInputError } from '../../../src/errors.js';
+import { CONTROL_IDS } from '../../../src/findings/finding.js';
 import { normalizeGenericFindings } from '../../../src/findings/index.js';
-
-// ---- helpers (kept local: each test file stands alone) ---------------------------------
-type Path = readonly (string | number)[];
-const REMOVE = Symbol('remove');
-
-function load(name: string): Record<string, unknown> {
-  return JSON.parse(readFileSync(new URL(`../../fixtures/events/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
-}
-
-/** A deep copy of `base` with the value at `path` replaced (or removed with REMOVE). */
-function edit(base: unknown, path: Path, value: unknown): Record<string, unknown> {
-  const copy = structuredClone(base) as Record<string, unknown>;
-  let node: Record<string | number, unknown> = copy;
-  for (const key of path.slice(0, -1)) node = node[key] as Record<string | number, unknown>;
-  const last = path[path.length - 1] as string | number;
-  if (value === REMOVE) delete node[last];
-  else node[last] = value;
-  return copy;
-}
-
-function problemsOf(fn: () => unknown): readonly string[] {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof InvalidInputError) return e.problems;
-    throw e;
-  }
-  throw new Error('expected an InvalidInputError');
-}
-// ----------------------------------------------------------------------------------------
+import { REMOVE, edit, load, problemsOf } from './helpers.js';
 
 const single = load('generic-prowler-s3.json');
 const batch = load('generic-batch.json');
+const newControls = load('generic-new-controls.json');
+/** The supported controls as the unknown-control problem lists them: every control, in order. */
+const SUPPORTED = CONTROL_IDS.join(', ');
 const NOW = new Date('2026-11-23T15:00:00.000Z');
 const now = (): Date => NOW;
 
@@ -171,7 +144,7 @@ describe('generic: batches', () => {
       { ...single, status: 'open', observedAt: 'now', title: 5, scanner: ['p'] },
     ];
     expect(problemsOf(() => normalizeGenericFindings({ findings }))).toEqual([
-      'findings[0].control "iam-root-mfa" is not supported; supported: s3-block-public-access, ec2-sg-admin-ports-open',
+      `findings[0].control "iam-root-mfa" is not supported; supported: ${SUPPORTED}`,
       'findings[2].id: must not be empty',
       'findings[2].account: must be a 12-digit AWS account id, got "1"',
       'findings[2].region: must be an AWS region such as us-east-1, got "x"',
@@ -198,14 +171,17 @@ describe('generic: invalid input', () => {
     ]);
   });
 
-  it('names an unknown control and lists the supported ones', () => {
+  it('names an unknown control and lists every supported one', () => {
     const problems = problemsOf(() => normalizeGenericFindings(edit(single, ['control'], 'x')));
-    expect(problems).toEqual(['control "x" is not supported; supported: s3-block-public-access, ec2-sg-admin-ports-open']);
+    expect(problems).toEqual([
+      'control "x" is not supported; supported: s3-block-public-access, s3-bucket-public-acl, s3-default-encryption, ec2-sg-admin-ports-open, ec2-ebs-default-encryption, iam-user-console-mfa',
+    ]);
+    expect(problems[0]).toBe(`control "x" is not supported; supported: ${SUPPORTED}`);
   });
 
   it('throws InvalidInputError with a readable message', () => {
     expect(() => normalizeGenericFindings(edit(single, ['control'], 'x'))).toThrow(
-      'generic finding: control "x" is not supported; supported: s3-block-public-access, ec2-sg-admin-ports-open',
+      `generic finding: control "x" is not supported; supported: ${SUPPORTED}`,
     );
   });
 
@@ -249,8 +225,148 @@ describe('generic: invalid input', () => {
     let body = edit(single, ['control'], 'x');
     body = edit(body, ['resource'], { type: 'AwsEc2SecurityGroup', id: 'nope' });
     expect(problemsOf(() => normalizeGenericFindings(body))).toEqual([
-      'control "x" is not supported; supported: s3-block-public-access, ec2-sg-admin-ports-open',
+      `control "x" is not supported; supported: ${SUPPORTED}`,
       'resource.id: must be a security group id (sg- and 8 or 17 hex digits), got "nope"',
+    ]);
+  });
+
+  it('with an unknown control checks a resource.type given for the new resource types too', () => {
+    let body = edit(single, ['control'], 'x');
+    body = edit(body, ['resource'], { type: 'AwsIamUser', id: 'jane doe' });
+    expect(problemsOf(() => normalizeGenericFindings(body))[1]).toBe(
+      'resource.id: must be an IAM user name (1 to 64 letters, digits and _+=,.@-), got "jane doe"',
+    );
+  });
+});
+
+describe('generic: every control', () => {
+  it('maps a batch of the newer controls, each resource id checked for its type', () => {
+    expect(normalizeGenericFindings(newControls, { now })).toEqual({
+      findings: [
+        {
+          id: 'prowler-s3-acl-0001',
+          source: 'generic',
+          control: 's3-bucket-public-acl',
+          account: '123456789012',
+          region: 'us-east-1',
+          resource: { type: 'AwsS3Bucket', id: 'acme-public-site' },
+          severity: 'CRITICAL',
+          title: 'S3 Bucket acme-public-site has a public ACL (AllUsers READ)',
+          observedAt: '2026-11-23T10:21:00.000Z',
+          state: 'active',
+          origin: { scanner: 'prowler' },
+        },
+        {
+          id: 'prowler-s3-sse-0002',
+          source: 'generic',
+          control: 's3-default-encryption',
+          account: '123456789012',
+          region: 'us-east-1',
+          resource: { type: 'AwsS3Bucket', id: 'acme-reports-2026' },
+          severity: 'MEDIUM',
+          title: 's3-default-encryption on acme-reports-2026',
+          observedAt: '2026-11-23T10:33:00.000Z',
+          state: 'active',
+          origin: { scanner: 'prowler' },
+        },
+        {
+          id: 'prowler-ebs-0003',
+          source: 'generic',
+          control: 'ec2-ebs-default-encryption',
+          account: '123456789012',
+          region: 'eu-central-1',
+          resource: { type: 'AwsAccount', id: '123456789012' },
+          severity: 'MEDIUM',
+          title: 'ec2-ebs-default-encryption on 123456789012',
+          observedAt: '2026-11-23T11:25:00.000Z',
+          state: 'active',
+          origin: { scanner: 'prowler' },
+        },
+        {
+          id: 'prowler-iam-0004',
+          source: 'generic',
+          control: 'iam-user-console-mfa',
+          account: '123456789012',
+          region: 'us-east-1',
+          resource: { type: 'AwsIamUser', id: 'jane.doe@example.com' },
+          severity: 'MEDIUM',
+          title: 'iam-user-console-mfa on jane.doe@example.com',
+          observedAt: '2026-11-23T12:42:00.000Z',
+          state: 'active',
+          origin: { scanner: 'prowler' },
+        },
+      ],
+      ignored: [],
+    });
+  });
+
+  const finding = (i: number): Record<string, unknown> =>
+    ((newControls['findings'] as Record<string, unknown>[])[i] as Record<string, unknown>);
+  const ebs = finding(2);
+  const iam = finding(3);
+
+  /** A valid finding of each control, from the fixtures. */
+  const validOf: Readonly<Record<string, Record<string, unknown>>> = {
+    's3-block-public-access': single,
+    's3-bucket-public-acl': finding(0),
+    's3-default-encryption': finding(1),
+    'ec2-sg-admin-ports-open': (batch['findings'] as Record<string, unknown>[])[1] as Record<string, unknown>,
+    'ec2-ebs-default-encryption': ebs,
+    'iam-user-console-mfa': iam,
+  };
+
+  it.each(CONTROL_IDS.map((c) => [c]))('accepts status resolved for %s', (control) => {
+    const item = { ...validOf[control], status: 'resolved' };
+    expect(normalizeGenericFindings(item).findings[0]).toMatchObject({ control, state: 'resolved' });
+  });
+
+  it.each([
+    ['a different account', '210987654321', 'resource.id: must be the finding\'s own account 123456789012, got "210987654321"'],
+    ['an ARN', 'arn:aws:iam::123456789012:root', 'resource.id: must be a 12-digit AWS account id, got "arn:aws:iam::123456789012:root"'],
+    ['a number', 123456789012, 'resource.id: must be a 12-digit AWS account id, got 123456789012'],
+  ])('ec2-ebs-default-encryption: rejects %s as resource.id', (_name, id, problem) => {
+    expect(problemsOf(() => normalizeGenericFindings(edit(ebs, ['resource', 'id'], id)))).toEqual([problem]);
+  });
+
+  it('ec2-ebs-default-encryption with an invalid account reports the account once and still checks the resource id', () => {
+    let body = edit(ebs, ['account'], 'x');
+    body = edit(body, ['resource', 'id'], 'y');
+    expect(problemsOf(() => normalizeGenericFindings(body))).toEqual([
+      'account: must be a 12-digit AWS account id, got "x"',
+      'resource.id: must be a 12-digit AWS account id, got "y"',
+    ]);
+  });
+
+  it.each([
+    ['an ARN', 'arn:aws:iam::123456789012:user/jane'],
+    ['a name with a space', 'jane doe'],
+    ['65 characters', 'x'.repeat(65)],
+    ['an empty name', ''],
+  ])('iam-user-console-mfa: rejects %s as resource.id', (_name, id) => {
+    expect(problemsOf(() => normalizeGenericFindings(edit(iam, ['resource', 'id'], id)))).toEqual([
+      `resource.id: must be an IAM user name (1 to 64 letters, digits and _+=,.@-), got ${JSON.stringify(id.slice(0, 64))}`,
+    ]);
+  });
+
+  it('iam-user-console-mfa: region defaults to us-east-1 when absent or null, and is checked when given', () => {
+    expect(normalizeGenericFindings(edit(iam, ['region'], null)).findings[0]?.region).toBe('us-east-1');
+    expect(normalizeGenericFindings(edit(iam, ['region'], 'eu-west-1')).findings[0]?.region).toBe('eu-west-1');
+    expect(problemsOf(() => normalizeGenericFindings(edit(iam, ['region'], 'global')))).toEqual([
+      'region: must be an AWS region such as us-east-1, got "global"',
+    ]);
+  });
+
+  it('other controls still require a region', () => {
+    expect(problemsOf(() => normalizeGenericFindings(edit(ebs, ['region'], REMOVE)))).toEqual(['region: is missing']);
+  });
+
+  it.each([
+    ['iam-user-console-mfa', 'AwsIamUser', 'AwsAccount'],
+    ['ec2-ebs-default-encryption', 'AwsAccount', 'AwsS3Bucket'],
+  ])('%s: rejects a resource.type other than %s', (control, expected, given) => {
+    const body = control === 'iam-user-console-mfa' ? iam : ebs;
+    expect(problemsOf(() => normalizeGenericFindings(edit(body, ['resource', 'type'], given)))).toEqual([
+      `resource.type: must be "${expected}" for control ${control}, got "${given}"`,
     ]);
   });
 });

@@ -18,22 +18,18 @@ import {
   hasControlChars,
   isAccountId,
   isBucketName,
+  isIamUserName,
   isRegion,
   isSecurityGroupId,
   parseTimestamp,
 } from '../../../src/findings/validate.js';
+import { FIXTURES, REMOVE, edit, load, type Path } from './helpers.js';
 
-// ---- helpers (kept local: each test file stands alone) ---------------------------------
-type Path = readonly (string | number)[];
-const REMOVE = Symbol('remove');
-const FIXTURES = new URL('../../fixtures/events/', import.meta.url);
-
-function load(name: string): Record<string, unknown> {
-  return JSON.parse(readFileSync(new URL(name, FIXTURES), 'utf8')) as Record<string, unknown>;
-}
-
-/** A deep copy of `base` with the value at `path` replaced (or removed with REMOVE). */
-function edit(base: unknown, path: Path, value: unknown): unknown {
+/**
+ * `edit` for the random paths of `mutate`: it also replaces the root (path []) and leaves the
+ * copy unchanged where the path runs through a value that is not an object.
+ */
+function editLeniently(base: unknown, path: Path, value: unknown): unknown {
   if (path.length === 0) return value === REMOVE ? undefined : value;
   const copy = structuredClone(base) as Record<string, unknown>;
   let node: unknown = copy;
@@ -57,7 +53,6 @@ function pathsOf(value: unknown, prefix: Path = [], out: Path[] = []): Path[] {
   }
   return out;
 }
-// ----------------------------------------------------------------------------------------
 
 const eventFixtures = readdirSync(FIXTURES)
   .filter((n) => n.endsWith('.json') && !n.startsWith('generic-'))
@@ -100,8 +95,21 @@ function assertValidFinding(f: Finding): void {
   expect(isAccountId(f.account)).toBe(true);
   expect(isRegion(f.region)).toBe(true);
   expect(f.resource.type).toBe(CONTROL_RESOURCE_TYPE[f.control]);
-  if (f.resource.type === 'AwsS3Bucket') expect(isBucketName(f.resource.id)).toBe(true);
-  else expect(isSecurityGroupId(f.resource.id)).toBe(true);
+  switch (f.resource.type) {
+    case 'AwsS3Bucket':
+      expect(isBucketName(f.resource.id)).toBe(true);
+      break;
+    case 'AwsEc2SecurityGroup':
+      expect(isSecurityGroupId(f.resource.id)).toBe(true);
+      break;
+    case 'AwsAccount':
+      // An account setting is always the finding's own account.
+      expect(f.resource.id).toBe(f.account);
+      break;
+    case 'AwsIamUser':
+      expect(isIamUserName(f.resource.id)).toBe(true);
+      break;
+  }
   expect(SEVERITIES).toContain(f.severity);
   expect(f.title.length).toBeGreaterThan(0);
   expect(f.title.length).toBeLessThanOrEqual(512);
@@ -130,19 +138,43 @@ const interesting = fc.constantFrom<unknown>(
   'NON_COMPLIANT',
   'COMPLIANT',
   'S3.8',
+  'S3.2',
+  'S3.17',
   'EC2.19',
+  'EC2.7',
+  'IAM.5',
   'AwsS3Bucket',
   'AwsEc2SecurityGroup',
+  'AwsAccount',
+  'AwsIamUser',
   'AWS::S3::Bucket',
   'AWS::EC2::SecurityGroup',
+  'AWS::::Account',
+  'AWS::IAM::User',
+  'AWS::::Account:123456789012',
+  'AWS::::Account:210987654321',
+  'arn:aws:iam::123456789012:user/a/jane',
+  'AIDACKCEVSQ6C2EXAMPLE',
   'CreateBucket',
+  'PutBucketAcl',
+  'PutBucketEncryption',
   'PutBucketPublicAccessBlock',
   'AuthorizeSecurityGroupIngress',
+  'DisableEbsEncryptionByDefault',
+  'CreateLoginProfile',
+  'DeactivateMFADevice',
   's3.amazonaws.com',
   'ec2.amazonaws.com',
+  'iam.amazonaws.com',
   'aws.s3',
+  'aws.iam',
+  'public-read',
+  ['public-read'],
+  'http://acs.amazonaws.com/groups/global/AllUsers',
+  { Grantee: { URI: 'http://acs.amazonaws.com/groups/global/AllUsers' } },
   'sg-0123456789abcdef0',
   '123456789012',
+  '210987654321',
   'us-east-1',
   '2026-11-23T10:00:00Z',
   'x'.repeat(100_000),
@@ -171,7 +203,7 @@ function mutate(base: unknown, ms: readonly { at: number; value: unknown }[]): u
   let body: unknown = base;
   for (const m of ms) {
     const paths = pathsOf(body);
-    body = edit(body, paths[m.at % paths.length] ?? [], m.value);
+    body = editLeniently(body, paths[m.at % paths.length] ?? [], m.value);
   }
   return body;
 }
@@ -209,7 +241,7 @@ describe('property: any JSON value', () => {
     );
     const envelope = fc.record({
       'detail-type': fc.constantFrom(...SUPPORTED_DETAIL_TYPES),
-      source: fc.constantFrom('aws.s3', 'aws.ec2', 'aws.securityhub', 'aws.config'),
+      source: fc.constantFrom('aws.s3', 'aws.ec2', 'aws.iam', 'aws.securityhub', 'aws.config'),
       account: fc.constant('123456789012'),
       region: fc.constant('us-east-1'),
       id: fc.constant('e1'),
@@ -248,14 +280,44 @@ describe('property: mutated valid fixtures', () => {
   });
 });
 
+/**
+ * `text` (JSON) with `members` added as the first members of every object. Braces inside
+ * strings (a JSON document embedded in a string, as ASFF does for S3 ACLs) are left alone.
+ */
+function addToEveryObject(text: string, members: string): string {
+  let out = '';
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] as string;
+    out += c;
+    if (inString) {
+      if (c === '\\') out += text[++i] ?? '';
+      else if (c === '"') inString = false;
+    } else if (c === '"') {
+      inString = true;
+    } else if (c === '{') {
+      out += /^\s*\}/.test(text.slice(i + 1)) ? members : `${members}, `;
+    }
+  }
+  return out;
+}
+
 describe('prototype pollution', () => {
   const pollute = '{"polluted": "yes", "toString": "x"}';
 
+  it('addToEveryObject adds the members to every object, not inside strings', () => {
+    expect(JSON.parse(addToEveryObject('{"a": {}, "b": "{x}", "c": [{"d": "\\"{"}]}', '"k": 1'))).toEqual({
+      k: 1,
+      a: { k: 1 },
+      b: '{x}',
+      c: [{ k: 1, d: '"{' }],
+    });
+  });
+
   it.each(eventFixtures)('__proto__ and constructor keys at every level of %s change nothing', (name) => {
     const text = readFileSync(new URL(name, FIXTURES), 'utf8');
-    // Add the keys to every object in the document.
-    const hostile = text.replace(/\{/g, `{"__proto__": ${pollute}, "constructor": {"prototype": ${pollute}}, `);
-    const body = JSON.parse(hostile.replace(/, \}/g, '}')) as unknown;
+    const hostile = addToEveryObject(text, `"__proto__": ${pollute}, "constructor": {"prototype": ${pollute}}`);
+    const body = JSON.parse(hostile) as unknown;
     const original = normalizeEventBridgeEvent(load(name));
     expect(normalizeEventBridgeEvent(body)).toEqual(original);
   });
@@ -284,6 +346,22 @@ describe('prototype pollution', () => {
     ) as unknown;
     const body = edit(full, ['detail', 'requestParameters', 'PublicAccessBlockConfiguration'], config);
     expect(normalizeEventBridgeEvent(body).findings).toHaveLength(1);
+  });
+
+  it('an ACL grant to AllUsers given only under __proto__ is not trusted either way', () => {
+    const owner = load('cloudtrail-s3-put-bucket-acl-owner-only.json');
+    const acl = JSON.parse(
+      '{"__proto__": {"Grant": {"Grantee": {"URI": "http://acs.amazonaws.com/groups/global/AllUsers"}}}}',
+    ) as unknown;
+    const body = edit(owner, ['detail', 'requestParameters', 'AccessControlPolicy', 'AccessControlList'], acl);
+    const f = normalizeEventBridgeEvent(body).findings.find((x) => x.control === 's3-bucket-public-acl');
+    expect(f?.title).toBe('The ACL of S3 bucket acme-reports-2026 was changed; it must be checked for public grants');
+  });
+
+  it('a user name given only under __proto__ is not read', () => {
+    const mfa = load('cloudtrail-iam-deactivate-mfa-device.json');
+    const params = JSON.parse('{"__proto__": {"userName": "jane"}, "serialNumber": "arn:aws:iam::123456789012:mfa/x"}') as unknown;
+    expect(normalizeEventBridgeEvent(edit(mfa, ['detail', 'requestParameters'], params)).findings).toEqual([]);
   });
 
   it('keys shadowing Object.prototype methods do not break reading', () => {
@@ -333,10 +411,29 @@ describe('bounded work', () => {
     expect(() => normalizeEventBridgeEvent(body)).toThrow('detail.eventID: must be at most 512 characters, got 10000');
   });
 
+  it('scans a bounded number of grants and grant header values', () => {
+    const owner = load('cloudtrail-s3-put-bucket-acl-owner-only.json');
+    const grants = new Array<unknown>(200_000).fill({ Grantee: { ID: 'abc' } });
+    let body = edit(owner, ['detail', 'requestParameters', 'AccessControlPolicy', 'AccessControlList', 'Grant'], grants);
+    body = edit(body, ['detail', 'requestParameters', 'x-amz-grant-read'], new Array<string>(200_000).fill('id="abc"'));
+    const started = Date.now();
+    expect(normalizeEventBridgeEvent(body).findings.map((f) => f.control)).toContain('s3-bucket-public-acl');
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
   it('ignores deeply nested values it does not need', () => {
     const deep = JSON.parse(`${'['.repeat(5000)}1${']'.repeat(5000)}`) as unknown;
-    const body = edit(load('cloudtrail-s3-create-bucket.json'), ['detail', 'additionalEventData'], deep);
-    expect(normalizeEventBridgeEvent(body).findings).toHaveLength(1);
+    const createBucket = load('cloudtrail-s3-create-bucket.json');
+    const body = edit(createBucket, ['detail', 'additionalEventData'], deep);
+    expect(normalizeEventBridgeEvent(body)).toEqual(normalizeEventBridgeEvent(createBucket));
+  });
+
+  it('reads sparse arrays (holes where a test deleted an element) without failing', () => {
+    const createPublic = load('cloudtrail-s3-create-bucket-public-read.json');
+    const acl = ['public-read'];
+    delete acl[0];
+    const body = edit(createPublic, ['detail', 'requestParameters', 'x-amz-acl'], acl);
+    expect(normalizeEventBridgeEvent(body).findings.map((f) => f.control)).not.toContain('s3-bucket-public-acl');
   });
 
   it('reports the problems of all 100 findings of a full batch', () => {

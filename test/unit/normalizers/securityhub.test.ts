@@ -1,45 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { InvalidInputError } from '../../../src/errors.js';
-import type { Finding } from '../../../src/findings/finding.js';
 import { normalizeEventBridgeEvent } from '../../../src/findings/index.js';
-
-// ---- helpers (kept local: each test file stands alone) ---------------------------------
-type Path = readonly (string | number)[];
-const REMOVE = Symbol('remove');
-
-function load(name: string): Record<string, unknown> {
-  return JSON.parse(readFileSync(new URL(`../../fixtures/events/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
-}
-
-/** A deep copy of `base` with the value at `path` replaced (or removed with REMOVE). */
-function edit(base: unknown, path: Path, value: unknown): Record<string, unknown> {
-  const copy = structuredClone(base) as Record<string, unknown>;
-  let node: Record<string | number, unknown> = copy;
-  for (const key of path.slice(0, -1)) node = node[key] as Record<string | number, unknown>;
-  const last = path[path.length - 1] as string | number;
-  if (value === REMOVE) delete node[last];
-  else node[last] = value;
-  return copy;
-}
-
-function problemsOf(fn: () => unknown): readonly string[] {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof InvalidInputError) return e.problems;
-    throw e;
-  }
-  throw new Error('expected an InvalidInputError');
-}
-
-function only(body: unknown): Finding {
-  const result = normalizeEventBridgeEvent(body);
-  expect(result.ignored).toEqual([]);
-  expect(result.findings).toHaveLength(1);
-  return result.findings[0] as Finding;
-}
-// ----------------------------------------------------------------------------------------
+import { REMOVE, edit, load, only, problemsOf } from './helpers.js';
 
 const s3Failed = load('securityhub-s3-8-failed.json');
 const sgFailed = load('securityhub-ec2-19-failed.json');
@@ -124,6 +85,180 @@ describe('Security Hub: mapped controls', () => {
       ...(asffOf(s3Failed)['Resources'] as unknown[]),
     ];
     expect(only(edit(s3Failed, [...F, 'Resources'], resources)).resource.id).toBe('acme-reports-2026');
+  });
+});
+
+describe('Security Hub: S3 ACL and default encryption controls', () => {
+  const s3_2 = load('securityhub-s3-2-failed.json');
+  const s3_17 = load('securityhub-s3-17-failed.json');
+  const S3_2_ID = 'arn:aws:securityhub:us-east-1:123456789012:security-control/S3.2/finding/1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d';
+
+  it('S3.2 FAILED -> active s3-bucket-public-acl finding with every field', () => {
+    expect(only(s3_2)).toEqual({
+      id: S3_2_ID,
+      source: 'securityhub',
+      control: 's3-bucket-public-acl',
+      account: '123456789012',
+      region: 'us-east-1',
+      resource: { type: 'AwsS3Bucket', id: 'acme-reports-2026' },
+      severity: 'CRITICAL',
+      title: 'S3 general purpose buckets should block public read access',
+      observedAt: '2026-11-23T10:08:44.502Z',
+      state: 'active',
+      origin: {
+        findingId: S3_2_ID,
+        securityControlId: 'S3.2',
+        productArn: 'arn:aws:securityhub:us-east-1::product/aws/securityhub',
+        generatorId: 'security-control/S3.2',
+      },
+    });
+  });
+
+  it('S3.3 (public write) -> s3-bucket-public-acl as well', () => {
+    expect(only(edit(s3_2, [...F, 'Compliance', 'SecurityControlId'], 'S3.3')).control).toBe('s3-bucket-public-acl');
+  });
+
+  it('S3.2 PASSED -> resolved', () => {
+    expect(only(edit(s3_2, [...F, 'Compliance', 'Status'], 'PASSED')).state).toBe('resolved');
+  });
+
+  it('S3.17 FAILED (bucket on SSE-S3) -> s3-default-encryption', () => {
+    expect(only(s3_17)).toMatchObject({
+      control: 's3-default-encryption',
+      resource: { type: 'AwsS3Bucket', id: 'acme-reports-2026' },
+      severity: 'MEDIUM',
+      state: 'active',
+      origin: { securityControlId: 'S3.17' },
+    });
+  });
+
+  it('S3.4, no longer in the controls reference, is not mapped', () => {
+    expect(normalizeEventBridgeEvent(edit(s3_17, [...F, 'Compliance', 'SecurityControlId'], 'S3.4')).ignored[0]?.reason).toBe(
+      'control S3.4 is not remediated',
+    );
+  });
+});
+
+describe('Security Hub: security group controls', () => {
+  it.each(['EC2.18', 'EC2.53', 'EC2.54'])('%s -> ec2-sg-admin-ports-open', (controlId) => {
+    expect(only(edit(sgFailed, [...F, 'Compliance', 'SecurityControlId'], controlId)).control).toBe('ec2-sg-admin-ports-open');
+  });
+});
+
+describe('Security Hub: EBS encryption by default (EC2.7, AwsAccount)', () => {
+  const ec2_7 = load('securityhub-ec2-7-failed.json');
+  const EC2_7_ID =
+    'arn:aws:securityhub:eu-central-1:123456789012:subscription/cis-aws-foundations-benchmark/v/3.0.0/2.2.1/finding/38a89798-6819-4fae-861f-9cca8034602c';
+
+  it('a CIS finding for EC2.7 (ProductFields.ControlId 2.2.1) -> ec2-ebs-default-encryption with every field', () => {
+    expect(only(ec2_7)).toEqual({
+      id: EC2_7_ID,
+      source: 'securityhub',
+      control: 'ec2-ebs-default-encryption',
+      account: '123456789012',
+      region: 'eu-central-1',
+      resource: { type: 'AwsAccount', id: '123456789012' },
+      severity: 'MEDIUM',
+      title: '2.2.1 EBS default encryption should be enabled',
+      observedAt: '2026-11-23T11:19:46.165Z',
+      state: 'active',
+      origin: {
+        findingId: EC2_7_ID,
+        securityControlId: 'EC2.7',
+        productArn: 'arn:aws:securityhub:eu-central-1::product/aws/securityhub',
+        generatorId: 'cis-aws-foundations-benchmark/v/3.0.0/2.2.1',
+      },
+    });
+  });
+
+  it('accepts a bare account id as resource Id', () => {
+    expect(only(edit(ec2_7, [...F, 'Resources', 0, 'Id'], '123456789012')).resource.id).toBe('123456789012');
+  });
+
+  it('EC2.7 PASSED -> resolved; ARCHIVED -> resolved', () => {
+    expect(only(edit(ec2_7, [...F, 'Compliance', 'Status'], 'PASSED')).state).toBe('resolved');
+    expect(only(edit(ec2_7, [...F, 'RecordState'], 'ARCHIVED')).state).toBe('resolved');
+  });
+
+  it.each([
+    ['AWS::::Account:210987654321', 'findings[0].Resources[0].Id: must be the finding\'s own account 123456789012, got "210987654321"'],
+    ['AWS::::Account:12', 'findings[0].Resources[0].Id: must be a 12-digit AWS account id, got "12"'],
+    ['arn:aws:iam::123456789012:root', 'findings[0].Resources[0].Id: must be a 12-digit AWS account id, got "arn:aws:iam::123456789012:root"'],
+  ])('rejects account resource Id %j', (id, problem) => {
+    expect(problemsOf(() => normalizeEventBridgeEvent(edit(ec2_7, [...F, 'Resources', 0, 'Id'], id)))).toEqual([problem]);
+  });
+
+  it('requires a resource of type AwsAccount', () => {
+    const body = edit(ec2_7, [...F, 'Resources', 0, 'Type'], 'AwsEc2Volume');
+    expect(problemsOf(() => normalizeEventBridgeEvent(body))).toEqual([
+      'findings[0].Resources: no resource of type AwsAccount (control EC2.7 acts on AwsAccount)',
+    ]);
+  });
+});
+
+describe('Security Hub: IAM user console MFA (IAM.5, IAM.19)', () => {
+  const iam5 = load('securityhub-iam-5-failed.json');
+  const IAM5_ID = 'arn:aws:securityhub:us-east-1:123456789012:security-control/IAM.5/finding/3d4e5f6a-7b8c-4d9e-0f1a-2b3c4d5e6f7a';
+
+  it('IAM.5 FAILED -> iam-user-console-mfa finding with every field; the user name from the ARN, path dropped', () => {
+    expect(only(iam5)).toEqual({
+      id: IAM5_ID,
+      source: 'securityhub',
+      control: 'iam-user-console-mfa',
+      account: '123456789012',
+      region: 'us-east-1',
+      resource: { type: 'AwsIamUser', id: 'jane.doe@example.com' },
+      severity: 'MEDIUM',
+      title: 'MFA should be enabled for all IAM users that have a console password',
+      observedAt: '2026-11-23T12:40:02.311Z',
+      state: 'active',
+      origin: {
+        findingId: IAM5_ID,
+        securityControlId: 'IAM.5',
+        productArn: 'arn:aws:securityhub:us-east-1::product/aws/securityhub',
+        generatorId: 'security-control/IAM.5',
+      },
+    });
+  });
+
+  it('IAM.19 -> iam-user-console-mfa (the control checks for a console password)', () => {
+    expect(only(edit(iam5, [...F, 'Compliance', 'SecurityControlId'], 'IAM.19')).control).toBe('iam-user-console-mfa');
+  });
+
+  it('IAM.5 PASSED -> resolved', () => {
+    expect(only(edit(iam5, [...F, 'Compliance', 'Status'], 'PASSED')).state).toBe('resolved');
+  });
+
+  it.each([
+    ['arn:aws:iam::123456789012:user/jane', 'jane'],
+    ['arn:aws-us-gov:iam::123456789012:user/a/b/c/jane', 'jane'],
+    ['jane', 'jane'],
+  ])('resource Id %j -> user %j', (id, user) => {
+    let body = edit(iam5, [...F, 'Resources', 0, 'Id'], id);
+    body = edit(body, [...F, 'Resources', 0, 'Details'], REMOVE);
+    expect(only(body).resource.id).toBe(user);
+  });
+
+  it('takes Details.AwsIamUser.UserName when Id is not a user ARN', () => {
+    const body = edit(iam5, [...F, 'Resources', 0, 'Id'], 'AIDACKCEVSQ6C2EXAMPLE/not a name');
+    expect(only(body).resource.id).toBe('jane.doe@example.com');
+  });
+
+  it.each([
+    [['Resources', 0, 'Id'], 'arn:aws:iam::123456789012:user/division/jane doe', 'findings[0].Resources[0].Id'],
+    [['Resources', 0, 'Details', 'AwsIamUser', 'UserName'], 'x'.repeat(65), 'findings[0].Resources[0].Details.AwsIamUser.UserName'],
+  ])('rejects an invalid user name at %j', (path, value, where) => {
+    let body = edit(iam5, [...F, ...path], value);
+    if (where.endsWith('UserName')) body = edit(body, [...F, 'Resources', 0, 'Id'], 'not/an/arn');
+    const problems = problemsOf(() => normalizeEventBridgeEvent(body));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(`${where}: must be an IAM user name`);
+  });
+
+  it('a role ARN is not a user', () => {
+    let body = edit(iam5, [...F, 'Resources', 0, 'Id'], 'arn:aws:iam::123456789012:role/admin');
+    body = edit(body, [...F, 'Resources', 0, 'Details'], REMOVE);
+    expect(problemsOf(() => normalizeEventBridgeEvent(body))[0]).toContain('findings[0].Resources[0].Id: must be an IAM user name');
   });
 });
 

@@ -1,18 +1,83 @@
 import { describe, expect, it } from 'vitest';
+import { CONTROL_IDS, SEVERITIES } from '../../../src/findings/finding.js';
 import {
+  DEFAULT_SEVERITY,
   Problems,
   bucketNameProblem,
+  checkAccountResource,
+  checkIamUserName,
   cleanText,
   getOwn,
   getOwnIgnoringCase,
   hasControlChars,
   isAccountId,
+  isIamUserName,
   isRegion,
   isSecurityGroupId,
   parseTimestamp,
   severityFromNormalized,
   truncate,
+  userNameFromArn,
 } from '../../../src/findings/validate.js';
+
+describe('account resources', () => {
+  it('accepts the finding\'s own account', () => {
+    const problems = new Problems();
+    expect(checkAccountResource('123456789012', '123456789012', 'p', problems)).toBe('123456789012');
+    expect(problems.count).toBe(0);
+  });
+  it.each([
+    ['210987654321', 'p: must be the finding\'s own account 123456789012, got "210987654321"'],
+    ['1234', 'p: must be a 12-digit AWS account id, got "1234"'],
+    [undefined, 'p: is missing'],
+  ])('rejects %j', (value, problem) => {
+    const problems = new Problems();
+    expect(checkAccountResource(value, '123456789012', 'p', problems)).toBeUndefined();
+    expect(problems.all()).toEqual([problem]);
+  });
+});
+
+describe('IAM user names', () => {
+  it.each(['jane', 'jane.doe@example.com', 'a', 'a'.repeat(64), 'svc_ci+deploy=1,x-y', 'AIDACKCEVSQ6C2EXAMPLE'])('%j is valid', (v) =>
+    expect(isIamUserName(v)).toBe(true),
+  );
+  it.each(['', 'a'.repeat(65), 'jane doe', 'jane/doe', 'jane:doe', 'jané', 'jane\n', 'arn:aws:iam::123456789012:user/jane', 7, null])(
+    '%j is not',
+    (v) => expect(isIamUserName(v)).toBe(false),
+  );
+  it('names the rule in the problem', () => {
+    const problems = new Problems();
+    checkIamUserName('jane doe', 'user', problems);
+    checkIamUserName(undefined, 'other', problems);
+    expect(problems.all()).toEqual([
+      'user: must be an IAM user name (1 to 64 letters, digits and _+=,.@-), got "jane doe"',
+      'other: is missing',
+    ]);
+  });
+});
+
+describe('IAM user ARNs', () => {
+  it.each([
+    ['arn:aws:iam::123456789012:user/jane', 'jane'],
+    ['arn:aws:iam::123456789012:user/division_abc/subdivision_xyz/jane', 'jane'],
+    ['arn:aws-cn:iam::123456789012:user/jane.doe@example.com', 'jane.doe@example.com'],
+  ])('%j -> %j', (arn, name) => expect(userNameFromArn(arn)).toBe(name));
+  it.each([
+    'arn:aws:iam::123456789012:role/jane',
+    'arn:aws:iam::123456789012:user/',
+    'arn:aws:iam::123456789012:user/jane/',
+    'arn:aws:iam::12345:user/jane',
+    'arn:aws:sts::123456789012:assumed-role/r/jane',
+    'jane',
+    `arn:aws:iam::123456789012:user/${'a/'.repeat(2000)}jane`,
+  ])('%j -> none', (arn) => expect(userNameFromArn(arn)).toBeUndefined());
+});
+
+describe('default severities', () => {
+  it('gives every control a severity', () => {
+    for (const control of CONTROL_IDS) expect(SEVERITIES).toContain(DEFAULT_SEVERITY[control]);
+  });
+});
 
 describe('account ids', () => {
   it.each(['123456789012', '000000000000'])('%j is valid', (v) => expect(isAccountId(v)).toBe(true));

@@ -10,6 +10,7 @@ import {
   ladderSteps,
   parseExemption,
   pruneLedger,
+  revertExemptionTag,
   type FixGrant,
 } from '../../../src/policy/decide.js';
 import type { ControlPolicy, EscalationLadder, Guardrails, Mode, PolicySnapshot } from '../../../src/policy/types.js';
@@ -38,6 +39,8 @@ function snapshot(over: ControlOverrides = {}): PolicySnapshot {
       approvers: { users: [], groups: [] },
       escalation: ladder(),
       guardrails: guardrails(),
+      settings: { ports: [22, 3389], encryption: { algorithm: 'AES256' } },
+      undo: { windowMs: HOUR, exemptForMs: 7 * DAY },
       ...rest,
       scope: { accounts: [], regions: [], tags: {}, ...scope },
     },
@@ -338,6 +341,58 @@ describe('decide', () => {
     expect(decide(p, tags, NOW)).toMatchObject({ outcome: 'exempt' });
     expect(decide(p, tags, NOW + DAY)).toEqual({ action: 'auto' });
   });
+
+  describe('a control without an automatic fix', () => {
+    const MFA = ControlId.IamUserConsoleMfa;
+    const notify = { action: 'notify', reason: `${MFA} has no automatic fix: tell the owner, change nothing` };
+
+    it.each(['auto', 'approve'] as const)('notifies when a snapshot says %s (a loaded policy never does)', (mode) => {
+      expect(decide(snapshot({ control: MFA, mode }), {}, NOW)).toEqual(notify);
+      expect(decide(snapshot({ control: MFA, mode, requireApprovalWhenTagged: { environment: ['production'] } }), { environment: 'production' }, NOW)).toEqual(
+        notify,
+      );
+    });
+
+    it('follows notify, dry-run and off as any control does', () => {
+      expect(decide(snapshot({ control: MFA, mode: 'notify' }), {}, NOW)).toEqual({
+        action: 'notify',
+        reason: `policy mode is notify for ${MFA}: tell the owner, change nothing`,
+      });
+      expect(decide(snapshot({ control: MFA, mode: 'dry-run' }), {}, NOW)).toMatchObject({ action: 'dry-run' });
+      expect(decide(snapshot({ control: MFA, mode: 'off' }), {}, NOW)).toMatchObject({ action: 'leave', outcome: 'off' });
+    });
+
+    it('still leaves exempt and out-of-scope resources alone', () => {
+      expect(decide(snapshot({ control: MFA, mode: 'auto' }), { [TAG]: 'permanent' }, NOW)).toMatchObject({ action: 'leave', outcome: 'exempt' });
+      expect(decide(snapshot({ control: MFA, mode: 'auto', scope: { tags: { team: '*' } } }), {}, NOW)).toMatchObject({
+        action: 'leave',
+        outcome: 'out-of-scope',
+      });
+    });
+  });
+});
+
+// ---- undo ----------------------------------------------------------------------------------
+
+describe('revertExemptionTag', () => {
+  it('is the exemption tag with an expiry exemptFor after now, which parseExemption reads back', () => {
+    const p = snapshot({ undo: { windowMs: HOUR, exemptForMs: 7 * DAY } });
+    const tag = revertExemptionTag(p, NOW);
+    expect(tag).toEqual({ key: TAG, value: '2025-06-22T12:00:00Z' });
+    expect(parseExemption(tag.value, NOW + 7 * DAY)).toMatchObject({ exempt: true, until: '2025-06-22T12:00:00.000Z' });
+    expect(parseExemption(tag.value, NOW + 7 * DAY + 1).exempt).toBe(false);
+  });
+
+  it('rounds up to the second, never shortening the exemption', () => {
+    const p = snapshot({ undo: { windowMs: HOUR, exemptForMs: 1500 } });
+    expect(revertExemptionTag(p, NOW + 1).value).toBe('2025-06-15T12:00:02Z');
+    expect(revertExemptionTag(p, NOW - 500).value).toBe('2025-06-15T12:00:01Z');
+  });
+
+  it('uses the tag the policy names', () => {
+    const p = { ...snapshot(), exemptionTag: 'security:skip-until' };
+    expect(revertExemptionTag(p, NOW).key).toBe('security:skip-until');
+  });
 });
 
 // ---- approvers ---------------------------------------------------------------------------
@@ -554,12 +609,13 @@ describe('decide.ts stays workflow-safe', () => {
   const source = readFileSync(new URL('../../../src/policy/decide.ts', import.meta.url), 'utf8');
   const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
 
-  it('imports only types, only from the policy types and the finding model', () => {
+  it('imports only the policy types and the (pure) finding model, and only NOTIFY_ONLY_CONTROLS as a value', () => {
     const imports = [...code.matchAll(/^\s*import\s+(.*?)\s+from\s+'([^']+)'/gm)];
     expect(imports.length).toBeGreaterThan(0);
     for (const [, what, from] of imports) {
-      expect(what, from).toMatch(/^type\s/);
       expect(['./types.js', '../findings/finding.js']).toContain(from);
+      if (from === './types.js') expect(what, from).toMatch(/^type\s/);
+      else expect(what, from).toMatch(/^(?:type\s.*|\{\s*NOTIFY_ONLY_CONTROLS(?:,\s*type\s+\w+)*\s*\})$/);
     }
     expect(code).not.toMatch(/\bimport\(|\brequire\(/);
   });

@@ -3,9 +3,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
+import { parse as parseYaml, stringify } from 'yaml';
 import { InvalidInputError } from '../../../src/errors.js';
-import { CONTROL_IDS, ControlId } from '../../../src/findings/finding.js';
+import { CONTROL_IDS, ControlId, NOTIFY_ONLY_CONTROLS } from '../../../src/findings/finding.js';
 import {
   BUILTIN_DEFAULTS,
   DEFAULT_EXEMPTION_TAG,
@@ -46,9 +46,18 @@ const parse = (doc: Record<string, unknown>) => parsePolicy(yamlOf(doc));
 const problems = (doc: Record<string, unknown>) => problemsOf(() => parse(doc));
 
 const S3 = ControlId.S3BlockPublicAccess;
+const ACL = ControlId.S3PublicAcl;
+const ENC = ControlId.S3DefaultEncryption;
 const SG = ControlId.SgAdminPortsOpen;
+const EBS = ControlId.EbsDefaultEncryption;
+const MFA = ControlId.IamUserConsoleMfa;
 const MIN = 60_000;
 const HOUR = 60 * MIN;
+const DAY = 24 * HOUR;
+const SUPPORTED = CONTROL_IDS.join(', ');
+/** The EC2.19 high-risk ports (https://docs.aws.amazon.com/securityhub/latest/userguide/ec2-controls.html#ec2-19). */
+const EC2_19_PORTS = [20, 21, 22, 23, 25, 110, 135, 143, 445, 1433, 1434, 3000, 3306, 3389, 4333, 5000, 5432, 5500, 5601, 8080, 8088, 8888, 9200, 9300];
+const KEY_ARN = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 
 // ---- the shipped default ---------------------------------------------------------------
 
@@ -88,6 +97,48 @@ describe('the shipped default policy', () => {
     expect(c.requireApprovalWhenTagged).toEqual({ environment: ['production', 'prod'] });
   });
 
+  it.each([
+    [S3, 'auto', { 'public-website': ['true'] }],
+    [ACL, 'auto', { 'public-website': ['true'] }],
+    [ENC, 'auto', {}],
+    [SG, 'auto', { environment: ['production', 'prod'] }],
+    [EBS, 'auto', {}],
+    [MFA, 'notify', {}],
+  ] as const)('gives %s mode %s and its approval conditions', (id, mode, conditions) => {
+    expect(policy.controls[id].mode).toBe(mode);
+    expect(policy.controls[id].requireApprovalWhenTagged).toEqual(conditions);
+  });
+
+  it('has the documented settings and undo for every control', () => {
+    for (const id of CONTROL_IDS) {
+      const c = policy.controls[id];
+      expect(c.settings, id).toEqual({ ports: [22, 3389], encryption: { algorithm: 'AES256' } });
+      expect(c.undo, id).toEqual({ windowMs: HOUR, exemptForMs: 7 * DAY });
+    }
+  });
+
+  it('lists the EC2.19 ports in a comment that loads as written when uncommented', () => {
+    const lines = text.split('\n');
+    const start = lines.findIndex((l) => /^\s*#\s*ports: \[20, 21,/.test(l));
+    expect(start).toBeGreaterThan(-1);
+    expect(lines.slice(start - 3, start).join('\n')).toContain('https://docs.aws.amazon.com/securityhub/latest/userguide/ec2-controls.html#ec2-19');
+    const example = lines
+      .slice(start, start + 2)
+      .map((l) => l.replace(/^\s*#\s*/, ''))
+      .join(' ');
+    const p = parse({ controls: { [SG]: { settings: parseYaml(example) as Record<string, unknown> } } });
+    expect(p.controls[SG].settings.ports).toEqual(EC2_19_PORTS);
+  });
+
+  it('has a commented KMS example that loads when uncommented', () => {
+    const algorithm = /^\s*#\s*algorithm: aws:kms$/m.exec(text);
+    const key = /^\s*#\s*kmsKeyId: (\S+)$/m.exec(text);
+    expect(algorithm).not.toBeNull();
+    expect(key?.[1]).toBeDefined();
+    const p = parse({ controls: { [ENC]: { settings: { encryption: { algorithm: 'aws:kms', kmsKeyId: key?.[1] } } } } });
+    expect(p.controls[ENC].settings.encryption).toEqual({ algorithm: 'aws:kms', kmsKeyId: key?.[1] });
+  });
+
   it('has the documented defaults: everything in scope, no Slack ids, the ladder and guardrails', () => {
     for (const id of CONTROL_IDS) {
       const c = policy.controls[id];
@@ -111,7 +162,8 @@ describe('the shipped default policy', () => {
       const { requireApprovalWhenTagged: _a, ...shipped } = policy.controls[id];
       const { requireApprovalWhenTagged: _b, ...builtin } = minimal.controls[id];
       expect(builtin).toEqual(shipped);
-      expect(minimal.controls[id]).toEqual({ control: id, ...BUILTIN_DEFAULTS });
+      // The notify-only control inherits the built-in auto, and gets notify instead.
+      expect(minimal.controls[id]).toEqual({ control: id, ...BUILTIN_DEFAULTS, ...(id === MFA ? { mode: 'notify' } : {}) });
     }
     expect(minimal.exemptionTag).toBe(DEFAULT_EXEMPTION_TAG);
   });
@@ -119,7 +171,9 @@ describe('the shipped default policy', () => {
   it('warns that approvals can only come from the CLI (no Slack ids shipped)', () => {
     expect(policyWarnings(policy)).toEqual([
       `controls.${S3}: approvals can only be given from the CLI: no Slack approvers or channel`,
+      `controls.${ACL}: approvals can only be given from the CLI: no Slack approvers or channel`,
       `controls.${SG}: approvals can only be given from the CLI: no Slack approvers or channel`,
+      `controls.${MFA}: mode is notify but no Slack channel is set: nobody is told in Slack`,
     ]);
   });
 
@@ -150,8 +204,23 @@ describe('the shipped default policy', () => {
       'remindAfter <= escalateAfter < timeoutAfter',
       'maxFixes',
       'key by key',
-      S3,
-      SG,
+      'settings.ports',
+      'settings.encryption',
+      '0-65535',
+      'AES256',
+      'aws:kms',
+      'kmsKeyId',
+      'alias/',
+      'kmsKeyId: null',
+      'EC2.19',
+      'see `undo`',
+      'window: 0',
+      'exemptFor',
+      'exemption tag',
+      'Undo button',
+      'no automatic fix',
+      'it gets notify instead',
+      ...CONTROL_IDS,
     ]) {
       expect(comments, phrase).toContain(phrase);
     }
@@ -294,11 +363,12 @@ describe('parsePolicy: unknown keys and controls', () => {
   });
 
   it('rejects an unknown control, naming the supported ones', () => {
-    expect(problems({ controls: { 's3-public-access': {} } })).toEqual([
-      `controls.s3-public-access: unknown control (supported: ${S3}, ${SG})`,
-    ]);
+    expect(problems({ controls: { 's3-public-access': {} } })).toEqual([`controls.s3-public-access: unknown control (supported: ${SUPPORTED})`]);
     expect(problems({ controls: { 's3-block-public-acess': {} } })).toEqual([
-      `controls.s3-block-public-acess: unknown control (did you mean ${S3}? supported: ${S3}, ${SG})`,
+      `controls.s3-block-public-acess: unknown control (did you mean ${S3}? supported: ${SUPPORTED})`,
+    ]);
+    expect(problems({ controls: { 'iam-user-console-mfaa': {} } })).toEqual([
+      `controls.iam-user-console-mfaa: unknown control (did you mean ${MFA}? supported: ${SUPPORTED})`,
     ]);
   });
 
@@ -382,6 +452,40 @@ describe('parsePolicy: validation rules', () => {
     ['flap maxFixes fractional', { guardrails: { flap: { maxFixes: 1.5 } } }, 'defaults.guardrails.flap.maxFixes', /must be an integer >= 1/],
     ['flap window zero', { guardrails: { flap: { window: '0s' } } }, 'defaults.guardrails.flap.window', /must be longer than 0/],
     ['flap window garbage', { guardrails: { flap: { window: 'ten minutes' } } }, 'defaults.guardrails.flap.window', /must be a duration like 30m, got "ten minutes"/],
+    ['settings not a mapping', { settings: [22] }, 'defaults.settings', /must be a mapping with keys ports, encryption, got a list/],
+    ['settings unknown key', { settings: { port: [22] } }, 'defaults.settings.port', /unknown key \(did you mean ports\? expected one of: ports, encryption\)/],
+    ['ports not a list', { settings: { ports: 22 } }, 'defaults.settings.ports', /must be a list of port numbers like \[22, 3389\], got 22/],
+    ['ports a comma-separated string', { settings: { ports: '22, 3389' } }, 'defaults.settings.ports', /must be a list of port numbers/],
+    ['ports empty', { settings: { ports: [] } }, 'defaults.settings.ports', /must list at least one port/],
+    ['port negative', { settings: { ports: [-1] } }, 'defaults.settings.ports[0]', /must be a port number \(an integer from 0 to 65535\), got -1/],
+    ['port above 65535', { settings: { ports: [22, 65536] } }, 'defaults.settings.ports[1]', /got 65536/],
+    ['port fractional', { settings: { ports: [22.5] } }, 'defaults.settings.ports[0]', /must be a port number/],
+    ['port a string', { settings: { ports: ['22'] } }, 'defaults.settings.ports[0]', /must be a port number .*, got "22"/],
+    ['port range', { settings: { ports: ['8000-8100'] } }, 'defaults.settings.ports[0]', /must be a port number/],
+    ['port listed twice', { settings: { ports: [22, 3389, 22] } }, 'defaults.settings.ports[2]', /port 22 is listed twice \(also at (defaults|controls\.[a-z0-9-]+)\.settings\.ports\[0\]\)/],
+    ['encryption not a mapping', { settings: { encryption: 'AES256' } }, 'defaults.settings.encryption', /must be a mapping with keys algorithm, kmsKeyId, got "AES256"/],
+    ['encryption unknown key', { settings: { encryption: { kmsKeyID: 'alias/x' } } }, 'defaults.settings.encryption.kmsKeyID', /unknown key \(did you mean kmsKeyId\?/],
+    ['encryption algorithm unknown', { settings: { encryption: { algorithm: 'aws:kms:dsse' } } }, 'defaults.settings.encryption.algorithm', /must be AES256 \(keys S3 manages\) or aws:kms \(a KMS key\), got "aws:kms:dsse"/],
+    ['encryption algorithm lowercase', { settings: { encryption: { algorithm: 'aes256' } } }, 'defaults.settings.encryption.algorithm', /must be AES256/],
+    ['encryption algorithm SSE-S3', { settings: { encryption: { algorithm: 'SSE-S3' } } }, 'defaults.settings.encryption.algorithm', /must be AES256/],
+    ['kmsKeyId with AES256', { settings: { encryption: { algorithm: 'AES256', kmsKeyId: 'alias/my-key' } } }, 'defaults.settings.encryption.kmsKeyId', /only applies with algorithm aws:kms, but the algorithm is AES256$/],
+    ['kmsKeyId without an algorithm (AES256 by default)', { settings: { encryption: { kmsKeyId: 'alias/my-key' } } }, 'defaults.settings.encryption.kmsKeyId', /only applies with algorithm aws:kms, but the algorithm is AES256 \(inherited\)/],
+    ['kmsKeyId a bare name', { settings: { encryption: { algorithm: 'aws:kms', kmsKeyId: 'my-key' } } }, 'defaults.settings.encryption.kmsKeyId', /must be a KMS key ARN .*, got "my-key"/],
+    ['kmsKeyId an alias with a space', { settings: { encryption: { algorithm: 'aws:kms', kmsKeyId: 'alias/my key' } } }, 'defaults.settings.encryption.kmsKeyId', /must be a KMS key ARN/],
+    ['kmsKeyId an empty alias', { settings: { encryption: { algorithm: 'aws:kms', kmsKeyId: 'alias/' } } }, 'defaults.settings.encryption.kmsKeyId', /must be a KMS key ARN/],
+    ['kmsKeyId a key id in capitals', { settings: { encryption: { algorithm: 'aws:kms', kmsKeyId: '1234ABCD-12AB-34CD-56EF-1234567890AB' } } }, 'defaults.settings.encryption.kmsKeyId', /must be a KMS key ARN/],
+    ['kmsKeyId an ARN of another service', { settings: { encryption: { algorithm: 'aws:kms', kmsKeyId: 'arn:aws:s3:::my-bucket' } } }, 'defaults.settings.encryption.kmsKeyId', /must be a KMS key ARN/],
+    ['kmsKeyId an ARN without account', { settings: { encryption: { algorithm: 'aws:kms', kmsKeyId: 'arn:aws:kms:us-east-1::key/1234abcd-12ab-34cd-56ef-1234567890ab' } } }, 'defaults.settings.encryption.kmsKeyId', /must be a KMS key ARN/],
+    ['kmsKeyId a number', { settings: { encryption: { algorithm: 'aws:kms', kmsKeyId: 1234 } } }, 'defaults.settings.encryption.kmsKeyId', /must be a KMS key ARN, alias or key id, got 1234/],
+    ['undo not a mapping', { undo: '1h' }, 'defaults.undo', /must be a mapping with keys window, exemptFor, got "1h"/],
+    ['undo unknown key', { undo: { windowMs: 1 } }, 'defaults.undo.windowMs', /unknown key \(did you mean window\?/],
+    ['undo window garbage', { undo: { window: 'an hour' } }, 'defaults.undo.window', /must be a duration like 30m, got "an hour"/],
+    ['undo window negative', { undo: { window: '-1h' } }, 'defaults.undo.window', /must be a duration/],
+    ['undo window a bare number', { undo: { window: 3600 } }, 'defaults.undo.window', /must be a duration like 30m, got 3600/],
+    ['undo exemptFor garbage', { undo: { exemptFor: 'a week' } }, 'defaults.undo.exemptFor', /must be a duration like 30m, got "a week"/],
+    ['undo exemptFor in weeks', { undo: { exemptFor: '1w' } }, 'defaults.undo.exemptFor', /must be a duration/],
+    ['undo exemptFor 0 with the default window', { undo: { exemptFor: 0 } }, 'defaults.undo', /exemptFor must be longer than 0 when window \(1h\) is not 0/],
+    ['undo exemptFor 0s with a window', { undo: { window: '30m', exemptFor: '0s' } }, 'defaults.undo', /exemptFor must be longer than 0 when window \(30m\) is not 0/],
   ];
 
   it.each(cases)('%s', (_what, defaults, path, message) => {
@@ -428,6 +532,20 @@ describe('parsePolicy: validation rules', () => {
     ['timeoutAction apply', { escalation: { timeoutAction: 'apply' } }],
     ['a string approval condition', { requireApprovalWhenTagged: { environment: 'production' } }],
     ['every mode', { mode: 'dry-run' }],
+    ['ports 0 and 65535', { settings: { ports: [0, 65535] } }],
+    ['the EC2.19 ports', { settings: { ports: EC2_19_PORTS } }],
+    ['aws:kms without a key (the AWS managed key)', { settings: { encryption: { algorithm: 'aws:kms' } } }],
+    ['a key ARN', { settings: { encryption: { algorithm: 'aws:kms', kmsKeyId: KEY_ARN } } }],
+    ['a multi-Region key ARN in another partition', { settings: { encryption: { algorithm: 'aws:kms', kmsKeyId: 'arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab' } } }],
+    ['an alias ARN', { settings: { encryption: { algorithm: 'aws:kms', kmsKeyId: 'arn:aws:kms:eu-west-1:123456789012:alias/team/data_key-1' } } }],
+    ['an alias', { settings: { encryption: { algorithm: 'aws:kms', kmsKeyId: 'alias/my-key' } } }],
+    ['the AWS managed alias', { settings: { encryption: { algorithm: 'aws:kms', kmsKeyId: 'alias/aws/s3' } } }],
+    ['a key id', { settings: { encryption: { algorithm: 'aws:kms', kmsKeyId: '1234abcd-12ab-34cd-56ef-1234567890ab' } } }],
+    ['kmsKeyId null', { settings: { encryption: { algorithm: 'AES256', kmsKeyId: null } } }],
+    ['no undo window', { undo: { window: 0 } }],
+    ['no undo window and no exemption', { undo: { window: '0s', exemptFor: 0 } }],
+    ['a long undo window', { undo: { window: '2d', exemptFor: '30d' } }],
+    ['empty settings and undo', { settings: {}, undo: {} }],
   ])('accepts %s', (_what, defaults) => {
     expect(() => parse({ defaults })).not.toThrow();
   });
@@ -481,11 +599,18 @@ describe('parsePolicy: many problems at once', () => {
     '  channel: "#sec"',
     '  escalation: { remindAfter: 3h, escalateAfter: 2h, timeoutAfter: soon, timeoutAction: maybe, escalateTo: { channel: X1 } }',
     '  guardrails: { maxAutoFixesPerHour: -1, flap: { maxFixes: 0, window: 0 } }',
+    '  settings: { ports: [22, 22, 70000], encryption: { algorithm: kms, kmsKeyId: my-key } }',
+    '  undo: { window: 2h, exemptFor: 0 }',
     'controls:',
     '  s3-public: {}',
     '  ec2-sg-admin-ports-open:',
     '    escalation: { timeoutAfter: soon }',
     '    requireApprovalWhenTagged: { environment: [] }',
+    '    settings: { ports: [] }',
+    '  s3-default-encryption:',
+    '    settings: { encryption: { kmsKeyId: alias/my-key } }',
+    '  iam-user-console-mfa:',
+    '    mode: approve',
     '',
   ].join('\n');
 
@@ -503,7 +628,7 @@ describe('parsePolicy: many problems at once', () => {
       [
         'version: must be 1, got 2',
         'exemptions.tag: must not be empty',
-        'defaults.modee: unknown key (did you mean mode? expected one of: mode, scope, requireApprovalWhenTagged, approvers, channel, escalation, guardrails)',
+        'defaults.modee: unknown key (did you mean mode? expected one of: mode, scope, requireApprovalWhenTagged, approvers, channel, escalation, guardrails, settings, undo)',
         'defaults.mode: must be one of auto, approve, notify, dry-run, off, got "fix"',
         'defaults.scope.accounts[0]: must be a 12-digit AWS account id in quotes, got 12345678901 (unquoted, leading zeros are lost)',
         'defaults.scope.accounts[1]: must be a 12-digit AWS account id, got "abc"',
@@ -519,7 +644,15 @@ describe('parsePolicy: many problems at once', () => {
         'defaults.guardrails.flap.maxFixes: must be an integer >= 1, got 0',
         'defaults.guardrails.flap.window: must be longer than 0',
         'defaults.escalation: remindAfter (3h) must not be after escalateAfter (2h)',
-        `controls.s3-public: unknown control (supported: ${S3}, ${SG})`,
+        'defaults.settings.ports[1]: port 22 is listed twice (also at defaults.settings.ports[0])',
+        'defaults.settings.ports[2]: must be a port number (an integer from 0 to 65535), got 70000',
+        'defaults.settings.encryption.algorithm: must be AES256 (keys S3 manages) or aws:kms (a KMS key), got "kms"',
+        'defaults.settings.encryption.kmsKeyId: must be a KMS key ARN (arn:aws:kms:us-east-1:123456789012:key/...), an alias (alias/my-key), an alias ARN or a key id, got "my-key"',
+        'defaults.undo: exemptFor must be longer than 0 when window (2h) is not 0: a reverted resource would be fixed again at once',
+        `controls.s3-public: unknown control (supported: ${SUPPORTED})`,
+        `controls.${SG}.settings.ports: must list at least one port (to leave the resources alone, set mode: off)`,
+        `controls.${ENC}.settings.encryption.kmsKeyId: only applies with algorithm aws:kms, but the algorithm is AES256 (inherited)`,
+        `controls.${MFA}.mode: must be notify, dry-run or off: ${MFA} has no automatic fix, got "approve"`,
         `controls.${SG}.escalation.timeoutAfter: must be a duration like 30m, got "soon"`,
         `controls.${SG}.requireApprovalWhenTagged.environment: must list at least one tag value ("*" = any value); remove the key to drop the condition`,
       ].sort(),
@@ -604,9 +737,143 @@ describe('parsePolicy: defaults merged with control sections', () => {
     expect(p.controls[S3].approvers.users).not.toBe(p.controls[SG].approvers.users);
   });
 
+  it('merges settings key by key, replacing the ports list whole', () => {
+    const p = parse({
+      defaults: { settings: { ports: [22, 3389, 5432], encryption: { algorithm: 'aws:kms', kmsKeyId: 'alias/org-key' } } },
+      controls: {
+        [SG]: { settings: { ports: [22] } },
+        [ENC]: { settings: { encryption: { kmsKeyId: KEY_ARN } } },
+        [EBS]: { settings: {} },
+      },
+    });
+    expect(p.controls[SG].settings).toEqual({ ports: [22], encryption: { algorithm: 'aws:kms', kmsKeyId: 'alias/org-key' } });
+    expect(p.controls[ENC].settings).toEqual({ ports: [22, 3389, 5432], encryption: { algorithm: 'aws:kms', kmsKeyId: KEY_ARN } });
+    expect(p.controls[EBS].settings).toEqual({ ports: [22, 3389, 5432], encryption: { algorithm: 'aws:kms', kmsKeyId: 'alias/org-key' } });
+    expect(p.controls[S3].settings).toEqual(p.controls[EBS].settings);
+  });
+
+  it('keeps the ports in the order written', () => {
+    expect(parse({ defaults: { settings: { ports: [3389, 22, 0] } } }).controls[SG].settings.ports).toEqual([3389, 22, 0]);
+  });
+
+  it('keeps an inherited KMS key when a section only repeats aws:kms', () => {
+    const p = parse({
+      defaults: { settings: { encryption: { algorithm: 'aws:kms', kmsKeyId: 'alias/org-key' } } },
+      controls: { [ENC]: { settings: { encryption: { algorithm: 'aws:kms' } } } },
+    });
+    expect(p.controls[ENC].settings.encryption).toEqual({ algorithm: 'aws:kms', kmsKeyId: 'alias/org-key' });
+  });
+
+  it('drops an inherited KMS key when a section sets AES256', () => {
+    const p = parse({
+      defaults: { settings: { encryption: { algorithm: 'aws:kms', kmsKeyId: 'alias/org-key' } } },
+      controls: { [ENC]: { settings: { encryption: { algorithm: 'AES256' } } } },
+    });
+    expect(p.controls[ENC].settings.encryption).toEqual({ algorithm: 'AES256' });
+    expect('kmsKeyId' in p.controls[ENC].settings.encryption).toBe(false);
+  });
+
+  it('unsets an inherited KMS key with kmsKeyId: null (S3 then uses aws/s3)', () => {
+    const p = parse({
+      defaults: { settings: { encryption: { algorithm: 'aws:kms', kmsKeyId: 'alias/org-key' } } },
+      controls: { [ENC]: { settings: { encryption: { kmsKeyId: null } } } },
+    });
+    expect(p.controls[ENC].settings.encryption).toEqual({ algorithm: 'aws:kms' });
+    expect('kmsKeyId' in p.controls[ENC].settings.encryption).toBe(false);
+  });
+
+  it('reports a KMS key under the section that set it, when its algorithm is not aws:kms', () => {
+    expect(problems({ controls: { [ENC]: { settings: { encryption: { algorithm: 'AES256', kmsKeyId: KEY_ARN } } } } })).toEqual([
+      `controls.${ENC}.settings.encryption.kmsKeyId: only applies with algorithm aws:kms, but the algorithm is AES256`,
+    ]);
+    // The algorithm inherited from defaults decides.
+    expect(
+      problems({ defaults: { settings: { encryption: { algorithm: 'AES256' } } }, controls: { [ENC]: { settings: { encryption: { kmsKeyId: KEY_ARN } } } } }),
+    ).toEqual([`controls.${ENC}.settings.encryption.kmsKeyId: only applies with algorithm aws:kms, but the algorithm is AES256 (inherited)`]);
+    expect(
+      parse({ defaults: { settings: { encryption: { algorithm: 'aws:kms' } } }, controls: { [ENC]: { settings: { encryption: { kmsKeyId: KEY_ARN } } } } })
+        .controls[ENC].settings.encryption,
+    ).toEqual({ algorithm: 'aws:kms', kmsKeyId: KEY_ARN });
+  });
+
+  it('merges undo key by key', () => {
+    const p = parse({
+      defaults: { undo: { window: '30m', exemptFor: '3d' } },
+      controls: { [SG]: { undo: { window: '2h' } }, [S3]: { undo: { exemptFor: '14d' } }, [EBS]: { undo: { window: 0 } } },
+    });
+    expect(p.controls[SG].undo).toEqual({ windowMs: 2 * HOUR, exemptForMs: 3 * DAY });
+    expect(p.controls[S3].undo).toEqual({ windowMs: 30 * MIN, exemptForMs: 14 * DAY });
+    expect(p.controls[EBS].undo).toEqual({ windowMs: 0, exemptForMs: 3 * DAY });
+    expect(p.controls[ACL].undo).toEqual({ windowMs: 30 * MIN, exemptForMs: 3 * DAY });
+  });
+
+  it('checks undo as merged: a control that opens a window needs an exemption', () => {
+    expect(problems({ defaults: { undo: { window: 0, exemptFor: 0 } }, controls: { [SG]: { undo: { window: '1h' } } } })).toEqual([
+      `controls.${SG}.undo: exemptFor must be longer than 0 when window (1h) is not 0: a reverted resource would be fixed again at once`,
+    ]);
+    // ...and a control without a window may have no exemption.
+    expect(parse({ controls: { [SG]: { undo: { window: 0, exemptFor: 0 } } } }).controls[SG].undo).toEqual({ windowMs: 0, exemptForMs: 0 });
+  });
+
+  it('reports a bad default undo once, under defaults, and lets a control repair it for itself', () => {
+    expect(problems({ defaults: { undo: { exemptFor: 0 } }, controls: { [SG]: { undo: { exemptFor: 0 } }, [S3]: { undo: { window: 0 } } } })).toEqual([
+      'defaults.undo: exemptFor must be longer than 0 when window (1h) is not 0: a reverted resource would be fixed again at once',
+    ]);
+  });
+
   it('uses the exemption tag the file names', () => {
     expect(parse({ exemptions: { tag: 'security:skip-until' } }).exemptionTag).toBe('security:skip-until');
     expect(parse({ exemptions: {} }).exemptionTag).toBe(DEFAULT_EXEMPTION_TAG);
+  });
+});
+
+// ---- controls without an automatic fix ------------------------------------------------------
+
+describe('parsePolicy: a control without an automatic fix', () => {
+  it('is the only notify-only control, so these tests cover them all', () => {
+    expect(NOTIFY_ONLY_CONTROLS).toEqual([MFA]);
+  });
+
+  it.each(['auto', 'approve'])('rejects mode %s in its own section, saying it has no automatic fix', (mode) => {
+    expect(problems({ controls: { [MFA]: { mode } } })).toEqual([
+      `controls.${MFA}.mode: must be notify, dry-run or off: ${MFA} has no automatic fix, got "${mode}"`,
+    ]);
+  });
+
+  it('rejects it even when defaults say the same', () => {
+    expect(problems({ defaults: { mode: 'approve' }, controls: { [MFA]: { mode: 'approve' } } })).toEqual([
+      `controls.${MFA}.mode: must be notify, dry-run or off: ${MFA} has no automatic fix, got "approve"`,
+    ]);
+  });
+
+  it.each(['notify', 'dry-run', 'off'] as const)('accepts mode %s in its own section', (mode) => {
+    expect(parse({ defaults: { mode: 'approve' }, controls: { [MFA]: { mode } } }).controls[MFA].mode).toBe(mode);
+  });
+
+  it.each(['auto', 'approve'])('gets notify when defaults.mode is %s, silently, while the other controls keep it', (mode) => {
+    const p = parse({ defaults: { mode } });
+    expect(p.controls[MFA].mode).toBe('notify');
+    for (const id of CONTROL_IDS) if (id !== MFA) expect(p.controls[id].mode).toBe(mode);
+  });
+
+  it('gets notify from the built-in auto, keeping every other default', () => {
+    const p = parse({});
+    expect(p.controls[MFA]).toEqual({ control: MFA, ...BUILTIN_DEFAULTS, mode: 'notify' });
+    expect(BUILTIN_DEFAULTS.mode).toBe('auto');
+  });
+
+  it.each(['notify', 'dry-run', 'off'] as const)('inherits defaults.mode %s unchanged', (mode) => {
+    expect(parse({ defaults: { mode } }).controls[MFA].mode).toBe(mode);
+  });
+
+  it('gets notify when its section sets other keys but not the mode', () => {
+    const p = parse({ defaults: { mode: 'auto' }, controls: { [MFA]: { channel: 'C0123456789' } } });
+    expect(p.controls[MFA].mode).toBe('notify');
+    expect(p.controls[MFA].channel).toBe('C0123456789');
+  });
+
+  it('reports an invalid mode as any control does (and otherwise gets notify)', () => {
+    expect(problems({ controls: { [MFA]: { mode: 'fix' } } })).toEqual([`controls.${MFA}.mode: must be one of auto, approve, notify, dry-run, off, got "fix"`]);
   });
 });
 
@@ -705,13 +972,26 @@ describe('policyWarnings', () => {
   });
 
   it('is empty for auto mode without approval conditions, dry-run and off', () => {
-    expect(policyWarnings(parse({ defaults: { mode: 'auto' } }))).toEqual([]);
+    expect(policyWarnings(parse({ defaults: { mode: 'auto', channel: 'C0123456789' } }))).toEqual([]);
     expect(policyWarnings(parse({ defaults: { mode: 'dry-run' } }))).toEqual([]);
     expect(policyWarnings(parse({ defaults: { mode: 'off', requireApprovalWhenTagged: { a: 'b' } } }))).toEqual([]);
   });
 
+  it('names the notify-only control that inherits auto as notify, when it has no channel', () => {
+    expect(policyWarnings(parse({ defaults: { mode: 'auto' } }))).toEqual([`controls.${MFA}: mode is notify but no Slack channel is set: nobody is told in Slack`]);
+  });
+
+  it('never asks approvals for the notify-only control, even with approval conditions in defaults', () => {
+    const p = parse({ defaults: { mode: 'approve', requireApprovalWhenTagged: { environment: 'production' } } });
+    const warnings = policyWarnings(p);
+    expect(warnings.filter((w) => w.startsWith(`controls.${MFA}:`))).toEqual([
+      `controls.${MFA}: mode is notify but no Slack channel is set: nobody is told in Slack`,
+    ]);
+    expect(warnings.filter((w) => w.includes('approvals can only be given from the CLI'))).toHaveLength(CONTROL_IDS.length - 1);
+  });
+
   it('names approve-mode controls whose approvals can only come from the CLI', () => {
-    const p = parse({ controls: { [SG]: { mode: 'approve' } } });
+    const p = parse({ controls: { [SG]: { mode: 'approve' }, [MFA]: { channel: 'C0123456789' } } });
     expect(policyWarnings(p)).toEqual([`controls.${SG}: approvals can only be given from the CLI: no Slack approvers or channel`]);
   });
 
@@ -723,15 +1003,16 @@ describe('policyWarnings', () => {
   });
 
   it('names controls whose unanswered approvals are applied', () => {
-    const p = parse({ defaults: { mode: 'approve', approvers: { users: ['U0AAAAAAAA'] }, escalation: { timeoutAction: 'apply', timeoutAfter: '8h' } } });
-    expect(policyWarnings(p)).toEqual([
-      `controls.${S3}: an approval request nobody answers is applied after 8h (escalation.timeoutAction: apply)`,
-      `controls.${SG}: an approval request nobody answers is applied after 8h (escalation.timeoutAction: apply)`,
-    ]);
+    const p = parse({
+      defaults: { mode: 'approve', channel: 'C0123456789', approvers: { users: ['U0AAAAAAAA'] }, escalation: { timeoutAction: 'apply', timeoutAfter: '8h' } },
+    });
+    expect(policyWarnings(p)).toEqual(
+      CONTROL_IDS.filter((id) => id !== MFA).map((id) => `controls.${id}: an approval request nobody answers is applied after 8h (escalation.timeoutAction: apply)`),
+    );
   });
 
   it('names notify-mode controls with no channel', () => {
-    const p = parse({ controls: { [S3]: { mode: 'notify' } } });
+    const p = parse({ controls: { [S3]: { mode: 'notify' }, [MFA]: { channel: 'C0123456789' } } });
     expect(policyWarnings(p)).toEqual([`controls.${S3}: mode is notify but no Slack channel is set: nobody is told in Slack`]);
   });
 });

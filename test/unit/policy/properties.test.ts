@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { InvalidInputError } from '../../../src/errors.js';
-import { CONTROL_IDS, ControlId } from '../../../src/findings/finding.js';
+import { CONTROL_IDS, ControlId, NOTIFY_ONLY_CONTROLS } from '../../../src/findings/finding.js';
 import {
   decide,
   evaluateFix,
@@ -10,10 +10,11 @@ import {
   ladderSteps,
   parseExemption,
   pruneLedger,
+  revertExemptionTag,
   type FixGrant,
 } from '../../../src/policy/decide.js';
 import { parseDuration, parsePolicy } from '../../../src/policy/load.js';
-import { MODES, type EscalationLadder, type Guardrails, type PolicySnapshot } from '../../../src/policy/types.js';
+import { MODES, type ControlSettings, type EscalationLadder, type Guardrails, type PolicySnapshot, type UndoSettings } from '../../../src/policy/types.js';
 
 // ---- arbitraries -------------------------------------------------------------------------
 
@@ -41,6 +42,35 @@ const arbLadder: fc.Arbitrary<EscalationLadder> = fc.record({
   timeoutAction: fc.constantFrom('reject' as const, 'apply' as const),
 });
 
+const DAY = 24 * HOUR;
+
+const arbPorts: fc.Arbitrary<number[]> = fc.uniqueArray(fc.integer({ min: 0, max: 65535 }), { minLength: 1, maxLength: 30 });
+
+const arbKmsKeyId = fc.oneof(
+  fc.uuid({ version: 4 }).map((u) => u.toLowerCase()),
+  fc.stringMatching(/^mrk-[0-9a-f]{32}$/),
+  fc.stringMatching(/^alias\/[A-Za-z0-9/_-]{1,40}$/),
+  fc
+    .tuple(fc.constantFrom('aws', 'aws-cn', 'aws-us-gov'), fc.constantFrom('us-east-1', 'eu-west-2', 'cn-north-1', 'us-gov-west-1'), fc.stringMatching(/^\d{12}$/), fc.uuid({ version: 4 }))
+    .map(([partition, region, account, id]) => `arn:${partition}:kms:${region}:${account}:key/${id.toLowerCase()}`),
+);
+
+/** Valid settings as the types allow them: a KMS key id only with aws:kms. */
+const arbSettings: fc.Arbitrary<ControlSettings> = fc.record({
+  ports: arbPorts,
+  encryption: fc.oneof(
+    fc.constant({ algorithm: 'AES256' as const }),
+    fc.constant({ algorithm: 'aws:kms' as const }),
+    arbKmsKeyId.map((kmsKeyId) => ({ algorithm: 'aws:kms' as const, kmsKeyId })),
+  ),
+});
+
+/** Valid undo settings: exemptFor > 0 whenever there is a window. */
+const arbUndo: fc.Arbitrary<UndoSettings> = fc.oneof(
+  fc.record({ windowMs: fc.constant(0), exemptForMs: fc.nat({ max: 30 * DAY }) }),
+  fc.record({ windowMs: fc.integer({ min: 1, max: 7 * DAY }), exemptForMs: fc.integer({ min: 1, max: 90 * DAY }) }),
+);
+
 const arbTags = fc.dictionary(fc.constantFrom('environment', 'team', 'public-website', 'rectify:exempt-until', 'owner'), fc.string({ maxLength: 12 }), {
   maxKeys: 5,
 });
@@ -62,6 +92,8 @@ const arbSnapshot: fc.Arbitrary<PolicySnapshot> = fc.record({
     approvers: fc.constant({ users: [], groups: [] }),
     escalation: arbLadder,
     guardrails: arbGuardrails,
+    settings: arbSettings,
+    undo: arbUndo,
   }),
 });
 
@@ -162,6 +194,15 @@ describe('decide properties', () => {
     );
   });
 
+  it('never fixes or asks to fix a control without an automatic fix', () => {
+    fc.assert(
+      fc.property(arbSnapshot, arbTags, (p, tags) => {
+        const d = decide(p, tags, NOW);
+        if (NOTIFY_ONLY_CONTROLS.includes(p.control.control)) expect(['leave', 'dry-run', 'notify']).toContain(d.action);
+      }),
+    );
+  });
+
   it('never fixes automatically when a tag requires approval', () => {
     fc.assert(
       fc.property(arbSnapshot, arbTags, (p, tags) => {
@@ -170,6 +211,20 @@ describe('decide properties', () => {
           ([k, values]) => tags[k] !== undefined && values.some((v) => v === '*' || v.toLowerCase() === tags[k]?.toLowerCase()),
         );
         if (conditionMatches) expect(d.action).not.toBe('auto');
+      }),
+    );
+  });
+});
+
+describe('undo properties', () => {
+  it('a reverted resource is exempt for at least exemptFor and at most a second longer', () => {
+    fc.assert(
+      fc.property(arbSnapshot, fc.integer({ min: 0, max: 4e12 }), (p, now) => {
+        const { key, value } = revertExemptionTag(p, now);
+        expect(key).toBe(p.exemptionTag);
+        const end = now + p.control.undo.exemptForMs;
+        expect(parseExemption(value, end).exempt).toBe(true);
+        expect(parseExemption(value, end + 1000).exempt).toBe(false);
       }),
     );
   });
@@ -201,8 +256,15 @@ describe('parsePolicy properties', () => {
   it('either loads a whole policy or throws an InvalidInputError, never anything else', () => {
     const anyValue = fc.oneof(fc.string({ maxLength: 8 }), fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.string({ maxLength: 4 }), { maxLength: 2 }));
     const section = fc.dictionary(
-      fc.constantFrom('mode', 'scope', 'channel', 'escalation', 'guardrails', 'approvers', 'requireApprovalWhenTagged', 'oops'),
-      fc.oneof(anyValue, fc.dictionary(fc.constantFrom('accounts', 'users', 'timeoutAfter', 'flap', 'tags', 'x'), anyValue, { maxKeys: 3 })),
+      fc.constantFrom('mode', 'scope', 'channel', 'escalation', 'guardrails', 'approvers', 'requireApprovalWhenTagged', 'settings', 'undo', 'oops'),
+      fc.oneof(
+        anyValue,
+        fc.dictionary(
+          fc.constantFrom('accounts', 'users', 'timeoutAfter', 'flap', 'tags', 'ports', 'encryption', 'window', 'exemptFor', 'x'),
+          fc.oneof(anyValue, fc.array(fc.integer({ min: -1, max: 70000 }), { maxLength: 3 }), fc.dictionary(fc.constantFrom('algorithm', 'kmsKeyId'), fc.oneof(anyValue, fc.constantFrom('AES256', 'aws:kms', 'alias/k')), { maxKeys: 2 })),
+          { maxKeys: 3 },
+        ),
+      ),
       { maxKeys: 4 },
     );
     fc.assert(
@@ -217,12 +279,52 @@ describe('parsePolicy properties', () => {
         }
         expect(Object.keys(policy.controls).sort()).toEqual([...CONTROL_IDS].sort());
         for (const id of CONTROL_IDS) {
-          const l = policy.controls[id].escalation;
+          const c = policy.controls[id];
+          const l = c.escalation;
           expect(l.timeoutAfterMs).toBeGreaterThan(0);
           expect(ladderSteps(l).at(-1)?.step).toBe('timeout');
+          expect(c.settings.ports.length).toBeGreaterThan(0);
+          expect(new Set(c.settings.ports).size).toBe(c.settings.ports.length);
+          for (const port of c.settings.ports) expect(Number.isInteger(port) && port >= 0 && port <= 65535).toBe(true);
+          if (c.settings.encryption.kmsKeyId !== undefined) expect(c.settings.encryption.algorithm).toBe('aws:kms');
+          if (c.undo.windowMs > 0) expect(c.undo.exemptForMs).toBeGreaterThan(0);
+          if (NOTIFY_ONLY_CONTROLS.includes(id)) expect(['notify', 'dry-run', 'off']).toContain(c.mode);
         }
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('loads any valid settings and undo, in defaults or a control section, exactly as written', () => {
+    fc.assert(
+      fc.property(arbSettings, arbUndo, fc.constantFrom(...CONTROL_IDS), fc.boolean(), (settings, undo, id, inDefaults) => {
+        const section = {
+          settings,
+          undo: { window: formatDuration(undo.windowMs), exemptFor: formatDuration(undo.exemptForMs) },
+        };
+        const policy = parsePolicy(stringify(inDefaults ? { version: 1, defaults: section } : { version: 1, controls: { [id]: section } }));
+        expect(policy.controls[id].settings).toEqual(settings);
+        expect(policy.controls[id].undo).toEqual(undo);
+      }),
+    );
+  });
+
+  it('a control section overrides only the settings and undo keys it sets', () => {
+    fc.assert(
+      fc.property(arbSettings, arbUndo, fc.option(arbPorts, { nil: undefined }), fc.option(fc.integer({ min: 1, max: 30 * DAY }), { nil: undefined }), (base, baseUndo, ports, exemptForMs) => {
+        const defaults = {
+          settings: base,
+          undo: { window: formatDuration(baseUndo.windowMs), exemptFor: formatDuration(baseUndo.exemptForMs) },
+        };
+        const own = {
+          ...(ports === undefined ? {} : { settings: { ports } }),
+          ...(exemptForMs === undefined ? {} : { undo: { exemptFor: formatDuration(exemptForMs) } }),
+        };
+        const policy = parsePolicy(stringify({ version: 1, defaults, controls: { [ControlId.SgAdminPortsOpen]: own } }));
+        const c = policy.controls[ControlId.SgAdminPortsOpen];
+        expect(c.settings).toEqual({ ports: ports ?? base.ports, encryption: base.encryption });
+        expect(c.undo).toEqual({ windowMs: baseUndo.windowMs, exemptForMs: exemptForMs ?? baseUndo.exemptForMs });
+      }),
     );
   });
 

@@ -5,6 +5,7 @@ import {
   APPROVE_ACTION_ID,
   REJECT_ACTION_ID,
   SLACK_LIMITS,
+  UNDO_ACTION_ID,
   approvalRequestMessage,
   decidedMessage,
   escalationText,
@@ -12,6 +13,9 @@ import {
   reminderText,
   resultText,
   truncate,
+  undoClosedText,
+  undoneText,
+  undoOfferMessage,
   type ApprovalView,
 } from '../../../src/slack/blocks.js';
 
@@ -213,5 +217,81 @@ describe('thread texts', () => {
     expect(resultText({ outcome: 'rejected', summary: '' })).toBe(':no_entry_sign: Rejected: nothing changed.');
     expect(resultText({ outcome: 'already-compliant', summary: 'ok' })).toContain('nothing changed');
     expect(resultText({ outcome: 'failed', summary: 'x'.repeat(10_000) }).length).toBeLessThanOrEqual(SLACK_LIMITS.messageText);
+  });
+});
+
+describe('undo', () => {
+  const OFFER = { workflowId: VIEW.workflowId, runId: VIEW.runId, summary: 'Revoked 0.0.0.0/0 tcp/22 on sg-0abc', until: '2023-11-15T22:13:20.000Z' };
+
+  it('offers an Undo until the window closes, with the date Slack localizes', () => {
+    const m = undoOfferMessage(OFFER);
+    const line = 'Fixed and verified: Revoked 0.0.0.0/0 tcp/22 on sg-0abc. An approver can undo this until <!date^1700086400^{date_short_pretty} at {time}|2023-11-15T22:13:20.000Z>.';
+    expect(m.text).toBe(line);
+    const blocks = blocksOf(m);
+    expect(blocks[0]!.text!.text).toBe(`:white_check_mark: ${line}`);
+    expect(blocks).toHaveLength(2);
+  });
+
+  it('has one Undo button: danger, behind a "Restore the previous state?" dialog, value encoded like the approval buttons', () => {
+    const actions = blocksOf(undoOfferMessage(OFFER)).find((b) => b.type === 'actions')!;
+    expect(actions.elements).toHaveLength(1);
+    const undo = actions.elements![0]!;
+    expect(undo).toMatchObject({ type: 'button', action_id: UNDO_ACTION_ID, style: 'danger', text: { type: 'plain_text', text: 'Undo' } });
+    expect(UNDO_ACTION_ID).toBe('rectify_undo');
+    expect(undo.value).toBe(JSON.stringify({ w: VIEW.workflowId, r: VIEW.runId }));
+    const approve = blocksOf(approvalRequestMessage(VIEW)).find((b) => b.type === 'actions')!.elements![0]!;
+    expect(undo.value).toBe(approve.value);
+    expect(undo.confirm).toMatchObject({
+      title: { type: 'plain_text', text: 'Restore the previous state?' },
+      text: { type: 'plain_text', text: 'rectify will put this back as it was before the fix: Revoked 0.0.0.0/0 tcp/22 on sg-0abc.' },
+      confirm: { type: 'plain_text', text: 'Undo' },
+      deny: { type: 'plain_text', text: 'Cancel' },
+      style: 'danger',
+    });
+    expect(actions.block_id).not.toBe('rectify_approval');
+  });
+
+  it('does not double the period after a summary that ends with one', () => {
+    expect(undoOfferMessage({ ...OFFER, summary: 'Blocked public access on my-bucket. ' }).text).toMatch(/^Fixed and verified: Blocked public access on my-bucket\. An approver/);
+  });
+
+  it('escapes the summary in mrkdwn, keeps it literal in plain_text, and stays within limits', () => {
+    const evil = '<!channel> & <@U0EVIL> <https://evil.example|x>';
+    const m = undoOfferMessage({ ...OFFER, summary: evil, until: 'soon <!here>' });
+    const body = allMrkdwn(m);
+    expect(body).not.toContain('<!channel>');
+    expect(body).not.toContain('<!here>');
+    expect(body).not.toContain('<@U0EVIL>');
+    expect(body).not.toContain('<https://evil');
+    expect(body).toContain('&lt;!channel&gt; &amp; &lt;@U0EVIL&gt;');
+    expect(body).toContain('until soon &lt;!here&gt;.');
+    const confirm = (blocksOf(m)[1]!.elements![0] as { confirm: { text: { text: string } } }).confirm;
+    expect(confirm.text.text).toContain(evil);
+
+    const huge = undoOfferMessage({ ...OFFER, summary: 'x&'.repeat(20_000) });
+    expect(huge.text.length).toBeLessThanOrEqual(SLACK_LIMITS.messageText);
+    expect(blocksOf(huge)[0]!.text!.text.length).toBeLessThanOrEqual(SLACK_LIMITS.sectionText);
+    const hugeConfirm = (blocksOf(huge)[1]!.elements![0] as { confirm: { text: { text: string } } }).confirm;
+    expect(hugeConfirm.text.text.length).toBeLessThanOrEqual(SLACK_LIMITS.confirmText);
+    expect(allMrkdwn(huge)).not.toMatch(/&(?!amp;|lt;|gt;)/);
+  });
+
+  it('refuses ids that cannot fit in a button value', () => {
+    expect(() => undoOfferMessage({ ...OFFER, runId: 'r'.repeat(2000) })).toThrow(InvalidInputError);
+  });
+
+  it('says who undid what and why', () => {
+    expect(undoneText({ by: 'U0APPROVER', summary: 'Revoked 0.0.0.0/0 tcp/22 on sg-0abc', reason: 'broke the bastion' })).toBe(
+      ':leftwards_arrow_with_hook: Undone by <@U0APPROVER>: restored the previous state. Revoked 0.0.0.0/0 tcp/22 on sg-0abc Reason: broke the bastion',
+    );
+    const t = undoneText({ by: 'cli:ana <!here>', summary: 's <@U0EVIL>' });
+    expect(t).toContain('Undone by cli:ana &lt;!here&gt;:');
+    expect(t).toContain('s &lt;@U0EVIL&gt;');
+    expect(t).not.toContain('Reason');
+    expect(undoneText({ by: 'U0APPROVER', summary: 'x'.repeat(10_000), reason: 'y'.repeat(10_000) }).length).toBeLessThanOrEqual(SLACK_LIMITS.messageText);
+  });
+
+  it('says when the window has closed', () => {
+    expect(undoClosedText()).toBe(':lock: The undo window has closed: the fix stays in place.');
   });
 });

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../../src/errors.js';
-import { encodeButtonValue } from '../../../src/slack/blocks.js';
+import { encodeButtonValue, undoOfferMessage } from '../../../src/slack/blocks.js';
 import { parseBlockActions } from '../../../src/slack/interaction.js';
 
 const WF = 'finding/123456789012/us-east-1/s3-block-public-access/my-bucket';
@@ -69,6 +69,34 @@ describe('parseBlockActions', () => {
     const click = parseBlockActions(form(payload({}, { action_id: 'rectify_reject', style: 'danger' })));
     expect(click.decision).toBe('reject');
     expect(click.workflowId).toBe(WF);
+  });
+
+  it('reads an Undo click from the undo offer', () => {
+    const click = parseBlockActions(form(payload({}, { action_id: 'rectify_undo', block_id: 'rectify_undo_offer', style: 'danger', text: { type: 'plain_text', text: 'Undo', emoji: true } })));
+    expect(click).toEqual({
+      decision: 'undo',
+      workflowId: WF,
+      runId: RUN,
+      user: { id: 'U0123ABCD', name: 'ana' },
+      channel: 'C0APPROVE',
+      messageTs: '1700000000.000100',
+      actionTs: '1700000042.123456',
+      responseUrl: 'https://hooks.slack.com/actions/T0RECTIFY/1/abcdef',
+    });
+  });
+
+  it('reads the button of a real undoOfferMessage', () => {
+    const offer = undoOfferMessage({ workflowId: WF, runId: RUN, summary: 'Blocked public access on my-bucket', until: '2023-11-15T22:13:20Z' });
+    const actions = (offer.blocks as { type: string; block_id?: string; elements?: Record<string, unknown>[] }[]).find((b) => b.type === 'actions')!;
+    const button = actions.elements![0]!;
+    // Slack echoes the clicked element (without its confirm dialog) with the block id and an action_ts.
+    const { confirm: _confirm, ...clicked } = button;
+    const click = parseBlockActions(form(payload({}, { ...clicked, block_id: actions.block_id, action_ts: '1700000099.000001' })));
+    expect(click).toMatchObject({ decision: 'undo', workflowId: WF, runId: RUN, actionTs: '1700000099.000001' });
+  });
+
+  it('an undo value is checked like any other: a value we did not write is refused', () => {
+    expect(problemsOf(form(payload({}, { action_id: 'rectify_undo', value: '{"w":"x"}' })))).toEqual(['button value has no valid r (run id)']);
   });
 
   it('falls back to container.channel_id / message.ts, and to name or id for the user name', () => {
@@ -161,7 +189,7 @@ describe('parseBlockActions', () => {
       fc.property(fc.oneof(fc.json(), fc.jsonValue().map((v) => JSON.stringify({ ...payload(), actions: [{ ...((payload().actions as unknown[])[0] as object), value: v }] }))), (json) => {
         try {
           const click = parseBlockActions(form(json));
-          expect(['approve', 'reject']).toContain(click.decision);
+          expect(['approve', 'reject', 'undo']).toContain(click.decision);
           expect(typeof click.workflowId).toBe('string');
         } catch (err) {
           expect(err).toBeInstanceOf(InvalidInputError);

@@ -1,0 +1,56 @@
+import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import { heartbeat } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
+import type { ControlId, Finding } from '../findings/finding.js';
+import type { Policy } from '../policy/types.js';
+import { createSubmitter, type SubmitResult } from '../triggers/submit.js';
+import { awsCall } from './aws-errors.js';
+import type { AwsClients } from './aws.js';
+import { CONTROLS } from './controls/index.js';
+import type { ScanPage } from './controls/control.js';
+
+export interface ScanDeps {
+  readonly aws: AwsClients;
+  readonly client: Client;
+  readonly taskQueue: string;
+  /** The worker's policy: scanned findings are decided by the same policy as webhook findings. */
+  readonly policy: Policy;
+  readonly verifyDeadlineMs: number;
+}
+
+export function createScanActivities(d: ScanDeps) {
+  const submitter = createSubmitter(d.client, { taskQueue: d.taskQueue, verifyDeadlineMs: d.verifyDeadlineMs, policy: d.policy });
+  return {
+    /** The account the worker's credentials belong to (STS GetCallerIdentity). */
+    async whoAmI(region: string): Promise<string> {
+      const out = await awsCall('GetCallerIdentity', () => d.aws.sts(region).send(new GetCallerIdentityCommand({})));
+      return out.Account ?? '';
+    },
+
+    /** One page of a control's resources in a region, and which of them violate it under the policy's settings. Read-only. */
+    async scanControlPage(o: { control: ControlId; account: string; region: string; pageToken?: string; pageSize: number }): Promise<ScanPage> {
+      const control = CONTROLS[o.control];
+      return control.scanPage(d.aws, {
+        account: o.account,
+        region: o.region,
+        settings: d.policy.controls[o.control].settings,
+        pageSize: o.pageSize,
+        ...(o.pageToken ? { pageToken: o.pageToken } : {}),
+      });
+    },
+
+    /**
+     * Starts (or joins) the remediation of each finding, exactly as the webhook does: same
+     * workflow ids, same policy, so an event and a scan of the same finding meet in one workflow.
+     */
+    async submitFindings(findings: readonly Finding[]): Promise<SubmitResult[]> {
+      const out: SubmitResult[] = [];
+      const receivedAt = new Date();
+      for (const f of findings) {
+        out.push(await submitter.submit(f, receivedAt));
+        heartbeat(out.length);
+      }
+      return out;
+    },
+  };
+}

@@ -1,0 +1,118 @@
+import { continueAsNew, defineQuery, proxyActivities, setHandler, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import { NON_RETRYABLE_ERROR_TYPES } from '../errors.js';
+import { CONTROL_IDS, ControlId, type Finding } from '../findings/finding.js';
+import { scanFinding } from '../findings/scan.js';
+
+export interface ScanTotals {
+  readonly scanned: number;
+  readonly violations: number;
+  readonly started: number;
+  readonly joined: number;
+  readonly pages: number;
+  /** Workflow runs this scan took (continue-as-new keeps each history small). */
+  readonly runs: number;
+}
+
+export interface ScanCursor {
+  readonly controlIdx: number;
+  readonly regionIdx: number;
+  readonly pageToken?: string;
+}
+
+export interface ScanInput {
+  readonly regions: readonly string[];
+  /** Default: every control. */
+  readonly controls?: readonly ControlId[];
+  /** Resources per page read from AWS. Default 100. */
+  readonly pageSize?: number;
+  /** Findings started per activity call: the fan-out is bounded to this. Default 25. */
+  readonly batchSize?: number;
+  /** Continue as new after this many pages. Default 50. */
+  readonly pagesPerRun?: number;
+  /** Carried across continue-as-new; absent on the first run. */
+  readonly progress?: { readonly account: string; readonly startedAt: string; readonly cursor: ScanCursor; readonly totals: ScanTotals };
+}
+
+export interface ScanResult extends ScanTotals {
+  readonly account: string;
+  readonly scanId: string;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+}
+
+export const getScanProgress = defineQuery<ScanTotals & { cursor: ScanCursor }>('getScanProgress');
+
+const READ: ActivityOptions = {
+  startToCloseTimeout: '5m',
+  heartbeatTimeout: '1m',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 10, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
+};
+
+/** IAM is global: scanned once, in the first region. */
+const GLOBAL: readonly ControlId[] = [ControlId.IamUserConsoleMfa];
+
+/**
+ * A scan of the account for drift no event announced: lists each control's resources in each
+ * region page by page, and starts (or joins) `remediateFinding` for every violation with the same
+ * workflow ids as the webhook path. The policy, scope, dry-run and guardrails apply exactly as
+ * for webhook findings, because the findings go through the same workflow. Continues as new every
+ * `pagesPerRun` pages so its history stays small however large the account.
+ */
+export async function scanAccount(input: ScanInput): Promise<ScanResult> {
+  const info = workflowInfo();
+  const acts = proxyActivities<Activities>(READ);
+  const controls = input.controls ?? CONTROL_IDS;
+  const pageSize = input.pageSize ?? 100;
+  const batchSize = input.batchSize ?? 25;
+  const pagesPerRun = input.pagesPerRun ?? 50;
+  const firstRegion = input.regions[0];
+  if (!firstRegion) throw new Error('a scan needs at least one region');
+
+  const account = input.progress?.account ?? (await acts.whoAmI(firstRegion));
+  const startedAt = input.progress?.startedAt ?? new Date().toISOString();
+  const scanId = info.firstExecutionRunId;
+  let totals: ScanTotals = input.progress?.totals ?? { scanned: 0, violations: 0, started: 0, joined: 0, pages: 0, runs: 0 };
+  totals = { ...totals, runs: totals.runs + 1 };
+  let cursor: ScanCursor = input.progress?.cursor ?? { controlIdx: 0, regionIdx: 0 };
+  setHandler(getScanProgress, () => ({ ...totals, cursor }));
+
+  let pagesThisRun = 0;
+  for (; cursor.controlIdx < controls.length; cursor = { controlIdx: cursor.controlIdx + 1, regionIdx: 0 }) {
+    const control = controls[cursor.controlIdx]!;
+    const regions = GLOBAL.includes(control) ? [firstRegion] : input.regions;
+    for (; cursor.regionIdx < regions.length; cursor = { controlIdx: cursor.controlIdx, regionIdx: cursor.regionIdx + 1 }) {
+      const region = regions[cursor.regionIdx]!;
+      for (;;) {
+        if (pagesThisRun >= pagesPerRun || info.continueAsNewSuggested) {
+          return continueAsNew<typeof scanAccount>({ ...input, progress: { account, startedAt, cursor, totals } });
+        }
+        const page = await acts.scanControlPage({ control, account, region, pageSize, ...(cursor.pageToken ? { pageToken: cursor.pageToken } : {}) });
+        pagesThisRun++;
+        const observedAt = new Date().toISOString();
+        const findings: Finding[] = page.violations.map((v) => scanFinding(control, account, region, v, observedAt, scanId));
+        let started = 0;
+        let joined = 0;
+        for (let i = 0; i < findings.length; i += batchSize) {
+          const results = await acts.submitFindings(findings.slice(i, i + batchSize));
+          started += results.filter((r) => r.status === 'started').length;
+          joined += results.filter((r) => r.status === 'joined').length;
+        }
+        totals = {
+          ...totals,
+          scanned: totals.scanned + page.scanned,
+          violations: totals.violations + findings.length,
+          started: totals.started + started,
+          joined: totals.joined + joined,
+          pages: totals.pages + 1,
+        };
+        if (!page.nextPageToken) {
+          cursor = { controlIdx: cursor.controlIdx, regionIdx: cursor.regionIdx };
+          break;
+        }
+        cursor = { ...cursor, pageToken: page.nextPageToken };
+      }
+    }
+  }
+  return { ...totals, account, scanId, startedAt, finishedAt: new Date().toISOString() };
+}
