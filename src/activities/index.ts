@@ -4,6 +4,7 @@ import { createRemediationActivities, type RemediationDeps } from './remediation
 import { createSlackActivities } from './slack.js';
 import { createSecurityHubActivities } from './securityhub.js';
 import { createScanActivities } from './scan.js';
+import { createUndoActivities } from './undo.js';
 import type { Policy } from '../policy/types.js';
 
 export type { Triage, FixResult, Verification, PlannedChange } from './remediation.js';
@@ -27,6 +28,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createSlackActivities(deps.slack),
     ...createGuardrailActivities(deps.ledger),
     ...(deps.securityHubWriteBack === false ? writeBackOff : createSecurityHubActivities({ client: (region) => deps.aws.securityHub(region) })),
+    ...createUndoActivities(deps.ledger),
     ...createScanActivities({ aws: deps.aws, client: deps.ledger.client, taskQueue: deps.ledger.taskQueue, policy: deps.policy, verifyDeadlineMs: deps.verifyDeadlineMs }),
   };
 }

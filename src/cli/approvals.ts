@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { sendDecision, type DecisionOutcome } from '../triggers/decisions.js';
+import { undoWorkflowId } from '../activities/undo.js';
 import { getStatus, type StatusView } from '../workflows/messages.js';
 import { RemediationStatus, SearchAttr } from '../workflows/search-attributes.js';
 
@@ -56,11 +57,27 @@ export async function listPending(client: Client): Promise<PendingApproval[]> {
 export async function resolveRemediation(client: Client, id: string): Promise<string> {
   if (id.startsWith('finding/')) return id;
   const matches: string[] = [];
-  const query = `ExecutionStatus = "Running" AND FindingId = "${id.replace(/["\\]/g, '\\$&')}"`;
+  const query = `ExecutionStatus = "Running" AND WorkflowType = "remediateFinding" AND FindingId = "${escapeQuery(id)}"`;
   for await (const wf of client.workflow.list({ query })) matches.push(wf.workflowId);
   if (matches.length === 1) return matches[0]!;
   if (matches.length === 0) throw new Error(`no running remediation for finding "${id}" (give the workflow id, finding/...)`);
   throw new Error(`finding "${id}" matches several remediations; give one workflow id:\n${matches.map((m) => `  ${m}`).join('\n')}`);
+}
+
+const escapeQuery = (v: string) => v.replace(/["\\]/g, '\\$&');
+
+/**
+ * The open undo window a person means: `undo/...` as is, a remediation workflow id (`finding/...`),
+ * or a finding id. Throws when none is open.
+ */
+export async function resolveUndoWindow(client: Client, id: string): Promise<string> {
+  if (id.startsWith('undo/')) return id;
+  if (id.startsWith('finding/')) return undoWorkflowId(id);
+  const matches: string[] = [];
+  for await (const wf of client.workflow.list({ query: `ExecutionStatus = "Running" AND WorkflowType = "undoWindow" AND FindingId = "${escapeQuery(id)}"` })) matches.push(wf.workflowId);
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length === 0) throw new Error(`no open undo window for finding "${id}" (closed, or never opened)`);
+  throw new Error(`finding "${id}" matches several undo windows; give one:\n${matches.map((m) => `  ${m}`).join('\n')}`);
 }
 
 /** Approves or rejects from the CLI, recorded as `cli:<operator>`. */

@@ -118,24 +118,11 @@ export async function runDemo(o: DemoOptions): Promise<boolean> {
           .catch(() => undefined);
       }, 250);
       try {
-        const started = Date.now();
-        // A verified fix keeps its workflow open for the policy's undo window: done for the demo.
-        for (;;) {
-          const d = await handle.describe();
-          if (d.status.name !== 'RUNNING') break;
-          const view = await handle.query(getStatus).catch(() => undefined);
-          if (view?.status === RemediationStatus.Remediated && view.undoUntil) {
-            const by = view.decidedBy ? ` (approved by ${view.decidedBy})` : '';
-            say(`  REMEDIATED AND VERIFIED ${r.workflowId.split('/').pop()} in ${((Date.now() - started) / 1000).toFixed(1)}s${by}: ${view.plannedChange}`);
-            say(`      undo available until ${view.undoUntil}: npm run cli -- undo ${r.workflowId}`);
-            return;
-          }
-          await new Promise((res) => setTimeout(res, 200));
-        }
         const rec: RemediationRecord = await handle.result();
         const secs = ((Date.parse(rec.timestamps.closed) - Date.parse(rec.timestamps.received)) / 1000).toFixed(1);
         const by = rec.approval?.by ? ` (approved by ${rec.approval.by.via}:${rec.approval.by.id})` : '';
         if (rec.outcome === 'remediated') say(`  REMEDIATED AND VERIFIED ${rec.resource.id} in ${secs}s${by}: ${rec.change?.summary}`);
+        if (rec.undoWindow) say(`      undo possible until ${rec.undoWindow.until}: npm run cli -- undo ${rec.workflowId}`);
         else say(`  ${rec.outcome.toUpperCase()} ${rec.resource.id} in ${secs}s (nothing to change)`);
       } catch (err) {
         allGood = false;

@@ -9,7 +9,7 @@ import { createLogger } from '../log.js';
 import { DEFAULT_POLICY_PATH, loadPolicyFile, policyWarnings } from '../policy/load.js';
 import { formatDuration } from '../policy/decide.js';
 import { REPO_ROOT } from '../stack/paths.js';
-import { decideFromCli, formatPending, listPending, resolveRemediation } from './approvals.js';
+import { decideFromCli, formatPending, listPending, resolveUndoWindow } from './approvals.js';
 import { sendUndo } from '../triggers/decisions.js';
 import { applyScanSchedule, scanScheduleCommand, SCAN_SCHEDULE_ID } from '../triggers/schedule.js';
 import { runDemo } from './demo.js';
@@ -134,7 +134,7 @@ async function undoCommand(args: readonly string[]): Promise<number> {
   }
   const operator = values.as ?? userInfo().username;
   const out = await withClient(async (client) => {
-    const workflowId = await resolveRemediation(client, id);
+    const workflowId = await resolveUndoWindow(client, id);
     return sendUndo(client, { workflowId }, { by: { id: operator, name: operator, via: 'cli' }, ...(values.reason ? { reason: values.reason } : {}) });
   });
   if (!out.ok) {

@@ -1,3 +1,4 @@
 export { remediateFinding } from './remediate-finding.js';
 export { fixLedger } from './fix-ledger.js';
 export { scanAccount } from './scan-account.js';
+export { undoWindow } from './undo-window.js';

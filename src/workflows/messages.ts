@@ -53,7 +53,6 @@ export type Outcome =
   | 'dry-run'
   | 'resolved'
   | 'unresolved'
-  | 'reverted'
   | 'failed';
 
 export interface StatusView {
@@ -104,8 +103,8 @@ export interface RemediationRecord {
     readonly escalated?: string;
   };
   readonly guardrail?: GuardrailVerdict;
-  /** A verified fix taken back within the undo window: who, why, when, and the state restored. */
-  readonly undo?: { readonly by: Decider; readonly at: string; readonly reason?: string; readonly restored: unknown; readonly exemptUntil?: string };
+  /** Where the verified fix can be taken back, and until when (the undo window workflow). */
+  readonly undoWindow?: { readonly workflowId: string; readonly until: string };
   /** Security Hub write-back (findings from Security Hub only). */
   readonly securityHub?: { readonly status: string; readonly updated: boolean; readonly reason?: string };
   readonly observations: readonly FindingObservation[];
@@ -118,7 +117,6 @@ export interface RemediationRecord {
     readonly approved?: string;
     readonly fixed?: string;
     readonly verified?: string;
-    readonly reverted?: string;
     readonly closed: string;
   };
 }
@@ -136,7 +134,7 @@ export interface UndoAck {
   readonly by: Decider;
   readonly requestedAt: string;
 }
-/** Take a verified fix back while its undo window is open (approvers in Slack, operators at the CLI). */
+/** Take a verified fix back while its undo window (workflow `undoWindow`) is open: approvers in Slack, operators at the CLI. */
 export const undoRemediation = defineUpdate<UndoAck, [UndoRequest]>('undoRemediation');
 
 /** Input of the per-control guardrail ledger workflow. */

@@ -13,15 +13,13 @@ import {
 import type { Activities, PlannedChange, Triage } from '../activities/index.js';
 import type { MessageRef } from '../activities/slack.js';
 import { NON_RETRYABLE_ERROR_TYPES } from '../errors.js';
-import { checkScope, decide, formatDuration, ladderSteps, revertExemptionTag, type GuardrailVerdict } from '../policy/decide.js';
+import { checkScope, decide, formatDuration, ladderSteps, type GuardrailVerdict } from '../policy/decide.js';
 import type { ApprovalView } from '../slack/blocks.js';
 import { escalationText, reminderText, resultText } from '../slack/blocks.js';
 import {
   decideRemediation,
   getStatus,
   recordObservation,
-  undoRemediation,
-  type UndoRequest,
   type Decider,
   type FindingObservation,
   type Outcome,
@@ -58,7 +56,6 @@ const STATUS_FOR: Readonly<Record<Outcome, RemediationStatus>> = {
   'dry-run': RemediationStatus.DryRun,
   resolved: RemediationStatus.Resolved,
   unresolved: RemediationStatus.Unresolved,
-  reverted: RemediationStatus.Reverted,
   failed: RemediationStatus.Failed,
 };
 
@@ -92,8 +89,6 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
   let awaitingDecision = false;
   let decided: { decision: 'approve' | 'reject'; by: Decider; decidedAt: string; reason?: string } | undefined;
   let messageRef: MessageRef | null = null;
-  let undoUntil: string | undefined;
-  let undoRequest: (UndoRequest & { at: string }) | undefined;
 
   setHandler(getStatus, () => ({
     status,
@@ -102,7 +97,6 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
     approvalReasons,
     approvers,
     policyHash: policy?.hash ?? '',
-    ...(undoUntil ? { undoUntil } : {}),
     ...(decided ? { decidedBy: `${decided.by.via}:${decided.by.id}` } : {}),
   }));
   setHandler(recordObservation, (o) => void observations.push(o));
@@ -128,30 +122,11 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
     },
   );
 
-  setHandler(
-    undoRemediation,
-    (req) => {
-      undoRequest = { ...req, at: now() };
-      const by: Decider = { ...req.by };
-      return { by, requestedAt: undoRequest.at };
-    },
-    {
-      validator: (req) => {
-        if (undoRequest) throw new Error(`undo already requested by ${undoRequest.by.name} at ${undoRequest.at}`);
-        if (!undoUntil) throw new Error(`nothing to undo: ${status === RemediationStatus.Remediated ? 'the undo window is closed' : `status is ${status}`}`);
-        if (!req.by?.id || !req.by.name) throw new Error('the requester must have an id and a name');
-        if (req.by.via === 'slack' && !approvers.includes(req.by.id)) throw new Error(`${req.by.name} is not an approver for ${finding.control}`);
-        if (req.by.via !== 'slack' && req.by.via !== 'cli') throw new Error('undo comes from Slack or the CLI');
-      },
-      description: 'Take the verified fix back while the undo window is open.',
-    },
-  );
-
   const setStatus = (s: RemediationStatus) => {
     status = s;
     upsertSearchAttributes([{ key: SearchAttr.Status, value: s }]);
   };
-  const times: { detected: string; received: string; triaged?: string; approved?: string; fixed?: string; verified?: string; reverted?: string } = {
+  const times: { detected: string; received: string; triaged?: string; approved?: string; fixed?: string; verified?: string } = {
     detected: finding.observedAt,
     received: input.receivedAt,
   };
@@ -161,7 +136,7 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
   let change: RemediationRecord['change'];
   let guardrail: GuardrailVerdict | undefined;
   let approval: RemediationRecord['approval'];
-  let undone: RemediationRecord['undo'];
+  let undoWindow: RemediationRecord['undoWindow'];
   let securityHub: RemediationRecord['securityHub'];
 
   const record = (outcome: Outcome, reason?: string): RemediationRecord => ({
@@ -183,7 +158,7 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
     ...(change ? { change } : {}),
     ...(approval ? { approval } : {}),
     ...(guardrail ? { guardrail } : {}),
-    ...(undone ? { undo: undone } : {}),
+    ...(undoWindow ? { undoWindow } : {}),
     ...(securityHub ? { securityHub } : {}),
     observations,
     ...(notes.length ? { notes } : {}),
@@ -318,8 +293,16 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
   }
   await reportInThread('remediated');
   if (cp.undo.windowMs > 0) {
-    const reverted = await offerUndo();
-    if (reverted) return reverted;
+    // The undo window runs as its own workflow, so this remediation completes now with its evidence.
+    if (approvers.length === 0) {
+      approvers = (await bestEffort('resolving approvers', slack.resolveApprovers({ users: [...cp.approvers.users], groups: [...cp.approvers.groups] }))) ?? [...cp.approvers.users];
+    }
+    const until = new Date(Date.now() + cp.undo.windowMs).toISOString();
+    const id = await bestEffort(
+      'opening the undo window',
+      writes.openUndoWindow({ finding, remediation: { workflowId: info.workflowId, runId: info.runId }, policy, before, change: change!, approvers, thread: messageRef }),
+    );
+    if (id) undoWindow = { workflowId: id, until };
   }
   return finish('remediated');
 
@@ -335,14 +318,15 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
     deadline = new Date(Date.now() + cp.escalation.timeoutAfterMs).toISOString();
     approval = { reasons: why, requestedAt };
     setStatus(RemediationStatus.AwaitingApproval);
+    // Decisions are accepted from the moment the status says so (the CLI needs no Slack message).
+    awaitingDecision = true;
     const esc = cp.escalation;
     approvers =
       (await bestEffort(
         'resolving approvers',
         slack.resolveApprovers({ users: [...cp.approvers.users, ...esc.escalateTo.users], groups: [...cp.approvers.groups, ...esc.escalateTo.groups] }),
       )) ?? [...cp.approvers.users, ...esc.escalateTo.users];
-    messageRef = (await bestEffort('posting the approval request to Slack', slack.postApprovalRequest(cp.channel, view(why)))) ?? null;
-    awaitingDecision = true;
+    if (!decided) messageRef = (await bestEffort('posting the approval request to Slack', slack.postApprovalRequest(cp.channel, view(why)))) ?? null;
     await writeBackToSecurityHub('NOTIFIED', `rectify: waiting for approval (${why.join('; ')})`);
 
     let elapsed = 0;
@@ -432,39 +416,6 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
       }
     }
     return finish('unresolved', 'the escalation ladder ran out');
-  }
-
-  /**
-   * Keeps a verified fix revertible for the policy's undo window. An undo restores the recorded
-   * before-state of exactly what was changed and tags the resource exempt for a while, so the
-   * fix is not immediately applied again. Returns the closing record when reverted.
-   */
-  async function offerUndo(): Promise<RemediationRecord | undefined> {
-    setStatus(RemediationStatus.Remediated);
-    undoUntil = new Date(Date.now() + cp.undo.windowMs).toISOString();
-    await bestEffort('offering undo in Slack', slack.postUndoOffer(messageRef, cp.channel, { workflowId: info.workflowId, runId: info.runId, summary: change!.summary, until: undoUntil }));
-    const asked = await condition(() => undoRequest !== undefined, cp.undo.windowMs);
-    undoUntil = undefined;
-    if (!asked || !undoRequest || !change) {
-      await bestEffort('closing the undo offer', slack.postSlackText({ thread: messageRef }, 'The undo window has closed; the fix stays.'));
-      return undefined;
-    }
-    const req = undoRequest;
-    let restored: unknown;
-    try {
-      restored = (await writes.undoFix(finding, before, change)).after;
-    } catch (err) {
-      return fail(err);
-    }
-    after = restored;
-    times.reverted = now();
-    const exemption = revertExemptionTag(policy, Date.now());
-    const exemptUntil = exemption.value;
-    const tagged = await bestEffort('tagging the resource exempt', writes.markExempt(finding, exemption.key, exemptUntil));
-    undone = { by: { ...req.by }, at: req.at, ...(req.reason ? { reason: req.reason } : {}), restored, ...(tagged ? { exemptUntil } : {}) };
-    upsertSearchAttributes([{ key: SearchAttr.DecidedBy, value: `${req.by.via}:${req.by.id}` }]);
-    await bestEffort('posting the undo in the thread', slack.postSlackText({ thread: messageRef }, `Undone by ${req.by.name}${req.reason ? `: ${req.reason}` : ''}. Restored the previous state of ${finding.resource.id}.`));
-    return finish('reverted', `reverted by ${req.by.name}${req.reason ? `: ${req.reason}` : ''}${tagged ? `; exempt until ${exemptUntil}` : ''}`);
   }
 
   /** Tells Security Hub what became of a finding it reported. Best effort, recorded in the evidence. */

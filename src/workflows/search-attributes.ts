@@ -39,6 +39,8 @@ export const RemediationStatus = {
   /** Notify mode: still not compliant when the ladder ran out. */
   Unresolved: 'Unresolved',
   Rejected: 'Rejected',
+  /** An undo window: the verified fix can still be taken back. */
+  UndoAvailable: 'UndoAvailable',
   /** A verified fix taken back within the undo window. */
   Reverted: 'Reverted',
   Exempt: 'Exempt',

@@ -11,6 +11,7 @@ import { sendDecision } from '../../src/triggers/decisions.js';
 import { createSubmitter } from '../../src/triggers/submit.js';
 import { bundleWorkflows, createWorker } from '../../src/worker/create-worker.js';
 import { getStatus, type RemediationRecord } from '../../src/workflows/messages.js';
+import type { UndoRecord } from '../../src/workflows/undo-window.js';
 import { RemediationStatus, SearchAttr } from '../../src/workflows/search-attributes.js';
 import type { Finding } from '../../src/findings/finding.js';
 import { makeBucket, makeSecurityGroup, REGION, s3Finding, sgFinding, world22 } from '../helpers/fixtures.js';
@@ -229,7 +230,7 @@ describe('escalation ladder', () => {
     const second = await createWorker({ connection: native, client, policy: p, namespace: 'default', taskQueue, aws, slack, workflowBundle: bundle });
     const record: RemediationRecord = await second.runUntil(async () => {
       const ok = await sendDecision(client, { workflowId: handle.workflowId }, { decision: 'approve', by: { id: 'dave', name: 'dave', via: 'cli' } });
-      expect(ok.ok).toBe(true);
+      expect(ok).toMatchObject({ ok: true });
       return handle.result();
     });
     expect(record.outcome).toBe('remediated');
@@ -360,46 +361,60 @@ describe('undo window', () => {
     const groupId = await makeSecurityGroup(aws, [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0', Description: 'vendor support' }] }]);
     const { sendUndo } = await import('../../src/triggers/decisions.js');
     const p = policy({ undo: '1h' });
-    const record: RemediationRecord = await withWorker(async (submit) => {
+    const [record, undone] = await withWorker(async (submit) => {
       const handle = await submit(sgFinding(groupId));
-      for (let i = 0; i < 100 && !(await handle.query(getStatus)).undoUntil; i++) await new Promise((r) => setTimeout(r, 100));
+      // The remediation completes with its evidence; the undo window is its own workflow.
+      const rec: RemediationRecord = await handle.result();
+      expect(rec.outcome).toBe('remediated');
+      expect(rec.undoWindow?.workflowId).toBe(`undo/${rec.workflowId}`);
       expect(await worldOpen(groupId)).toBe(false);
-      expect((await handle.query(getStatus)).status).toBe(RemediationStatus.Remediated);
+      const win = client.workflow.getHandle(rec.undoWindow!.workflowId);
+      for (let i = 0; i < 100 && !(await win.query(getStatus).catch(() => undefined))?.undoUntil; i++) await new Promise((r) => setTimeout(r, 100));
+      expect((await win.query(getStatus)).status).toBe(RemediationStatus.UndoAvailable);
       // The offer, with its Undo button, is in Slack.
       const offers = slackCalls('chat.postMessage', (a) => JSON.stringify(a['blocks'] ?? '').includes('rectify_undo') && JSON.stringify(a['blocks']).includes(groupId));
       expect(offers).toHaveLength(1);
       expect(offers[0]!.args['channel']).toBe('CAPPROVALS');
-      const outsider = await sendUndo(client, { workflowId: handle.workflowId }, { by: { id: 'UINTRUDER9', name: 'mallory', via: 'slack' } });
+      const outsider = await sendUndo(client, { workflowId: win.workflowId }, { by: { id: 'UINTRUDER9', name: 'mallory', via: 'slack' } });
       expect(outsider).toEqual({ ok: false, message: 'Not accepted: mallory is not an approver for ec2-sg-admin-ports-open' });
-      const ok = await sendUndo(client, { workflowId: handle.workflowId }, { by: { id: 'frank', name: 'frank', via: 'cli' }, reason: 'vendor needs access until Friday' });
+      const ok = await sendUndo(client, { workflowId: win.workflowId }, { by: { id: 'frank', name: 'frank', via: 'cli' }, reason: 'vendor needs access until Friday' });
       expect(ok.ok).toBe(true);
-      const twice = await sendUndo(client, { workflowId: handle.workflowId }, { by: { id: 'frank', name: 'frank', via: 'cli' } });
+      const twice = await sendUndo(client, { workflowId: win.workflowId }, { by: { id: 'frank', name: 'frank', via: 'cli' } });
       expect(twice.ok).toBe(false);
-      return handle.result();
+      return [rec, (await win.result()) as UndoRecord] as const;
     }, p);
-    expect(record.outcome).toBe('reverted');
-    expect(record.undo?.by).toEqual({ id: 'frank', name: 'frank', via: 'cli' });
-    expect(record.undo?.reason).toBe('vendor needs access until Friday');
-    expect(record.undo?.exemptUntil).toBeDefined();
+    expect(undone.outcome).toBe('reverted');
+    expect(undone.remediation).toEqual({ workflowId: record.workflowId, runId: record.runId });
+    expect(undone.undo?.by).toEqual({ id: 'frank', name: 'frank', via: 'cli' });
+    expect(undone.undo?.reason).toBe('vendor needs access until Friday');
+    expect(undone.undo?.exemptUntil).toBeDefined();
     const live = await aws.ec2(REGION).send(new DescribeSecurityGroupsCommand({ GroupIds: [groupId] }));
     const g = live.SecurityGroups![0]!;
     expect(g.IpPermissions).toEqual([expect.objectContaining({ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0', Description: 'vendor support' }] })]);
     const exempt = g.Tags?.find((t) => t.Key === 'rectify:exempt-until');
-    expect(exempt?.Value).toBe(record.undo?.exemptUntil);
-    expect((await client.workflow.getHandle(record.workflowId, record.runId).describe()).typedSearchAttributes.get(SearchAttr.Status)).toBe(RemediationStatus.Reverted);
+    expect(exempt?.Value).toBe(undone.undo?.exemptUntil);
+    const sa = (await client.workflow.getHandle(`undo/${record.workflowId}`).describe()).typedSearchAttributes;
+    expect(sa.get(SearchAttr.Status)).toBe(RemediationStatus.Reverted);
+    expect(sa.get(SearchAttr.DecidedBy)).toBe('cli:frank');
 
     // The next finding for it is left alone while the exemption lasts.
     const again: RemediationRecord = await withWorker(async (submit) => (await submit(sgFinding(groupId))).result(), policy());
     expect(again.outcome).toBe('exempt');
   });
 
-  it('when the window closes the fix stays and the workflow completes', async () => {
+  it('when the window closes the fix stays; a late undo is refused', async () => {
     const bucket = await makeBucket(aws);
-    const record: RemediationRecord = await withWorker(async (submit) => (await submit(s3Finding(bucket))).result(), policy({ undo: '2s' }));
-    expect(record.outcome).toBe('remediated');
-    expect(record.undo).toBeUndefined();
+    const closed = await withWorker(async (submit) => {
+      const rec: RemediationRecord = await (await submit(s3Finding(bucket))).result();
+      expect(rec.outcome).toBe('remediated');
+      return (await client.workflow.getHandle(rec.undoWindow!.workflowId).result()) as UndoRecord;
+    }, policy({ undo: '2s' }));
+    expect(closed.outcome).toBe('window-closed');
+    expect(closed.undo).toBeUndefined();
     const { sendUndo } = await import('../../src/triggers/decisions.js');
-    const late = await sendUndo(client, { workflowId: record.workflowId, runId: record.runId }, { by: { id: 'frank', name: 'frank', via: 'cli' } });
+    const late = await sendUndo(client, { workflowId: `undo/${closed.remediation.workflowId}` }, { by: { id: 'frank', name: 'frank', via: 'cli' } });
     expect(late).toEqual({ ok: false, message: 'Not accepted: this remediation has already finished; nothing was changed' });
+    const bpa = await aws.s3(REGION).send(new GetPublicAccessBlockCommand({ Bucket: bucket }));
+    expect(bpa.PublicAccessBlockConfiguration?.BlockPublicAcls).toBe(true);
   });
 });
