@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { InvalidInputError } from './errors.js';
 import { parseDuration } from './policy/load.js';
 
@@ -47,6 +48,12 @@ export interface Config {
     readonly catchupWindowMs: number;
     readonly regions: readonly string[];
   };
+  readonly evidence: {
+    /** Ed25519 private key (PKCS#8 PEM) that signs evidence records, from EVIDENCE_SIGNING_KEY or the file EVIDENCE_SIGNING_KEY_FILE. */
+    readonly signingKeyPem: string | undefined;
+  };
+  /** host:port of the worker's Prometheus endpoint; undefined disables it. */
+  readonly metricsAddress: string | undefined;
   /** Ports of the embedded local stack (`npm start`); busy ones are replaced by free ones. */
   readonly local: {
     readonly temporalUiPort: number;
@@ -92,6 +99,9 @@ export const ENV_VARS = Object.freeze({
   SCAN_INTERVAL: 'how often the scheduled scan runs (default 6h)',
   SCAN_REGIONS: 'comma-separated regions the scan covers (default: AWS_REGION)',
   SCAN_CATCHUP_WINDOW: 'missed scans within this window run after an outage (default 1h)',
+  EVIDENCE_SIGNING_KEY_FILE: 'file with the Ed25519 private key (PKCS#8 PEM) that signs evidence records',
+  EVIDENCE_SIGNING_KEY: 'the same key inline (PEM); prefer the file',
+  METRICS_ADDRESS: 'worker Prometheus endpoint host:port (e.g. 0.0.0.0:9464); unset: off',
   TEMPORAL_UI_PORT: `local stack: Temporal Web UI port (default ${DEFAULTS.temporalUiPort})`,
   MOTO_PORT: `local stack: AWS emulator port (default ${DEFAULTS.motoPort})`,
   VERIFY_DEADLINE_SECONDS: `how long verification re-reads a fixed resource (default ${DEFAULTS.verifyDeadlineMs / 1000})`,
@@ -171,6 +181,19 @@ export function loadConfig(env: Env = process.env): Config {
   const writeBack = str('SECURITYHUB_WRITEBACK', 'on').toLowerCase();
   if (!['on', 'off', 'true', 'false'].includes(writeBack)) problems.push(`SECURITYHUB_WRITEBACK must be on or off, got "${writeBack}"`);
 
+  let signingKeyPem = env['EVIDENCE_SIGNING_KEY'] || undefined;
+  const keyFile = env['EVIDENCE_SIGNING_KEY_FILE'];
+  if (keyFile) {
+    try {
+      signingKeyPem = readFileSync(keyFile, 'utf8');
+    } catch {
+      problems.push(`EVIDENCE_SIGNING_KEY_FILE: cannot read ${keyFile}`);
+    }
+  }
+  if (signingKeyPem !== undefined && !/-----BEGIN PRIVATE KEY-----/.test(signingKeyPem)) problems.push('the evidence signing key must be a PKCS#8 PEM private key (-----BEGIN PRIVATE KEY-----)');
+  const metricsAddress = env['METRICS_ADDRESS'] || undefined;
+  if (metricsAddress !== undefined && !/^[^\s:/]+:\d{1,5}$/.test(metricsAddress)) problems.push(`METRICS_ADDRESS must be host:port, got "${metricsAddress}"`);
+
   const config: Config = {
     temporal: {
       address,
@@ -192,6 +215,8 @@ export function loadConfig(env: Env = process.env): Config {
       bodyLimitBytes: int('BODY_LIMIT_BYTES', DEFAULTS.bodyLimitBytes, 1024, 64 * 1024 * 1024),
     },
     policyFile: env['POLICY_FILE'] || undefined,
+    evidence: { signingKeyPem },
+    metricsAddress,
     securityHub: { writeBack: writeBack === 'on' || writeBack === 'true', endpointUrl: env['SECURITYHUB_ENDPOINT_URL'] || endpointUrl },
     scan: { intervalMs: duration('SCAN_INTERVAL', '6h'), catchupWindowMs: duration('SCAN_CATCHUP_WINDOW', '1h'), regions: scanRegions },
     slack: { botToken, signingSecret, apiUrl: slackApiUrl.endsWith('/') ? slackApiUrl : `${slackApiUrl}/` },

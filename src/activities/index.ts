@@ -5,6 +5,8 @@ import { createSlackActivities } from './slack.js';
 import { createSecurityHubActivities } from './securityhub.js';
 import { createScanActivities } from './scan.js';
 import { createUndoActivities } from './undo.js';
+import { createEvidenceActivities } from './evidence.js';
+import type { EvidenceKey } from '../evidence/signing.js';
 import type { Policy } from '../policy/types.js';
 
 export type { Triage, FixResult, Verification, PlannedChange } from './remediation.js';
@@ -17,6 +19,8 @@ export interface ActivityDeps extends RemediationDeps {
   /** The worker's policy (for scans) and the verify deadline given to the remediations a scan starts. */
   readonly policy: Policy;
   readonly verifyDeadlineMs: number;
+  /** Signs evidence records; the private key stays in the worker. */
+  readonly evidenceKey: EvidenceKey;
   /** False turns Security Hub write-back off (e.g. against an emulator that lacks BatchUpdateFindings). */
   readonly securityHubWriteBack?: boolean;
 }
@@ -29,6 +33,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createGuardrailActivities(deps.ledger),
     ...(deps.securityHubWriteBack === false ? writeBackOff : createSecurityHubActivities({ client: (region) => deps.aws.securityHub(region) })),
     ...createUndoActivities(deps.ledger),
+    ...createEvidenceActivities({ key: deps.evidenceKey }),
     ...createScanActivities({ aws: deps.aws, client: deps.ledger.client, taskQueue: deps.ledger.taskQueue, policy: deps.policy, verifyDeadlineMs: deps.verifyDeadlineMs }),
   };
 }

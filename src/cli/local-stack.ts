@@ -14,6 +14,7 @@ import { DEFAULT_POLICY_PATH, loadPolicyFile } from '../policy/load.js';
 import type { Policy } from '../policy/types.js';
 import { createWorker } from '../worker/create-worker.js';
 import { ensureSearchAttributes } from '../worker/search-attributes.js';
+import { generateEvidenceKeyPem, loadEvidenceKey } from '../evidence/signing.js';
 
 export interface LocalStack {
   readonly config: Config;
@@ -26,6 +27,8 @@ export interface LocalStack {
   readonly webhookToken: string;
   readonly policy: Policy;
   readonly policyPath: string;
+  readonly evidenceKeyId: string;
+  readonly evidenceKeyFile: string;
   readonly tokenFile: string;
   /** Resolves when the worker stops. */
   readonly workerDone: Promise<void>;
@@ -61,7 +64,7 @@ export async function startLocalStack(o: { dataDir: string; say: (line: string) 
   ]);
 
   const tokenFile = join(o.dataDir, 'webhook-token');
-  const webhookToken = env['WEBHOOK_TOKEN'] || (await readOrCreateToken(tokenFile));
+  const webhookToken = env['WEBHOOK_TOKEN'] || (await readOrCreateSecret(tokenFile, () => randomBytes(24).toString('hex'), (s) => s.length >= 16));
   const config = loadConfig({
     // moto does not implement BatchUpdateFindings: no write-back on the local stack unless asked for.
     SECURITYHUB_WRITEBACK: 'off',
@@ -72,6 +75,8 @@ export async function startLocalStack(o: { dataDir: string; say: (line: string) 
     WEBHOOK_TOKEN: webhookToken,
   });
 
+  const evidenceKeyFile = join(o.dataDir, 'evidence-key.pem');
+  const evidenceKey = loadEvidenceKey(config.evidence.signingKeyPem ?? (await readOrCreateSecret(evidenceKeyFile, generateEvidenceKeyPem, (s) => s.includes('PRIVATE KEY'))));
   const aws = createAwsClients(config.aws, config.securityHub.endpointUrl ? { securityHubEndpoint: config.securityHub.endpointUrl } : {});
   const connection = await Connection.connect({ address: config.temporal.address });
   // A database from an older version may lack newer attributes; the dev server's flags add them only when it creates one.
@@ -79,7 +84,7 @@ export async function startLocalStack(o: { dataDir: string; say: (line: string) 
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
   const slack = slackClient(config);
-  const worker: Worker = await createWorker({ connection: nativeConnection, client, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, aws, policy, verifyDeadlineMs: config.remediation.verifyDeadlineMs, securityHubWriteBack: config.securityHub.writeBack, ...(slack ? { slack } : {}) });
+  const worker: Worker = await createWorker({ connection: nativeConnection, client, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, aws, policy, verifyDeadlineMs: config.remediation.verifyDeadlineMs, securityHubWriteBack: config.securityHub.writeBack, evidenceKey, ...(slack ? { slack } : {}) });
   const workerDone = worker.run();
   const trigger = await startTriggerServer(config, client, o.logger, policy);
 
@@ -95,14 +100,15 @@ export async function startLocalStack(o: { dataDir: string; say: (line: string) 
       await Promise.all([temporal.stop(), moto.stop()]);
     })());
 
-  return { config, temporal, moto, trigger, client, aws, webhookToken, tokenFile, policy, policyPath, workerDone, stop };
+  return { config, temporal, moto, trigger, client, aws, webhookToken, tokenFile, policy, policyPath, evidenceKeyId: evidenceKey.keyId, evidenceKeyFile, workerDone, stop };
 }
 
-async function readOrCreateToken(file: string): Promise<string> {
-  const existing = await readFile(file, 'utf8').catch(() => '');
-  if (existing.trim().length >= 16) return existing.trim();
-  const token = randomBytes(24).toString('hex');
-  await writeFile(file, `${token}\n`, { mode: 0o600 });
+/** A secret kept in a 0600 file: read it, or create it once. */
+async function readOrCreateSecret(file: string, make: () => string, valid: (s: string) => boolean): Promise<string> {
+  const existing = (await readFile(file, 'utf8').catch(() => '')).trim();
+  if (valid(existing)) return existing;
+  const secret = make().trim();
+  await writeFile(file, `${secret}\n`, { mode: 0o600 });
   await chmod(file, 0o600);
-  return token;
+  return secret;
 }

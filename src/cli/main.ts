@@ -9,6 +9,7 @@ import { createLogger } from '../log.js';
 import { DEFAULT_POLICY_PATH, loadPolicyFile, policyWarnings } from '../policy/load.js';
 import { formatDuration } from '../policy/decide.js';
 import { REPO_ROOT } from '../stack/paths.js';
+import { portOrFree } from '../stack/process.js';
 import { decideFromCli, formatPending, listPending, resolveUndoWindow } from './approvals.js';
 import { sendUndo } from '../triggers/decisions.js';
 import { applyScanSchedule, scanScheduleCommand, SCAN_SCHEDULE_ID } from '../triggers/schedule.js';
@@ -47,7 +48,8 @@ async function up(args: readonly string[]): Promise<number> {
   const demo = !values['no-demo'];
   const once = values.once === true;
   // Worker logs at WARN so the demo's own progress stays readable; Ctrl-C is ours to handle.
-  Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
+  const metricsPort = await portOrFree(9464);
+  Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [], telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${metricsPort}` } } } });
   const dataDir = process.env['RECTIFY_DATA_DIR'] ?? join(REPO_ROOT, '.rectify');
   const stack = await startLocalStack({ dataDir, say, logger: createLogger('triggers', 'warn') });
   let stopping: Promise<never> | undefined;
@@ -72,6 +74,8 @@ async function up(args: readonly string[]): Promise<number> {
   say(`  Policy            ${stack.policyPath} (sha256 ${stack.policy.hash.slice(0, 12)}...)`);
   say(`  Slack             ${stack.config.slack.botToken ? 'on' : 'off: approvals from the CLI (npm run cli -- approvals)'}`);
   say(`  Security Hub      write-back ${stack.config.securityHub.writeBack ? 'on' : 'off (moto has no BatchUpdateFindings; SECURITYHUB_WRITEBACK=on to force)'}`);
+  say(`  Metrics           http://127.0.0.1:${metricsPort}/metrics (Prometheus)`);
+  say(`  Evidence key      ${stack.evidenceKeyId} (Ed25519, private key in ${stack.evidenceKeyFile})`);
   say(`  Data and logs     ${dataDir}`);
   say('');
 

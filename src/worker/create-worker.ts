@@ -6,6 +6,7 @@ import { createActivities } from '../activities/index.js';
 import type { AwsClients } from '../activities/aws.js';
 import type { Policy } from '../policy/types.js';
 import { DEFAULTS } from '../config.js';
+import { generateEvidenceKeyPem, loadEvidenceKey, type EvidenceKey } from '../evidence/signing.js';
 
 /** The workflow entry module; webpack bundles it from source, whatever runs the worker. */
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -27,6 +28,8 @@ export interface CreateWorkerOptions {
   readonly policy: Policy;
   readonly verifyDeadlineMs?: number;
   readonly securityHubWriteBack?: boolean;
+  /** Signs evidence records; default: a key generated for this worker only (records verify, but the key is not kept). */
+  readonly evidenceKey?: EvidenceKey;
   readonly workflowBundle?: WorkflowBundleWithSourceMap;
 }
 
@@ -44,6 +47,7 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
       policy: opts.policy,
       verifyDeadlineMs: opts.verifyDeadlineMs ?? DEFAULTS.verifyDeadlineMs,
       ...(opts.securityHubWriteBack === false ? { securityHubWriteBack: false } : {}),
+      evidenceKey: opts.evidenceKey ?? loadEvidenceKey(generateEvidenceKeyPem()),
     }),
   });
 }

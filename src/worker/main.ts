@@ -1,5 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { generateEvidenceKeyPem, loadEvidenceKey } from '../evidence/signing.js';
 import { createAwsClients } from '../activities/aws.js';
 import { loadConfig } from '../config.js';
 import { InvalidInputError } from '../errors.js';
@@ -18,6 +19,15 @@ async function main(): Promise<void> {
   const policy = await loadPolicyFile(policyPath);
   for (const w of policyWarnings(policy)) logger.warn('policy', { warning: w });
 
+  // Before any connection: the Prometheus endpoint serves the SDK's metrics and the product's.
+  Runtime.install({
+    logger: new DefaultLogger('INFO'),
+    ...(config.metricsAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: config.metricsAddress } } } } : {}),
+  });
+  const evidenceKey = loadEvidenceKey(config.evidence.signingKeyPem ?? generateEvidenceKeyPem());
+  if (!config.evidence.signingKeyPem) {
+    logger.warn('no EVIDENCE_SIGNING_KEY_FILE: evidence is signed with a key generated for this process only; set one to keep verifying across restarts', { keyId: evidenceKey.keyId });
+  }
   const connection = await Connection.connect({ address: config.temporal.address });
   await ensureSearchAttributes(connection, config.temporal.namespace, logger);
   const client = new Client({ connection, namespace: config.temporal.namespace });
@@ -25,7 +35,7 @@ async function main(): Promise<void> {
   const aws = createAwsClients(config.aws, config.securityHub.endpointUrl ? { securityHubEndpoint: config.securityHub.endpointUrl } : {});
   const slack = slackClient(config);
   try {
-    const worker = await createWorker({ connection: native, client, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, aws, policy, verifyDeadlineMs: config.remediation.verifyDeadlineMs, securityHubWriteBack: config.securityHub.writeBack, ...(slack ? { slack } : {}) });
+    const worker = await createWorker({ connection: native, client, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, aws, policy, verifyDeadlineMs: config.remediation.verifyDeadlineMs, securityHubWriteBack: config.securityHub.writeBack, evidenceKey, ...(slack ? { slack } : {}) });
     logger.info('worker running', {
       taskQueue: config.temporal.taskQueue,
       namespace: config.temporal.namespace,
@@ -33,6 +43,8 @@ async function main(): Promise<void> {
       slack: slack ? 'on' : 'off (approvals from the CLI)',
       policy: policyPath,
       policyHash: policy.hash,
+      evidenceKeyId: evidenceKey.keyId,
+      metrics: config.metricsAddress ? `http://${config.metricsAddress}/metrics` : 'off',
     });
     await worker.run();
   } finally {

@@ -3,6 +3,7 @@ import type { Finding, FindingSource, FindingState } from '../findings/finding.j
 import type { FixGrant, GuardrailVerdict } from '../policy/decide.js';
 import type { Guardrails, Mode, PolicySnapshot } from '../policy/types.js';
 import type { RemediationStatus } from './search-attributes.js';
+import type { EvidenceSignature } from '../evidence/signing.js';
 
 /** Input of `remediateFinding`. */
 export interface RemediationInput {
@@ -91,6 +92,12 @@ export interface RemediationRecord {
   readonly after?: unknown;
   /** The change made, or in dry-run the change that would have been made. */
   readonly change?: { readonly summary: string; readonly details: unknown; readonly applied: boolean; readonly note?: string };
+  /** Who decided the fix (or its rejection): the policy for automatic fixes, an approver, the CLI, the timeout. */
+  readonly decidedBy?: Decider;
+  /** Detection to verified fix, for remediated findings. */
+  readonly timeToRemediateMs?: number;
+  /** Ed25519 signature over the canonical JSON of the rest of the record. */
+  readonly signature?: EvidenceSignature;
   /** Why a person was asked, who decided and when; absent for automatic fixes. */
   readonly approval?: {
     readonly reasons: readonly string[];

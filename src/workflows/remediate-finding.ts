@@ -3,6 +3,7 @@ import {
   ApplicationFailure,
   condition,
   log,
+  metricMeter,
   proxyActivities,
   setHandler,
   sleep,
@@ -73,11 +74,18 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
   const guard = proxyActivities<Activities>(GUARD);
   const slack = proxyActivities<Activities>(SLACK);
   const hub = proxyActivities<Activities>(SLACK);
-  const verifier = proxyActivities<Activities>({
+  const evidence = proxyActivities<Activities>(GUARD);
+  const received = metricMeter.createCounter('rectify_findings_received', 'findings', 'Findings that started a remediation');
+  const closed = metricMeter.createCounter('rectify_findings_closed', 'findings', 'Remediations closed, by outcome');
+  const approvalsRequested = metricMeter.createCounter('rectify_approvals_requested', 'findings', 'Remediations that asked a person');
+  const approvalsDecided = metricMeter.createCounter('rectify_approvals_decided', 'findings', 'Approval requests that were decided (by a person or the timeout)');
+  const ttr = metricMeter.createHistogram('rectify_time_to_remediate', 'int', 'ms', 'Detection to verified fix');
+  const verifyOptions: ActivityOptions = {
     startToCloseTimeout: '30s',
     scheduleToCloseTimeout: input.verifyDeadlineMs,
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '15s', nonRetryableErrorTypes },
-  });
+  };
+  const verifier = proxyActivities<Activities>(verifyOptions);
   const now = () => new Date().toISOString();
 
   let status: RemediationStatus = RemediationStatus.Triaging;
@@ -139,6 +147,7 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
   let undoWindow: RemediationRecord['undoWindow'];
   let securityHub: RemediationRecord['securityHub'];
 
+  let decider: Decider | undefined;
   const record = (outcome: Outcome, reason?: string): RemediationRecord => ({
     findingId: finding.id,
     workflowId: info.workflowId,
@@ -156,25 +165,42 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
     ...(triage ? { tags: triage.tags, before } : {}),
     ...(after !== undefined ? { after } : {}),
     ...(change ? { change } : {}),
+    ...(decider ? { decidedBy: decider } : {}),
     ...(approval ? { approval } : {}),
     ...(guardrail ? { guardrail } : {}),
     ...(undoWindow ? { undoWindow } : {}),
     ...(securityHub ? { securityHub } : {}),
     observations,
     ...(notes.length ? { notes } : {}),
+    ...(times.verified ? { timeToRemediateMs: Date.parse(times.verified) - Date.parse(times.detected) } : {}),
     timestamps: { ...times, closed: now() },
   });
+  const tags = { control: finding.control };
+  /** Signs the record in an activity (the key never enters the workflow) and counts the outcome. */
+  const seal = async (rec: RemediationRecord): Promise<RemediationRecord> => {
+    closed.add(1, { ...tags, outcome: rec.outcome });
+    if (rec.timeToRemediateMs !== undefined) ttr.record(Math.max(0, rec.timeToRemediateMs), tags);
+    const signature = await evidence.signEvidence.executeWithOptions({ ...GUARD, summary: 'Sign the evidence record' }, [rec]).then(
+      (sig) => sig,
+      (err: unknown) => {
+        notes.push(`signing the evidence: ${failureReason(err)}`);
+        return undefined;
+      },
+    );
+    return signature ? { ...rec, signature } : rec;
+  };
   const finish = async (outcome: Outcome, reason?: string): Promise<RemediationRecord> => {
     setStatus(STATUS_FOR[outcome]);
     const shStatus = outcome === 'remediated' || outcome === 'already-compliant' || outcome === 'resolved' ? 'RESOLVED' : outcome === 'exempt' ? 'SUPPRESSED' : undefined;
     if (shStatus) await writeBackToSecurityHub(shStatus, `rectify: ${outcome}${reason ? ` (${reason})` : change?.summary ? `: ${change.summary}` : ''}`);
-    return record(outcome, reason);
+    return seal(record(outcome, reason));
   };
-  const fail = (err: unknown): never => {
+  const fail = async (err: unknown): Promise<never> => {
     const reason = failureReason(err);
     setStatus(RemediationStatus.Failed);
     log.warn('remediation failed', { reason });
-    throw ApplicationFailure.create({ type: 'RemediationFailed', message: reason, nonRetryable: true, details: [record('failed', reason)] });
+    const rec = await seal(record('failed', reason));
+    throw ApplicationFailure.create({ type: 'RemediationFailed', message: reason, nonRetryable: true, details: [rec] });
   };
   /** Slack is best effort: its failure is noted, never fatal. */
   const bestEffort = async <T>(what: string, p: Promise<T>): Promise<T | undefined> => {
@@ -189,6 +215,7 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
   // Fail closed: without a policy nothing is decided and nothing changes.
   if (!policy?.control || !policy.hash) return fail(new Error('no policy in the workflow input; nothing was changed'));
   upsertSearchAttributes([{ key: SearchAttr.PolicyHash, value: policy.hash }]);
+  received.add(1, { control: finding.control, source: finding.source });
   const cp = policy.control;
   const settings = cp.settings;
 
@@ -197,7 +224,7 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
 
   setStatus(RemediationStatus.Triaging);
   try {
-    triage = await reads.triageFinding(finding, settings);
+    triage = await reads.triageFinding.executeWithOptions({ ...READ, summary: `Read ${finding.resource.id} (${finding.control})` }, [finding, settings]);
   } catch (err) {
     return fail(err);
   }
@@ -245,7 +272,7 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
   // A control with no automatic fix can only chase a person, whatever the mode says.
   if (decision.action === 'notify' || !triage.fixable) return notifyUntilCompliant();
 
-  let decider: Decider = { id: 'policy', name: 'policy (automatic)', via: 'policy' };
+  decider = { id: 'policy', name: 'policy (automatic)', via: 'policy' };
   let reasons: string[] = [];
   if (decision.action === 'approve') reasons = decision.reasons;
   else {
@@ -257,14 +284,15 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
     const outcome = await awaitApproval(reasons);
     if (outcome) return outcome;
     decider = decided ? decided.by : { id: 'timeout', name: 'escalation timeout (apply)', via: 'timeout' };
+    approvalsDecided.add(1, tags);
     // Record the approved fix in the ledger too: flap detection counts every fix.
     await slotFor(false, false);
   }
-  upsertSearchAttributes([{ key: SearchAttr.DecidedBy, value: decider.via === 'policy' ? 'policy' : decider.via === 'timeout' ? 'timeout' : `${decider.via}:${decider.id}` }]);
+  upsertSearchAttributes([{ key: SearchAttr.DecidedBy, value: decider.via === 'policy' || decider.via === 'timeout' ? decider.via : `${decider.via}:${decider.id}` }]);
 
   setStatus(RemediationStatus.Remediating);
   try {
-    const fix = await writes.applyFix(finding, settings);
+    const fix = await writes.applyFix.executeWithOptions({ ...WRITE, summary: planned.summary }, [finding, settings]);
     times.fixed = fix.at;
     if (fix.applied && fix.change) {
       before = fix.before;
@@ -284,7 +312,7 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
 
   setStatus(RemediationStatus.Verifying);
   try {
-    const v = await verifier.verifyFix(finding, before, change, settings);
+    const v = await verifier.verifyFix.executeWithOptions({ ...verifyOptions, summary: `Verify: ${change.summary}` }, [finding, before, change, settings]);
     after = v.after;
     times.verified = v.at;
   } catch (err) {
@@ -320,6 +348,7 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
     setStatus(RemediationStatus.AwaitingApproval);
     // Decisions are accepted from the moment the status says so (the CLI needs no Slack message).
     awaitingDecision = true;
+    approvalsRequested.add(1, tags);
     const esc = cp.escalation;
     approvers =
       (await bestEffort(
@@ -334,7 +363,7 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
     for (const step of ladderSteps(esc)) {
       const wait = step.atMs - elapsed;
       elapsed = step.atMs;
-      if (wait > 0 && (await condition(() => decided !== undefined, wait))) break;
+      if (wait > 0 && (await condition(() => decided !== undefined, wait, { summary: `Wait for a decision, then ${step.step}` }))) break;
       if (decided) break;
       const label = formatDuration(step.atMs);
       if (step.step === 'remind') {
@@ -359,6 +388,8 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
     if (decided) {
       approval = { ...approval!, decision: decided.decision, by: decided.by, decidedAt: decided.decidedAt, ...(decided.reason ? { reason: decided.reason } : {}) };
       if (decided.decision === 'reject') {
+        decider = decided.by;
+        approvalsDecided.add(1, tags);
         upsertSearchAttributes([{ key: SearchAttr.DecidedBy, value: `${decided.by.via}:${decided.by.id}` }]);
         await reportInThread('rejected', decided.reason);
         return finish('rejected', `rejected by ${decided.by.name}${decided.reason ? `: ${decided.reason}` : ''}`);
@@ -370,6 +401,8 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
     const timeoutBy: Decider = { id: 'timeout', name: `no decision within ${formatDuration(esc.timeoutAfterMs)}`, via: 'timeout' };
     approval = { ...approval!, decision: esc.timeoutAction === 'apply' ? 'approve' : 'reject', by: timeoutBy, decidedAt: at };
     if (esc.timeoutAction === 'reject') {
+      decider = timeoutBy;
+      approvalsDecided.add(1, tags);
       upsertSearchAttributes([{ key: SearchAttr.DecidedBy, value: 'timeout' }]);
       await reportInThread('rejected', `${timeoutBy.name}; the timeout action is reject`);
       return finish('rejected', `${timeoutBy.name}; the timeout action is reject, nothing changed`);

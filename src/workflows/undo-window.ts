@@ -5,6 +5,7 @@ import { NON_RETRYABLE_ERROR_TYPES } from '../errors.js';
 import type { Finding } from '../findings/finding.js';
 import { revertExemptionTag } from '../policy/decide.js';
 import type { PolicySnapshot } from '../policy/types.js';
+import type { EvidenceSignature } from '../evidence/signing.js';
 import { getStatus, undoRemediation, type Decider, type UndoRequest } from './messages.js';
 import { RemediationStatus, SearchAttr } from './search-attributes.js';
 
@@ -33,6 +34,7 @@ export interface UndoRecord {
   readonly undo?: { readonly by: Decider; readonly at: string; readonly reason?: string; readonly restored: unknown; readonly exemptUntil?: string };
   readonly notes?: readonly string[];
   readonly closedAt: string;
+  readonly signature?: EvidenceSignature;
 }
 
 const WRITE: ActivityOptions = {
@@ -54,6 +56,7 @@ export async function undoWindow(input: UndoWindowInput): Promise<UndoRecord> {
   const { finding, policy } = input;
   const info = workflowInfo();
   const writes = proxyActivities<Activities>(WRITE);
+  const evidence = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry: { initialInterval: '1s', maximumInterval: '30s' } });
   const slack = proxyActivities<Activities>(SLACK);
   const now = () => new Date().toISOString();
   const openedAt = now();
@@ -88,6 +91,11 @@ export async function undoWindow(input: UndoWindowInput): Promise<UndoRecord> {
       description: 'Take the verified fix back while the undo window is open.',
     },
   );
+  /** Signs the undo record (in an activity: the key stays in the worker). */
+  const seal = async (rec: UndoRecord): Promise<UndoRecord> => {
+    const signature = await bestEffort('signing the undo record', evidence.signEvidence(rec));
+    return signature ? { ...rec, ...(notes.length ? { notes } : {}), signature } : rec;
+  };
   const bestEffort = async <T>(what: string, p: Promise<T>): Promise<T | undefined> => {
     try {
       return await p;
@@ -116,7 +124,7 @@ export async function undoWindow(input: UndoWindowInput): Promise<UndoRecord> {
   if (!asked || !request) {
     upsertSearchAttributes([{ key: SearchAttr.Status, value: RemediationStatus.Remediated }]);
     await bestEffort('closing the undo offer', slack.postSlackText({ thread: input.thread }, `The undo window for ${finding.resource.id} has closed; the fix stays.`));
-    return { ...base, outcome: 'window-closed', ...(notes.length ? { notes } : {}), closedAt: now() };
+    return seal({ ...base, outcome: 'window-closed', ...(notes.length ? { notes } : {}), closedAt: now() });
   }
 
   const req = request;
@@ -139,11 +147,11 @@ export async function undoWindow(input: UndoWindowInput): Promise<UndoRecord> {
     'posting the undo in the thread',
     slack.postSlackText({ thread: input.thread, ...(input.thread ? {} : policy.control.channel ? { channel: policy.control.channel } : {}) }, `Undone by ${req.by.name}${req.reason ? `: ${req.reason}` : ''}. Restored the previous state of ${finding.resource.id}.`),
   );
-  return {
+  return seal({
     ...base,
     outcome: 'reverted',
     undo: { by: { ...req.by }, at: req.at, ...(req.reason ? { reason: req.reason } : {}), restored, ...(tagged ? { exemptUntil: exemption.value } : {}) },
     ...(notes.length ? { notes } : {}),
     closedAt: now(),
-  };
+  });
 }

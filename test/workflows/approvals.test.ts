@@ -309,7 +309,7 @@ describe('modes, scope and exemptions', () => {
     const record: RemediationRecord = await handle.result();
     expect(record.outcome).toBe('out-of-scope');
     const history = await handle.fetchHistory();
-    expect(history.events!.some((e) => e.activityTaskScheduledEventAttributes)).toBe(false);
+    expect(history.events!.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name)).toEqual(['signEvidence']);
   });
 
   it('notify mode changes nothing, chases on the ladder and closes once the owner fixed it', async () => {
@@ -349,7 +349,7 @@ describe('fail closed', () => {
       expect(err).toBeInstanceOf(WorkflowFailedError);
       expect((err as Error & { cause: Error }).cause.message).toContain('no policy in the workflow input; nothing was changed');
       const history = await handle.fetchHistory();
-      expect(history.events!.some((e) => e.activityTaskScheduledEventAttributes)).toBe(false);
+      expect(history.events!.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name)).toEqual(['signEvidence']);
     }, policy());
     const bpa = await aws.s3(REGION).send(new GetPublicAccessBlockCommand({ Bucket: bucket })).catch((e: Error) => e);
     expect(bpa).toBeInstanceOf(Error);

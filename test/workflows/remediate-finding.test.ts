@@ -74,6 +74,11 @@ describe('remediateFinding on the dev server against moto', () => {
     expect(record.before).toEqual({ configured: false, blockPublicAcls: false, ignorePublicAcls: false, blockPublicPolicy: false, restrictPublicBuckets: false });
     expect(record.after).toEqual({ configured: true, blockPublicAcls: true, ignorePublicAcls: true, blockPublicPolicy: true, restrictPublicBuckets: true });
     expect(record.tags).toEqual({ owner: 'data-team' });
+    expect(record.decidedBy).toEqual({ id: 'policy', name: 'policy (automatic)', via: 'policy' });
+    expect(record.timeToRemediateMs).toBe(Date.parse(record.timestamps.verified!) - Date.parse(record.timestamps.detected));
+    const { verifyRecord } = await import('../../src/evidence/signing.js');
+    expect(verifyRecord(record)).toMatchObject({ ok: true });
+    expect(verifyRecord({ ...record, outcome: 'already-compliant' }).ok).toBe(false);
     const t = record.timestamps;
     for (const k of ['detected', 'received', 'triaged', 'fixed', 'verified', 'closed'] as const) expect(Date.parse(t[k]!)).not.toBeNaN();
     expect(Date.parse(t.fixed!)).toBeLessThanOrEqual(Date.parse(t.verified!));
@@ -116,7 +121,7 @@ describe('remediateFinding on the dev server against moto', () => {
     expect((await handle.describe()).typedSearchAttributes.get(SearchAttr.Status)).toBe(RemediationStatus.AlreadyCompliant);
     const history = await handle.fetchHistory();
     const scheduled = history.events!.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name);
-    expect(scheduled).toEqual(['triageFinding']);
+    expect(scheduled).toEqual(['triageFinding', 'signEvidence']);
   });
 
   it('fails with the AWS reason, without retrying, when the resource does not exist', async () => {
@@ -127,9 +132,13 @@ describe('remediateFinding on the dev server against moto', () => {
     expect(record.reason).toBe(failure.message);
     expect((await handle.describe()).typedSearchAttributes.get(SearchAttr.Status)).toBe(RemediationStatus.Failed);
     const history = await handle.fetchHistory();
-    const started = history.events!.filter((e) => e.activityTaskStartedEventAttributes);
+    const scheduledTriage = history.events!.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'triageFinding')!;
+    const started = history.events!.filter((e) => Number(e.activityTaskStartedEventAttributes?.scheduledEventId) === Number(scheduledTriage.eventId));
     expect(started).toHaveLength(1);
     expect(started[0]!.activityTaskStartedEventAttributes!.attempt).toBe(1);
+    // The failure record is signed too.
+    const { verifyRecord } = await import('../../src/evidence/signing.js');
+    expect(verifyRecord(record)).toMatchObject({ ok: true });
   });
 
   it('fails verification, with the reason, when the fix does not hold', async () => {
