@@ -1,0 +1,48 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type ReplayResult } from '@temporalio/worker';
+import { WORKFLOWS_PATH } from '../../src/worker/create-worker.js';
+
+Runtime.install({ logger: new DefaultLogger('ERROR') });
+
+const DIR = new URL('./histories/', import.meta.url);
+const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
+const histories = () => files.map((f) => ({ workflowId: f.replace(/\.json$/, ''), history: JSON.parse(readFileSync(new URL(f, DIR), 'utf8')) as unknown }));
+const quiet = { logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } };
+
+async function replayAll(workflowsPath: string): Promise<ReplayResult[]> {
+  const workflowBundle = await bundleWorkflowCode({ workflowsPath, ...quiet });
+  const out: ReplayResult[] = [];
+  for await (const r of Worker.runReplayHistories({ workflowBundle }, histories() as never)) out.push(r);
+  return out;
+}
+
+/**
+ * Temporal history is the audit trail: every recorded path must replay with the current code.
+ * Re-record with `npm run record-histories` only after an intentional change guarded by patched().
+ */
+describe('replay of recorded histories', () => {
+  it('has a history for every path', () => {
+    expect(files).toEqual(
+      ['already-compliant', 'approval', 'auto-fix', 'dry-run', 'exempt', 'failure', 'notify', 'rejection', 'timeout-escalation', 'undo-window', 'undo'].map((n) => `${n}.json`).sort(),
+    );
+  });
+
+  it('every recorded history replays with the current workflow code', async () => {
+    const results = await replayAll(WORKFLOWS_PATH);
+    expect(results).toHaveLength(files.length);
+    expect(results.filter((r) => r.error).map((r) => `${r.workflowId}: ${r.error}`)).toEqual([]);
+  }, 120_000);
+
+  it('a change to the command sequence is caught as a determinism violation', async () => {
+    const results = await replayAll(fileURLToPath(new URL('./incompatible-workflows.ts', import.meta.url)));
+    const remediation = results.filter((r) => !r.workflowId.startsWith('undo-window'));
+    expect(remediation.length).toBeGreaterThan(0);
+    for (const r of remediation) {
+      expect(r.error, r.workflowId).toBeDefined();
+      expect(String(r.error), r.workflowId).toMatch(/Nondeterminism|DeterminismViolation|nondeterminism/i);
+    }
+    expect(results.find((r) => r.workflowId === 'undo-window')?.error).toBeUndefined();
+  }, 120_000);
+});
