@@ -6,13 +6,16 @@
 import { spawn } from 'node:child_process';
 import { ensureMoto } from '../src/stack/moto.js';
 import { ensureTemporalCli } from '../src/stack/temporal.js';
+import { ensureChromium } from '../src/stack/chromium.js';
 
 const say = (l: string) => console.log(`[npm test] ${l}`);
 
 try {
-  const [temporal, moto] = await Promise.all([ensureTemporalCli(say), ensureMoto(say)]);
+  const [temporal, moto, chromium] = await Promise.all([ensureTemporalCli(say), ensureMoto(say), ensureChromium(say)]);
   say(`temporal CLI: ${temporal}`);
   say(`moto server: ${moto}`);
+  say(`chromium: ${chromium}`);
+  process.env['CHROMIUM_PATH'] = chromium;
 } catch (err) {
   console.error(`\n[npm test] cannot provision the test stack:\n${(err as Error).message}\n`);
   process.exit(1);

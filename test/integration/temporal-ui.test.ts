@@ -1,5 +1,17 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
+import { chromium, type Browser } from 'playwright-core';
+import type { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, Runtime, type NativeConnection, type Worker } from '@temporalio/worker';
+import { createAwsClients, type AwsClients } from '../../src/activities/aws.js';
+import { CHROMIUM_ARGS, ensureChromium } from '../../src/stack/chromium.js';
+import { createSubmitter } from '../../src/triggers/submit.js';
+import { createWorker } from '../../src/worker/create-worker.js';
+import { getStatus } from '../../src/workflows/messages.js';
+import { makeSecurityGroup, sgFinding, world22 } from '../helpers/fixtures.js';
+import { awsConfig, defaultPolicy, temporalClient, unique, workerConnection } from '../helpers/stack.js';
+
+Runtime.install({ logger: new DefaultLogger('ERROR') });
 
 /** The dev server built from the Temporal CLI's Go module must serve the Web UI with its assets, not an empty shell. */
 describe('Temporal Web UI of the dev server', () => {
@@ -16,5 +28,60 @@ describe('Temporal Web UI of the dev server', () => {
       expect(res.headers.get('content-type')).toMatch(/javascript/);
       expect((await res.text()).length).toBeGreaterThan(20);
     }
+  });
+
+  describe('in a real browser', () => {
+    let browser: Browser;
+    let client: Client;
+    let connection: Connection;
+    let native: NativeConnection;
+    let worker: Worker;
+    let running: Promise<void>;
+    let aws: AwsClients;
+    const taskQueue = unique('ui');
+
+    beforeAll(async () => {
+      browser = await chromium.launch({ executablePath: await ensureChromium(), args: CHROMIUM_ARGS });
+      ({ client, connection } = await temporalClient());
+      native = await workerConnection();
+      aws = createAwsClients(awsConfig());
+      worker = await createWorker({ connection: native, client, namespace: 'default', taskQueue, aws, policy: defaultPolicy });
+      running = worker.run();
+    });
+    afterAll(async () => {
+      await browser?.close();
+      worker?.shutdown();
+      await running;
+      await native?.close();
+      await connection?.close();
+      aws?.destroy();
+    });
+
+    it('lists the remediations waiting for approval with a search attribute query and finds the expected one', async () => {
+      const groupId = await makeSecurityGroup(aws, [world22], { environment: 'production' });
+      const r = await createSubmitter(client, { taskQueue, verifyDeadlineMs: 20_000, policy: defaultPolicy }).submit(sgFinding(groupId));
+      const handle = client.workflow.getHandle(r.workflowId, r.runId);
+      for (let i = 0; i < 100 && (await handle.query(getStatus)).status !== 'AwaitingApproval'; i++) await new Promise((x) => setTimeout(x, 100));
+
+      const query = `RemediationStatus = "AwaitingApproval" AND FindingResource = "${groupId}"`;
+      const url = `${inject('temporalUiUrl')}/namespaces/default/workflows?query=${encodeURIComponent(query)}`;
+      const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
+      let found = false;
+      // Visibility is eventually consistent: reload until the list has it.
+      for (let i = 0; i < 6 && !found; i++) {
+        await page.goto(url);
+        found = await page
+          .getByText(r.workflowId)
+          .first()
+          .waitFor({ state: 'visible', timeout: 10_000 })
+          .then(() => true, () => false);
+      }
+      await page.screenshot({ path: 'test-results/temporal-ui-awaiting-approval.png' });
+      expect(found).toBe(true);
+      // Exactly this one matches the query.
+      await page.getByText('1 Workflow', { exact: true }).waitFor({ state: 'visible', timeout: 10_000 });
+      await page.close();
+      await handle.terminate('test over');
+    }, 90_000);
   });
 });
