@@ -4,7 +4,9 @@ import type { Policy } from '../../src/policy/types.js';
 import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { NativeConnection, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { WebClient } from '@slack/web-api';
+import { createWorker } from '../../src/worker/create-worker.js';
 import { createAwsClients, type AwsClients } from '../../src/activities/aws.js';
 import type { Config } from '../../src/config.js';
 
@@ -48,3 +50,47 @@ export const defaultPolicy: Policy = {
   ...shipped,
   controls: Object.fromEntries(Object.entries(shipped.controls).map(([id, c]) => [id, { ...c, undo: { ...c.undo, windowMs: 0 } }])) as unknown as Policy['controls'],
 };
+
+export interface TestWorker {
+  readonly client: Client;
+  readonly aws: AwsClients;
+  readonly taskQueue: string;
+  readonly native: NativeConnection;
+  readonly worker: Worker;
+  /** Shuts the worker down and closes every connection and client it opened. */
+  stop(): Promise<void>;
+}
+
+/** A running worker on its own task queue against the run's dev server and moto, for one test file. */
+export async function startTestWorker(o: { taskQueue?: string; policy?: Policy; aws?: AwsClients; slack?: WebClient; workflowBundle?: WorkflowBundleWithSourceMap } = {}): Promise<TestWorker> {
+  const { client, connection } = await temporalClient();
+  const native = await workerConnection();
+  const ownAws = o.aws === undefined;
+  const aws = o.aws ?? testAws();
+  const taskQueue = o.taskQueue ?? unique('worker');
+  const worker = await createWorker({
+    connection: native,
+    client,
+    namespace: 'default',
+    taskQueue,
+    aws,
+    policy: o.policy ?? defaultPolicy,
+    ...(o.slack ? { slack: o.slack } : {}),
+    ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : {}),
+  });
+  const running = worker.run();
+  return {
+    client,
+    aws,
+    taskQueue,
+    native,
+    worker,
+    async stop() {
+      worker.shutdown();
+      await running;
+      await native.close();
+      await connection.close();
+      if (ownAws) aws.destroy();
+    },
+  };
+}

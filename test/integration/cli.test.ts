@@ -3,15 +3,12 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, Runtime, type NativeConnection, type Worker } from '@temporalio/worker';
-import { createAwsClients, type AwsClients } from '../../src/activities/aws.js';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { REPO_ROOT } from '../../src/stack/paths.js';
 import { createSubmitter } from '../../src/triggers/submit.js';
-import { createWorker } from '../../src/worker/create-worker.js';
 import { getStatus, type RemediationRecord } from '../../src/workflows/messages.js';
 import { makeSecurityGroup, sgFinding, world22 } from '../helpers/fixtures.js';
-import { awsConfig, defaultPolicy, stackAddresses, temporalClient, unique, workerConnection } from '../helpers/stack.js';
+import { defaultPolicy, stackAddresses, startTestWorker, type TestWorker } from '../helpers/stack.js';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
@@ -56,31 +53,15 @@ describe('CLI: policy validate', () => {
 });
 
 describe('CLI: approvals, approve, reject', () => {
-  let client: Client;
-  let connection: Connection;
-  let native: NativeConnection;
-  let worker: Worker;
-  let running: Promise<void>;
-  let aws: AwsClients;
-  const taskQueue = unique('cli');
-
+  let w: TestWorker;
   beforeAll(async () => {
-    ({ client, connection } = await temporalClient());
-    native = await workerConnection();
-    aws = createAwsClients(awsConfig());
-    worker = await createWorker({ connection: native, client, namespace: 'default', taskQueue, aws, policy: defaultPolicy });
-    running = worker.run();
+    w = await startTestWorker();
   });
-  afterAll(async () => {
-    worker?.shutdown();
-    await running;
-    await native?.close();
-    await connection?.close();
-    aws?.destroy();
-  });
+  afterAll(() => w?.stop());
 
   it('lists a waiting remediation and approves it by finding id, recorded as the operator', async () => {
     const env = { TEMPORAL_ADDRESS: stackAddresses().temporalAddress };
+    const { client, aws, taskQueue } = w;
     const groupId = await makeSecurityGroup(aws, [world22], { environment: 'production' });
     const finding = sgFinding(groupId);
     const r = await createSubmitter(client, { taskQueue, verifyDeadlineMs: 20_000, policy: defaultPolicy }).submit(finding);

@@ -1,39 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, Runtime, type NativeConnection, type Worker } from '@temporalio/worker';
-import { createAwsClients, type AwsClients } from '../../src/activities/aws.js';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { freePort } from '../../src/stack/process.js';
 import { createSubmitter } from '../../src/triggers/submit.js';
-import { createWorker } from '../../src/worker/create-worker.js';
 import type { RemediationRecord } from '../../src/workflows/messages.js';
 import { makeBucket, s3Finding } from '../helpers/fixtures.js';
-import { awsConfig, defaultPolicy, temporalClient, unique, workerConnection } from '../helpers/stack.js';
+import { defaultPolicy, startTestWorker, type TestWorker } from '../helpers/stack.js';
 
 const port = await freePort();
 Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${port}` } } } });
 
-let client: Client;
-let connection: Connection;
-let native: NativeConnection;
-let worker: Worker;
-let running: Promise<void>;
-let aws: AwsClients;
-const taskQueue = unique('metrics');
-
+let w: TestWorker;
 beforeAll(async () => {
-  ({ client, connection } = await temporalClient());
-  native = await workerConnection();
-  aws = createAwsClients(awsConfig());
-  worker = await createWorker({ connection: native, client, namespace: 'default', taskQueue, aws, policy: defaultPolicy });
-  running = worker.run();
+  w = await startTestWorker();
 });
-afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await native?.close();
-  await connection?.close();
-  aws?.destroy();
-});
+afterAll(() => w?.stop());
 
 const scrape = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
 const value = (text: string, name: string, labels: Record<string, string>): number => {
@@ -43,6 +23,7 @@ const value = (text: string, name: string, labels: Record<string, string>): numb
 
 describe('Prometheus metrics of the worker', () => {
   it('counts findings received and closed by control and outcome, and times remediation', async () => {
+    const { client, aws, taskQueue } = w;
     const submitter = createSubmitter(client, { taskQueue, verifyDeadlineMs: 20_000, policy: defaultPolicy });
     const records: RemediationRecord[] = [];
     for (const bucket of [await makeBucket(aws), await makeBucket(aws)]) {

@@ -1,15 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
-import type { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, Runtime, type NativeConnection, type Worker } from '@temporalio/worker';
-import { createAwsClients, type AwsClients } from '../../src/activities/aws.js';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { CHROMIUM_ARGS, ensureChromium } from '../../src/stack/chromium.js';
 import { createSubmitter } from '../../src/triggers/submit.js';
-import { createWorker } from '../../src/worker/create-worker.js';
 import { getStatus } from '../../src/workflows/messages.js';
 import { makeSecurityGroup, sgFinding, world22 } from '../helpers/fixtures.js';
-import { awsConfig, defaultPolicy, temporalClient, unique, workerConnection } from '../helpers/stack.js';
+import { defaultPolicy, startTestWorker, type TestWorker } from '../helpers/stack.js';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
@@ -32,32 +29,19 @@ describe('Temporal Web UI of the dev server', () => {
 
   describe('in a real browser', () => {
     let browser: Browser;
-    let client: Client;
-    let connection: Connection;
-    let native: NativeConnection;
-    let worker: Worker;
-    let running: Promise<void>;
-    let aws: AwsClients;
-    const taskQueue = unique('ui');
+    let w: TestWorker;
 
     beforeAll(async () => {
       browser = await chromium.launch({ executablePath: await ensureChromium(), args: CHROMIUM_ARGS });
-      ({ client, connection } = await temporalClient());
-      native = await workerConnection();
-      aws = createAwsClients(awsConfig());
-      worker = await createWorker({ connection: native, client, namespace: 'default', taskQueue, aws, policy: defaultPolicy });
-      running = worker.run();
+      w = await startTestWorker();
     });
     afterAll(async () => {
       await browser?.close();
-      worker?.shutdown();
-      await running;
-      await native?.close();
-      await connection?.close();
-      aws?.destroy();
+      await w?.stop();
     });
 
     it('lists the remediations waiting for approval with a search attribute query and finds the expected one', async () => {
+      const { client, aws, taskQueue } = w;
       const groupId = await makeSecurityGroup(aws, [world22], { environment: 'production' });
       const r = await createSubmitter(client, { taskQueue, verifyDeadlineMs: 20_000, policy: defaultPolicy }).submit(sgFinding(groupId));
       const handle = client.workflow.getHandle(r.workflowId, r.runId);
