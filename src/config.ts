@@ -51,6 +51,10 @@ export interface Config {
   readonly evidence: {
     /** Ed25519 private key (PKCS#8 PEM) that signs evidence records, from EVIDENCE_SIGNING_KEY or the file EVIDENCE_SIGNING_KEY_FILE. */
     readonly signingKeyPem: string | undefined;
+    /** Also write every signed record to this S3 bucket (Object Lock retention when the bucket has it). */
+    readonly archiveBucket: string | undefined;
+    readonly archivePrefix: string;
+    readonly retentionDays: number;
   };
   /** host:port of the worker's Prometheus endpoint; undefined disables it. */
   readonly metricsAddress: string | undefined;
@@ -101,6 +105,9 @@ export const ENV_VARS = Object.freeze({
   SCAN_CATCHUP_WINDOW: 'missed scans within this window run after an outage (default 1h)',
   EVIDENCE_SIGNING_KEY_FILE: 'file with the Ed25519 private key (PKCS#8 PEM) that signs evidence records',
   EVIDENCE_SIGNING_KEY: 'the same key inline (PEM); prefer the file',
+  EVIDENCE_BUCKET: 'also archive every signed evidence record to this S3 bucket (one object per record)',
+  EVIDENCE_BUCKET_PREFIX: 'key prefix in the evidence bucket (default rectify/)',
+  EVIDENCE_RETENTION_DAYS: 'Object Lock retention of archived records, when the bucket has Object Lock (default 2555)',
   METRICS_ADDRESS: 'worker Prometheus endpoint host:port (e.g. 0.0.0.0:9464); unset: off',
   TEMPORAL_UI_PORT: `local stack: Temporal Web UI port (default ${DEFAULTS.temporalUiPort})`,
   MOTO_PORT: `local stack: AWS emulator port (default ${DEFAULTS.motoPort})`,
@@ -215,7 +222,12 @@ export function loadConfig(env: Env = process.env): Config {
       bodyLimitBytes: int('BODY_LIMIT_BYTES', DEFAULTS.bodyLimitBytes, 1024, 64 * 1024 * 1024),
     },
     policyFile: env['POLICY_FILE'] || undefined,
-    evidence: { signingKeyPem },
+    evidence: {
+      signingKeyPem,
+      archiveBucket: env['EVIDENCE_BUCKET'] || undefined,
+      archivePrefix: str('EVIDENCE_BUCKET_PREFIX', 'rectify/'),
+      retentionDays: int('EVIDENCE_RETENTION_DAYS', 2555, 1, 36_500),
+    },
     metricsAddress,
     securityHub: { writeBack: writeBack === 'on' || writeBack === 'true', endpointUrl: env['SECURITYHUB_ENDPOINT_URL'] || endpointUrl },
     scan: { intervalMs: duration('SCAN_INTERVAL', '6h'), catchupWindowMs: duration('SCAN_CATCHUP_WINDOW', '1h'), regions: scanRegions },

@@ -21,6 +21,8 @@ export interface ActivityDeps extends RemediationDeps {
   readonly verifyDeadlineMs: number;
   /** Signs evidence records; the private key stays in the worker. */
   readonly evidenceKey: EvidenceKey;
+  /** Where signed records are also archived, if anywhere. */
+  readonly evidenceArchive?: { readonly bucket: string; readonly prefix: string; readonly retentionDays: number; readonly region: string };
   /** False turns Security Hub write-back off (e.g. against an emulator that lacks BatchUpdateFindings). */
   readonly securityHubWriteBack?: boolean;
 }
@@ -33,7 +35,10 @@ export function createActivities(deps: ActivityDeps) {
     ...createGuardrailActivities(deps.ledger),
     ...(deps.securityHubWriteBack === false ? writeBackOff : createSecurityHubActivities({ client: (region) => deps.aws.securityHub(region) })),
     ...createUndoActivities(deps.ledger),
-    ...createEvidenceActivities({ key: deps.evidenceKey }),
+    ...createEvidenceActivities({
+      key: deps.evidenceKey,
+      ...(deps.evidenceArchive ? { archive: { s3: deps.aws.s3(deps.evidenceArchive.region), ...deps.evidenceArchive } } : {}),
+    }),
     ...createScanActivities({ aws: deps.aws, client: deps.ledger.client, taskQueue: deps.ledger.taskQueue, policy: deps.policy, verifyDeadlineMs: deps.verifyDeadlineMs }),
   };
 }

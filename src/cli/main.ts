@@ -35,6 +35,11 @@ commands:
   scan now                      run a scan right away (through the schedule)
   policy validate [FILE]        check a policy file (default: POLICY_FILE or policy/default.yaml)
                                 and list every problem; starts nothing
+  evidence export --from DATE --to DATE [--control ID]... [--account ID]... [--status S]...
+                  [--trust KEYID]... [--out DIR]
+                                export the signed evidence records closed in [from, to) with their
+                                verification and an HTML report for auditors (default DIR:
+                                ./evidence-<from>-<to>); exit 1 when a record fails verification
 
 The CLI reaches Temporal at TEMPORAL_ADDRESS (default 127.0.0.1:7233).
 `;
@@ -225,6 +230,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return decideCommand(command, rest);
     case 'policy':
       return policyCommand(rest);
+    case 'evidence':
+      return (await import('./evidence.js')).evidenceCommand(rest, withClient);
     case 'undo':
       return undoCommand(rest);
     case 'schedule':

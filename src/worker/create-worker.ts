@@ -30,6 +30,7 @@ export interface CreateWorkerOptions {
   readonly securityHubWriteBack?: boolean;
   /** Signs evidence records; default: a key generated for this worker only (records verify, but the key is not kept). */
   readonly evidenceKey?: EvidenceKey;
+  readonly evidenceArchive?: { readonly bucket: string; readonly prefix: string; readonly retentionDays: number; readonly region: string };
   readonly workflowBundle?: WorkflowBundleWithSourceMap;
 }
 
@@ -48,6 +49,7 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
       verifyDeadlineMs: opts.verifyDeadlineMs ?? DEFAULTS.verifyDeadlineMs,
       ...(opts.securityHubWriteBack === false ? { securityHubWriteBack: false } : {}),
       evidenceKey: opts.evidenceKey ?? loadEvidenceKey(generateEvidenceKeyPem()),
+      ...(opts.evidenceArchive ? { evidenceArchive: opts.evidenceArchive } : {}),
     }),
   });
 }

@@ -35,7 +35,11 @@ async function main(): Promise<void> {
   const aws = createAwsClients(config.aws, config.securityHub.endpointUrl ? { securityHubEndpoint: config.securityHub.endpointUrl } : {});
   const slack = slackClient(config);
   try {
-    const worker = await createWorker({ connection: native, client, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, aws, policy, verifyDeadlineMs: config.remediation.verifyDeadlineMs, securityHubWriteBack: config.securityHub.writeBack, evidenceKey, ...(slack ? { slack } : {}) });
+    const worker = await createWorker({ connection: native, client, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, aws, policy, verifyDeadlineMs: config.remediation.verifyDeadlineMs, securityHubWriteBack: config.securityHub.writeBack, evidenceKey, ...(slack ? { slack } : {}),
+      ...(config.evidence.archiveBucket
+        ? { evidenceArchive: { bucket: config.evidence.archiveBucket, prefix: config.evidence.archivePrefix, retentionDays: config.evidence.retentionDays, region: config.aws.region } }
+        : {}),
+    });
     logger.info('worker running', {
       taskQueue: config.temporal.taskQueue,
       namespace: config.temporal.namespace,
