@@ -103,9 +103,17 @@ describe('remediateFinding on the dev server against moto', () => {
 
   it('revokes only the world-open SSH rule of a security group and verifies the other rules stayed', async () => {
     const groupId = await makeSecurityGroup(aws, [world22, { IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '10.0.0.0/8' }] }, { IpProtocol: 'tcp', FromPort: 443, ToPort: 443, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }]);
-    const record: RemediationRecord = await (await remediate(sgFinding(groupId))).result();
+    const handle = await remediate(sgFinding(groupId));
+    const record: RemediationRecord = await handle.result();
     expect(record.outcome).toBe('remediated');
     expect(record.change?.summary).toBe(`Revoke 0.0.0.0/0 tcp/22 on ${groupId}`);
+    // The Temporal UI timeline reads as a story: the fix activity is summarized as the change.
+    const history = await handle.fetchHistory();
+    const summaries = history.events!
+      .filter((e) => e.activityTaskScheduledEventAttributes && e.userMetadata?.summary?.data)
+      .map((e) => JSON.parse(Buffer.from(e.userMetadata!.summary!.data!).toString('utf8')) as string);
+    expect(summaries).toContain(`Revoke 0.0.0.0/0 tcp/22 on ${groupId}`);
+    expect(summaries).toContain(`Verify: Revoke 0.0.0.0/0 tcp/22 on ${groupId}`);
     const live = await aws.ec2(REGION).send(new DescribeSecurityGroupsCommand({ GroupIds: [groupId] }));
     const perms = live.SecurityGroups![0]!.IpPermissions!;
     const cidrs = perms.flatMap((p) => (p.IpRanges ?? []).map((r) => `${p.FromPort}:${r.CidrIp}`)).sort();
