@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, Runtime, type NativeConnection, type Worker } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
 import { GetPublicAccessBlockCommand } from '@aws-sdk/client-s3';
 import { createAwsClients, type AwsClients } from '../../src/activities/aws.js';
@@ -9,42 +9,33 @@ import { authorizeIngressEvent, deleteBucketPublicAccessBlockEvent, securityHubS
 import { silentLogger } from '../../src/log.js';
 import { startTriggerServer, type TriggerServer } from '../../src/triggers/server.js';
 import type { SubmitResult } from '../../src/triggers/submit.js';
-import { createWorker } from '../../src/worker/create-worker.js';
 import type { RemediationRecord } from '../../src/workflows/messages.js';
 import { makeBucket, makeSecurityGroup, REGION, world22 } from '../helpers/fixtures.js';
 import { startSecurityHubStandIn, type SecurityHubStandIn } from '../helpers/securityhub-standin.js';
-import { defaultPolicy, stackAddresses, temporalClient, unique, workerConnection } from '../helpers/stack.js';
+import { defaultPolicy, stackAddresses, startTestWorker, unique, type TestWorker } from '../helpers/stack.js';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
 const TOKEN = unique('token-for-the-full-stack-test');
 let server: TriggerServer;
+let w: TestWorker;
 let client: Client;
-let connection: Connection;
-let native: NativeConnection;
-let worker: Worker;
-let running: Promise<void>;
 let aws: AwsClients;
 let securityHub: SecurityHubStandIn;
 
 beforeAll(async () => {
   const { temporalAddress, motoEndpoint } = stackAddresses();
   const config = loadConfig({ TEMPORAL_ADDRESS: temporalAddress, AWS_ENDPOINT_URL: motoEndpoint, PORT: '0', WEBHOOK_TOKEN: TOKEN, TEMPORAL_TASK_QUEUE: unique('full-stack'), VERIFY_DEADLINE_SECONDS: '20' });
-  ({ client, connection } = await temporalClient());
-  native = await workerConnection();
   securityHub = await startSecurityHubStandIn();
   aws = createAwsClients(config.aws, { securityHubEndpoint: securityHub.url });
-  worker = await createWorker({ connection: native, client, namespace: 'default', taskQueue: config.temporal.taskQueue, policy: defaultPolicy, aws });
-  running = worker.run();
+  w = await startTestWorker({ taskQueue: config.temporal.taskQueue, aws });
+  client = w.client;
   server = await startTriggerServer(config, client, silentLogger, defaultPolicy);
 });
 
 afterAll(async () => {
   await server?.close();
-  worker?.shutdown();
-  await running;
-  await native?.close();
-  await connection?.close();
+  await w?.stop();
   aws?.destroy();
   await securityHub?.close();
 });

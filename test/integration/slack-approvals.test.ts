@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, Runtime, type NativeConnection, type Worker } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
-import { createAwsClients, type AwsClients } from '../../src/activities/aws.js';
+import type { AwsClients } from '../../src/activities/aws.js';
 import { authorizeIngressEvent } from '../../src/cli/demo-events.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { silentLogger } from '../../src/log.js';
@@ -11,12 +11,11 @@ import { APPROVE_ACTION_ID, REJECT_ACTION_ID } from '../../src/slack/blocks.js';
 import { signSlackRequest } from '../../src/slack/signature.js';
 import { slackClient, startTriggerServer, type TriggerServer } from '../../src/triggers/server.js';
 import type { SubmitResult } from '../../src/triggers/submit.js';
-import { createWorker } from '../../src/worker/create-worker.js';
 import { getStatus, type RemediationRecord } from '../../src/workflows/messages.js';
 import { RemediationStatus } from '../../src/workflows/search-attributes.js';
 import { makeSecurityGroup, REGION, world22 } from '../helpers/fixtures.js';
 import { startSlackStandIn, type SlackStandIn } from '../helpers/slack-standin.js';
-import { stackAddresses, temporalClient, unique, workerConnection } from '../helpers/stack.js';
+import { stackAddresses, startTestWorker, unique, type TestWorker } from '../helpers/stack.js';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
@@ -43,11 +42,8 @@ controls:
 let slackApi: SlackStandIn;
 let config: Config;
 let server: TriggerServer;
+let w: TestWorker;
 let client: Client;
-let connection: Connection;
-let native: NativeConnection;
-let worker: Worker;
-let running: Promise<void>;
 let aws: AwsClients;
 
 beforeAll(async () => {
@@ -63,22 +59,15 @@ beforeAll(async () => {
     SLACK_SIGNING_SECRET: SIGNING_SECRET,
     SLACK_API_URL: slackApi.apiUrl,
   });
-  ({ client, connection } = await temporalClient());
-  native = await workerConnection();
-  aws = createAwsClients(config.aws);
-  worker = await createWorker({ connection: native, client, namespace: 'default', taskQueue: config.temporal.taskQueue, policy, aws, slack: slackClient(config)! });
-  running = worker.run();
+  w = await startTestWorker({ taskQueue: config.temporal.taskQueue, policy, slack: slackClient(config)! });
+  ({ client, aws } = w);
   server = await startTriggerServer(config, client, silentLogger, policy);
 });
 
 afterAll(async () => {
   await server?.close();
-  worker?.shutdown();
-  await running;
-  await native?.close();
-  await connection?.close();
+  await w?.stop();
   await slackApi?.close();
-  aws?.destroy();
 });
 
 /** A block_actions interaction as Slack posts it: form-encoded `payload` JSON. */
