@@ -42,7 +42,7 @@ const WRITE: ActivityOptions = { ...READ, startToCloseTimeout: '1m' };
 /** The guardrail ledger: retried until it answers; no answer means no fix. */
 const GUARD: ActivityOptions = { startToCloseTimeout: '30s', retry: { initialInterval: '1s', maximumInterval: '30s' } };
 /** Slack and Security Hub write-back: a few tries, then the workflow carries on without them (noted in the evidence). */
-const SLACK: ActivityOptions = {
+const BEST_EFFORT: ActivityOptions = {
   startToCloseTimeout: '20s',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5, nonRetryableErrorTypes },
 };
@@ -71,10 +71,10 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
   const info = workflowInfo();
   const reads = proxyActivities<Activities>(READ);
   const writes = proxyActivities<Activities>(WRITE);
+  /** The ledger and the signing: retried until they answer. */
   const guard = proxyActivities<Activities>(GUARD);
-  const slack = proxyActivities<Activities>(SLACK);
-  const hub = proxyActivities<Activities>(SLACK);
-  const evidence = proxyActivities<Activities>(GUARD);
+  /** Slack and Security Hub: best effort. */
+  const outside = proxyActivities<Activities>(BEST_EFFORT);
   const received = metricMeter.createCounter('rectify_findings_received', 'findings', 'Findings that started a remediation');
   const closed = metricMeter.createCounter('rectify_findings_closed', 'findings', 'Remediations closed, by outcome');
   const approvalsRequested = metricMeter.createCounter('rectify_approvals_requested', 'findings', 'Remediations that asked a person');
@@ -180,7 +180,7 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
   const seal = async (rec: RemediationRecord): Promise<RemediationRecord> => {
     closed.add(1, { ...tags, outcome: rec.outcome });
     if (rec.timeToRemediateMs !== undefined) ttr.record(Math.max(0, rec.timeToRemediateMs), tags);
-    const signature = await evidence.signEvidence.executeWithOptions({ ...GUARD, summary: 'Sign the evidence record' }, [rec]).then(
+    const signature = await guard.signEvidence.executeWithOptions({ ...GUARD, summary: 'Sign the evidence record' }, [rec]).then(
       (sig) => sig,
       (err: unknown) => {
         notes.push(`signing the evidence: ${failureReason(err)}`);
@@ -323,7 +323,7 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
   if (cp.undo.windowMs > 0) {
     // The undo window runs as its own workflow, so this remediation completes now with its evidence.
     if (approvers.length === 0) {
-      approvers = (await bestEffort('resolving approvers', slack.resolveApprovers({ users: [...cp.approvers.users], groups: [...cp.approvers.groups] }))) ?? [...cp.approvers.users];
+      approvers = (await bestEffort('resolving approvers', outside.resolveApprovers({ users: [...cp.approvers.users], groups: [...cp.approvers.groups] }))) ?? [...cp.approvers.users];
     }
     const until = new Date(Date.now() + cp.undo.windowMs).toISOString();
     const id = await bestEffort(
@@ -353,9 +353,9 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
     approvers =
       (await bestEffort(
         'resolving approvers',
-        slack.resolveApprovers({ users: [...cp.approvers.users, ...esc.escalateTo.users], groups: [...cp.approvers.groups, ...esc.escalateTo.groups] }),
+        outside.resolveApprovers({ users: [...cp.approvers.users, ...esc.escalateTo.users], groups: [...cp.approvers.groups, ...esc.escalateTo.groups] }),
       )) ?? [...cp.approvers.users, ...esc.escalateTo.users];
-    if (!decided) messageRef = (await bestEffort('posting the approval request to Slack', slack.postApprovalRequest(cp.channel, view(why)))) ?? null;
+    if (!decided) messageRef = (await bestEffort('posting the approval request to Slack', outside.postApprovalRequest(cp.channel, view(why)))) ?? null;
     await writeBackToSecurityHub('NOTIFIED', `rectify: waiting for approval (${why.join('; ')})`);
 
     let elapsed = 0;
@@ -368,12 +368,12 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
       const label = formatDuration(step.atMs);
       if (step.step === 'remind') {
         approval = { ...approval!, reminded: now() };
-        await bestEffort('posting the reminder', slack.postSlackText({ thread: messageRef }, reminderText(view(why), label)));
+        await bestEffort('posting the reminder', outside.postSlackText({ thread: messageRef }, reminderText(view(why), label)));
       } else if (step.step === 'escalate') {
         approval = { ...approval!, escalated: now() };
         setStatus(RemediationStatus.Escalated);
         const text = escalationText(view(why), { users: [...esc.escalateTo.users], groups: [...esc.escalateTo.groups] }, label);
-        await bestEffort('posting the escalation', slack.postSlackText({ thread: messageRef, ...(esc.escalateTo.channel ? { channel: esc.escalateTo.channel } : {}) }, text));
+        await bestEffort('posting the escalation', outside.postSlackText({ thread: messageRef, ...(esc.escalateTo.channel ? { channel: esc.escalateTo.channel } : {}) }, text));
       } else {
         timedOut = true;
       }
@@ -383,7 +383,7 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
     const shown = decided
       ? { decision: decided.decision, by: { id: decided.by.id, name: decided.by.name }, at, ...(decided.reason ? { reason: decided.reason } : {}) }
       : { decision: esc.timeoutAction === 'apply' ? ('timeout-apply' as const) : ('timeout-reject' as const), at };
-    if (messageRef) await bestEffort('updating the approval message', slack.updateApprovalMessage(messageRef, view(why), shown));
+    if (messageRef) await bestEffort('updating the approval message', outside.updateApprovalMessage(messageRef, view(why), shown));
 
     if (decided) {
       approval = { ...approval!, decision: decided.decision, by: decided.by, decidedAt: decided.decidedAt, ...(decided.reason ? { reason: decided.reason } : {}) };
@@ -416,7 +416,7 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
     setStatus(RemediationStatus.Notified);
     const v = view([`policy mode is notify for ${finding.control}: nothing is changed automatically`]);
     const text = `Action needed on ${finding.resource.id} (${finding.account}/${finding.region}): ${finding.title}\nCurrent state: ${v.currentState}\nTo fix: ${v.proposedChange}`;
-    await bestEffort('posting the notification', slack.postSlackText({ ...(cp.channel ? { channel: cp.channel } : {}) }, text));
+    await bestEffort('posting the notification', outside.postSlackText({ ...(cp.channel ? { channel: cp.channel } : {}) }, text));
     await writeBackToSecurityHub('NOTIFIED', `rectify: owner notified; nothing changed automatically`);
     change = { ...planned!, applied: false, note: triage!.fixable ? 'notify mode: not applied' : 'no automatic fix for this control: the owner must act' };
     let elapsed = 0;
@@ -435,13 +435,13 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
       }
       const label = formatDuration(step.atMs);
       if (step.step === 'remind') {
-        await bestEffort('posting the reminder', slack.postSlackText({ ...(cp.channel ? { channel: cp.channel } : {}) }, reminderText(v, label)));
+        await bestEffort('posting the reminder', outside.postSlackText({ ...(cp.channel ? { channel: cp.channel } : {}) }, reminderText(v, label)));
       } else if (step.step === 'escalate') {
         setStatus(RemediationStatus.Escalated);
         const esc = cp.escalation;
         await bestEffort(
           'posting the escalation',
-          slack.postSlackText({ ...(esc.escalateTo.channel ? { channel: esc.escalateTo.channel } : cp.channel ? { channel: cp.channel } : {}) }, escalationText(v, { users: [...esc.escalateTo.users], groups: [...esc.escalateTo.groups] }, label)),
+          outside.postSlackText({ ...(esc.escalateTo.channel ? { channel: esc.escalateTo.channel } : cp.channel ? { channel: cp.channel } : {}) }, escalationText(v, { users: [...esc.escalateTo.users], groups: [...esc.escalateTo.groups] }, label)),
         );
       } else {
         after = recheck.before;
@@ -458,7 +458,7 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
     if (finding.source !== 'securityhub' || !productArn || !findingId) return;
     const out = await bestEffort(
       `Security Hub write-back (${status})`,
-      hub.updateSecurityHubFinding({ findingId, productArn, region: finding.region }, { status, note, updatedBy: 'rectify' }),
+      outside.updateSecurityHubFinding({ findingId, productArn, region: finding.region }, { status, note, updatedBy: 'rectify' }),
     );
     securityHub = { status, updated: out?.updated ?? false, ...(out?.reason ? { reason: out.reason } : {}) };
   }
@@ -466,7 +466,7 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
   async function reportInThread(outcome: string, reason?: string): Promise<void> {
     if (!messageRef) return;
     const text = resultText({ outcome, summary: change?.summary ?? planned?.summary ?? '', ...(reason ? { reason } : {}) });
-    await bestEffort('posting the result in the thread', slack.postSlackText({ thread: messageRef }, text));
+    await bestEffort('posting the result in the thread', outside.postSlackText({ thread: messageRef }, text));
   }
 }
 
