@@ -39,6 +39,9 @@ export const CONTROL_RESOURCE_TYPE: Readonly<Record<ControlId, ResourceType>> = 
   [ControlId.IamUserConsoleMfa]: ResourceType.IamUser,
 };
 
+/** Controls about global resources (IAM): one workflow per resource whatever region reported it. */
+export const GLOBAL_CONTROLS: readonly ControlId[] = [ControlId.IamUserConsoleMfa];
+
 /** Controls with no automatic fix: only notify (chase the owner) applies to them. */
 export const NOTIFY_ONLY_CONTROLS: readonly ControlId[] = [ControlId.IamUserConsoleMfa];
 
@@ -92,10 +95,12 @@ export interface Finding {
 /**
  * The workflow id of a finding: derived from what it is about (account, region, control,
  * resource), never random, so repeated or out-of-order deliveries of the same finding from
- * any source meet in one workflow.
+ * any source meet in one workflow. Global resources (IAM users) use the region `global`, so
+ * Security Hub findings raised in several regions about one user meet too.
  */
 export function workflowIdFor(f: Pick<Finding, 'account' | 'region' | 'control' | 'resource'>): string {
-  return `finding/${f.account}/${f.region}/${f.control}/${f.resource.id}`;
+  const region = GLOBAL_CONTROLS.includes(f.control) ? 'global' : f.region;
+  return `finding/${f.account}/${region}/${f.control}/${f.resource.id}`;
 }
 
 /** A one-line description for logs, UIs and Slack. */

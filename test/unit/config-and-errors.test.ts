@@ -78,3 +78,14 @@ describe('AWS error catalogue', () => {
     expect(toApplicationFailure(awsError('Throttling', 400), 'x').nonRetryable).toBe(false);
   });
 });
+
+describe('workflow ids', () => {
+  it('are derived from the finding, with IAM users global', async () => {
+    const { workflowIdFor, ControlId, ResourceType } = await import('../../src/findings/finding.js');
+    const base = { account: '123456789012', region: 'eu-west-1' };
+    expect(workflowIdFor({ ...base, control: ControlId.S3BlockPublicAccess, resource: { type: ResourceType.S3Bucket, id: 'b' } })).toBe('finding/123456789012/eu-west-1/s3-block-public-access/b');
+    const iam = (region: string) => workflowIdFor({ account: base.account, region, control: ControlId.IamUserConsoleMfa, resource: { type: ResourceType.IamUser, id: 'alice' } });
+    expect(iam('eu-west-1')).toBe('finding/123456789012/global/iam-user-console-mfa/alice');
+    expect(iam('us-east-1')).toBe(iam('eu-west-1'));
+  });
+});
