@@ -112,6 +112,10 @@ describe('approval path', () => {
     const record: RemediationRecord = await withWorker(async (submit) => {
       const handle = await submit(sgFinding(groupId));
       await waitForStatus(handle, RemediationStatus.AwaitingApproval);
+      // The request goes out right after the status says AwaitingApproval: wait for it.
+      for (let i = 0; i < 100 && slackCalls('chat.postMessage', (a) => JSON.stringify(a['blocks'] ?? '').includes(groupId)).length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
       const status = await handle.query(getStatus);
       expect(status.approvalReasons).toEqual(['resource is tagged environment=production']);
       expect(status.approvers).toEqual([APPROVER, ONCALL].sort()); // the on-call group expanded
