@@ -1,3 +1,4 @@
+import { activityInfo } from '@temporalio/activity';
 import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
 import type { GuardrailVerdict } from '../policy/decide.js';
 import type { FixRequest } from '../workflows/messages.js';
@@ -28,7 +29,10 @@ export function createGuardrailActivities({ client, taskQueue }: GuardrailDeps) 
         workflowIdConflictPolicy: 'USE_EXISTING',
         staticSummary: `Guardrail ledger of ${control}`,
       });
-      return client.workflow.executeUpdateWithStart(requestFix, { args: [req], startWorkflowOperation });
+      // One id per asking activity: a retry after a lost answer is the same request, not a second grant.
+      const info = activityInfo();
+      const updateId = `${info.workflowExecution?.workflowId ?? 'unknown'}/${info.workflowExecution?.runId ?? ''}/${info.activityId}`;
+      return client.workflow.executeUpdateWithStart(requestFix, { args: [req], startWorkflowOperation, updateId });
     },
   };
 }
