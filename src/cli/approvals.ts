@@ -2,18 +2,11 @@ import type { Client } from '@temporalio/client';
 import { sendDecision, type DecisionOutcome } from '../triggers/decisions.js';
 import { undoWorkflowId } from '../activities/undo.js';
 import { getStatus, type StatusView } from '../workflows/messages.js';
-import { RemediationStatus, SearchAttr } from '../workflows/search-attributes.js';
+import { findingAttributes, RemediationStatus, type FindingAttributes } from '../workflows/search-attributes.js';
 
-export interface PendingApproval {
+export interface PendingApproval extends FindingAttributes {
   readonly workflowId: string;
   readonly runId: string;
-  readonly findingId: string;
-  readonly control: string;
-  readonly resource: string;
-  readonly account: string;
-  readonly region: string;
-  readonly severity: string;
-  readonly status: string;
   readonly since: Date;
   readonly reasons: readonly string[];
   readonly change: string | null;
@@ -25,23 +18,18 @@ const PENDING_QUERY = `ExecutionStatus = "Running" AND (RemediationStatus = "${R
 export async function listPending(client: Client): Promise<PendingApproval[]> {
   const out: PendingApproval[] = [];
   for await (const wf of client.workflow.list({ query: PENDING_QUERY })) {
-    const sa = wf.typedSearchAttributes;
     let view: StatusView | undefined;
     try {
       view = await client.workflow.getHandle(wf.workflowId, wf.runId).query(getStatus);
     } catch {
       view = undefined; // no worker right now: list it anyway, without the live details
     }
+    const attrs = findingAttributes(wf.typedSearchAttributes);
     out.push({
       workflowId: wf.workflowId,
       runId: wf.runId,
-      findingId: sa.get(SearchAttr.FindingId) ?? '',
-      control: sa.get(SearchAttr.Control) ?? '',
-      resource: sa.get(SearchAttr.Resource) ?? '',
-      account: sa.get(SearchAttr.Account) ?? '',
-      region: sa.get(SearchAttr.Region) ?? '',
-      severity: sa.get(SearchAttr.Severity) ?? '',
-      status: view?.status ?? sa.get(SearchAttr.Status) ?? '',
+      ...attrs,
+      status: view?.status ?? attrs.status,
       since: wf.startTime,
       reasons: view?.approvalReasons ?? [],
       change: view?.plannedChange ?? null,

@@ -4,7 +4,7 @@ import { WorkflowFailedError, type WorkflowExecutionInfo } from '@temporalio/cli
 import { ApplicationFailure } from '@temporalio/common';
 import type { RemediationRecord } from '../workflows/messages.js';
 import type { UndoRecord } from '../workflows/undo-window.js';
-import { SearchAttr } from '../workflows/search-attributes.js';
+import { findingAttributes, SearchAttr, type FindingAttributes } from '../workflows/search-attributes.js';
 import { verifyRecord } from './signing.js';
 
 /** What to export: closed remediations and undo windows with CloseTime in [from, to), optionally filtered. */
@@ -55,17 +55,9 @@ export type ExportedRecord =
   | (ExportedBase & { readonly kind: 'undo'; readonly record: UndoRecord | null });
 
 /** A remediation still running at export time: a finding not closed yet. */
-export interface OpenFinding {
+export interface OpenFinding extends FindingAttributes {
   readonly workflowId: string;
   readonly runId: string;
-  readonly findingId: string;
-  readonly control: string;
-  readonly resource: string;
-  readonly account: string;
-  readonly region: string;
-  readonly severity: string;
-  /** RemediationStatus search attribute (AwaitingApproval, Escalated, Notified, ...). */
-  readonly status: string;
   /** When the remediation started (ISO): the finding has been open since. */
   readonly since: string;
 }
@@ -239,18 +231,7 @@ export async function exportEvidence(client: EvidenceClient, q: ExportQuery, o: 
 
   const open: OpenFinding[] = [];
   for await (const wf of client.workflow.list({ query: openQuery(q) })) {
-    open.push({
-      workflowId: wf.workflowId,
-      runId: wf.runId,
-      findingId: sa(wf, SearchAttr.FindingId),
-      control: sa(wf, SearchAttr.Control),
-      resource: sa(wf, SearchAttr.Resource),
-      account: sa(wf, SearchAttr.Account),
-      region: sa(wf, SearchAttr.Region),
-      severity: sa(wf, SearchAttr.Severity),
-      status: sa(wf, SearchAttr.Status),
-      since: wf.startTime.toISOString(),
-    });
+    open.push({ workflowId: wf.workflowId, runId: wf.runId, ...findingAttributes(wf.typedSearchAttributes), since: wf.startTime.toISOString() });
   }
   open.sort((a, b) => a.since.localeCompare(b.since) || a.workflowId.localeCompare(b.workflowId));
 

@@ -51,3 +51,28 @@ export const RemediationStatus = {
   Failed: 'Failed',
 } as const;
 export type RemediationStatus = (typeof RemediationStatus)[keyof typeof RemediationStatus];
+
+/** What a listed remediation says about its finding, read from its search attributes ('' when unset). */
+export interface FindingAttributes {
+  readonly findingId: string;
+  readonly control: string;
+  readonly resource: string;
+  readonly account: string;
+  readonly region: string;
+  readonly severity: string;
+  /** RemediationStatus (AwaitingApproval, Escalated, Notified, ...). */
+  readonly status: string;
+}
+
+/** Reads the finding's search attributes of a workflow from a visibility listing. Pure. */
+export function findingAttributes(sa: { get(key: (typeof SearchAttr)[keyof typeof SearchAttr]): string | undefined }): FindingAttributes {
+  return {
+    findingId: sa.get(SearchAttr.FindingId) ?? '',
+    control: sa.get(SearchAttr.Control) ?? '',
+    resource: sa.get(SearchAttr.Resource) ?? '',
+    account: sa.get(SearchAttr.Account) ?? '',
+    region: sa.get(SearchAttr.Region) ?? '',
+    severity: sa.get(SearchAttr.Severity) ?? '',
+    status: sa.get(SearchAttr.Status) ?? '',
+  };
+}

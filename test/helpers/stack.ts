@@ -6,7 +6,7 @@ import { inject } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { WebClient } from '@slack/web-api';
-import { createWorker } from '../../src/worker/create-worker.js';
+import { createWorker, type CreateWorkerOptions } from '../../src/worker/create-worker.js';
 import { createAwsClients, type AwsClients } from '../../src/activities/aws.js';
 import type { Config } from '../../src/config.js';
 
@@ -62,7 +62,9 @@ export interface TestWorker {
 }
 
 /** A running worker on its own task queue against the run's dev server and moto, for one test file. */
-export async function startTestWorker(o: { taskQueue?: string; policy?: Policy; aws?: AwsClients; slack?: WebClient; workflowBundle?: WorkflowBundleWithSourceMap } = {}): Promise<TestWorker> {
+export async function startTestWorker(
+  o: { taskQueue?: string; policy?: Policy; aws?: AwsClients; slack?: WebClient; workflowBundle?: WorkflowBundleWithSourceMap } & Pick<CreateWorkerOptions, 'evidenceKey' | 'evidenceArchive'> = {},
+): Promise<TestWorker> {
   const { client, connection } = await temporalClient();
   const native = await workerConnection();
   const ownAws = o.aws === undefined;
@@ -77,6 +79,8 @@ export async function startTestWorker(o: { taskQueue?: string; policy?: Policy; 
     policy: o.policy ?? defaultPolicy,
     ...(o.slack ? { slack: o.slack } : {}),
     ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : {}),
+    ...(o.evidenceKey ? { evidenceKey: o.evidenceKey } : {}),
+    ...(o.evidenceArchive ? { evidenceArchive: o.evidenceArchive } : {}),
   });
   const running = worker.run();
   return {

@@ -1,54 +1,30 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import type { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, Runtime, type NativeConnection, type Worker } from '@temporalio/worker';
-import { createAwsClients, type AwsClients } from '../../src/activities/aws.js';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { createAwsClients } from '../../src/activities/aws.js';
 import { generateEvidenceKeyPem, loadEvidenceKey, verifyRecord } from '../../src/evidence/signing.js';
 import { createSubmitter } from '../../src/triggers/submit.js';
-import { createWorker } from '../../src/worker/create-worker.js';
 import type { RemediationRecord } from '../../src/workflows/messages.js';
 import { makeBucket, REGION, s3Finding } from '../helpers/fixtures.js';
-import { awsConfig, defaultPolicy, temporalClient, unique, workerConnection } from '../helpers/stack.js';
+import { awsConfig, defaultPolicy, startTestWorker, unique, type TestWorker } from '../helpers/stack.js';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
 const key = loadEvidenceKey(generateEvidenceKeyPem());
 const archive = unique('evidence-archive').toLowerCase();
-const taskQueue = unique('archive');
-let aws: AwsClients;
-let client: Client;
-let connection: Connection;
-let native: NativeConnection;
-let worker: Worker;
-let running: Promise<void>;
+let w: TestWorker;
 
 beforeAll(async () => {
-  aws = createAwsClients(awsConfig());
+  const aws = createAwsClients(awsConfig());
   await aws.s3(REGION).send(new CreateBucketCommand({ Bucket: archive, ObjectLockEnabledForBucket: true }));
-  ({ client, connection } = await temporalClient());
-  native = await workerConnection();
-  worker = await createWorker({
-    connection: native,
-    client,
-    namespace: 'default',
-    taskQueue,
-    aws,
-    policy: defaultPolicy,
-    evidenceKey: key,
-    evidenceArchive: { bucket: archive, prefix: 'rectify/', retentionDays: 30, region: REGION },
-  });
-  running = worker.run();
+  aws.destroy();
+  w = await startTestWorker({ evidenceKey: key, evidenceArchive: { bucket: archive, prefix: 'rectify/', retentionDays: 30, region: REGION } });
 });
-afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await native?.close();
-  await connection?.close();
-  aws?.destroy();
-});
+afterAll(() => w?.stop());
 
 describe('evidence archive in S3', () => {
   it('writes each signed record once, under Object Lock retention, identical to the workflow result', async () => {
+    const { client, aws, taskQueue } = w;
     const bucket = await makeBucket(aws);
     const r = await createSubmitter(client, { taskQueue, verifyDeadlineMs: 20_000, policy: defaultPolicy }).submit(s3Finding(bucket));
     const record: RemediationRecord = await client.workflow.getHandle(r.workflowId, r.runId).result();

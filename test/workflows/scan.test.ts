@@ -1,15 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, Runtime, type NativeConnection, type Worker } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, CreateVpcCommand, DescribeSecurityGroupsCommand, GetEbsEncryptionByDefaultCommand } from '@aws-sdk/client-ec2';
 import { CreateBucketCommand, DeletePublicAccessBlockCommand, GetPublicAccessBlockCommand, PutPublicAccessBlockCommand } from '@aws-sdk/client-s3';
 import { createAwsClients, type AwsClients } from '../../src/activities/aws.js';
 import { ControlId } from '../../src/findings/finding.js';
 import { applyScanSchedule, scanScheduleCommand } from '../../src/triggers/schedule.js';
-import { createWorker } from '../../src/worker/create-worker.js';
 import { getStatus, type RemediationRecord } from '../../src/workflows/messages.js';
 import type { ScanResult } from '../../src/workflows/scan-account.js';
-import { awsConfig, defaultPolicy, temporalClient, unique, workerConnection } from '../helpers/stack.js';
+import { awsConfig, defaultPolicy, startTestWorker, unique, type TestWorker } from '../helpers/stack.js';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
@@ -18,13 +17,10 @@ const REGION = 'eu-west-3';
 const GROUPS = 2000;
 const BUCKETS = 120;
 
+let w: TestWorker;
 let client: Client;
-let connection: Connection;
-let native: NativeConnection;
 let aws: AwsClients;
-let worker: Worker;
-let running: Promise<void>;
-const taskQueue = unique('scan');
+let taskQueue: string;
 const violatingGroups: string[] = [];
 const violatingBuckets: string[] = [];
 let prodGroup = '';
@@ -51,11 +47,9 @@ async function pool<T>(items: readonly T[], n: number, fn: (t: T) => Promise<voi
 }
 
 beforeAll(async () => {
-  ({ client, connection } = await temporalClient());
-  native = await workerConnection();
   aws = createAwsClients(awsConfig(REGION));
-  worker = await createWorker({ connection: native, client, namespace: 'default', taskQueue, aws, policy: defaultPolicy });
-  running = worker.run();
+  w = await startTestWorker({ aws });
+  ({ client, taskQueue } = w);
 
   const ec2 = aws.ec2(REGION);
   const s3 = aws.s3(REGION);
@@ -94,10 +88,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await native?.close();
-  await connection?.close();
+  await w?.stop();
   aws?.destroy();
 });
 
