@@ -5,7 +5,7 @@
  * intentional change to a workflow's command sequence (and guard the change with `patched()`
  * so that running workflows still replay).
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CreateSecurityGroupCommand, AuthorizeSecurityGroupIngressCommand, CreateVpcCommand } from '@aws-sdk/client-ec2';
 import { CreateBucketCommand, DeletePublicAccessBlockCommand, PutBucketTaggingCommand } from '@aws-sdk/client-s3';
@@ -20,7 +20,11 @@ import { ensureMoto, startMoto } from '../src/stack/moto.js';
 import { freePort } from '../src/stack/process.js';
 import { REPO_ROOT } from '../src/stack/paths.js';
 import { ensureTemporalCli, startDevServer } from '../src/stack/temporal.js';
-import { sendDecision, sendUndo } from '../src/triggers/decisions.js';
+import { decideByQuery, sendDecision, sendUndo } from '../src/triggers/decisions.js';
+import { digestWorkflowId } from '../src/activities/guardrails.js';
+import { hourOf } from '../src/policy/decide.js';
+import { refreshDigest } from '../src/workflows/approval-digest.js';
+import { pendingQuery } from '../src/workflows/queries.js';
 import { createSubmitter } from '../src/triggers/submit.js';
 import { createWorker } from '../src/worker/create-worker.js';
 import { getStatus } from '../src/workflows/messages.js';
@@ -88,48 +92,106 @@ const waitFor = async (h: WorkflowHandle, status: string) => {
   throw new Error(`${h.workflowId} never reached ${status}`);
 };
 
-/** Each scenario: a policy, a finding, and what a person does meanwhile. */
-const scenarios: { name: string; modes?: string; undo?: boolean; run: () => Promise<{ f: Finding; act?: (h: WorkflowHandle) => Promise<void> }> }[] = [
-  { name: 'auto-fix', run: async () => ({ f: finding(ControlId.S3BlockPublicAccess, await bucket('rec-auto-fix')) }) },
-  { name: 'already-compliant', run: async () => ({ f: finding(ControlId.S3BlockPublicAccess, await bucket('rec-compliant').then(async (b) => { await createWorkerlessFix(b); return b; })) }) },
+type Submit = (f: Finding) => Promise<WorkflowHandle>;
+const approve = (h: WorkflowHandle, decision: 'approve' | 'reject' = 'approve') =>
+  sendDecision(client, { workflowId: h.workflowId }, { decision, by: { id: 'recorder', name: 'recorder', via: 'cli' }, ...(decision === 'approve' ? { reason: 'recorded' } : {}) });
+
+/**
+ * Each scenario: a policy, what happens (findings submitted, what a person does meanwhile), and
+ * the workflows whose histories are kept, by file name.
+ */
+const scenarios: { name: string; modes?: string; undo?: boolean; run: (submit: Submit, taskQueue: string) => Promise<[string, WorkflowHandle][]> }[] = [
+  { name: 'auto-fix', run: async (submit) => [['auto-fix', await submit(finding(ControlId.S3BlockPublicAccess, await bucket('rec-auto-fix')))]] },
+  { name: 'already-compliant', run: async (submit) => [['already-compliant', await submit(finding(ControlId.S3BlockPublicAccess, await bucket('rec-compliant').then(async (b) => { await createWorkerlessFix(b); return b; })))]] },
   {
     name: 'approval',
-    run: async () => ({
-      f: finding(ControlId.SgAdminPortsOpen, await productionGroup('rec-approval')),
-      act: async (h) => {
-        await waitFor(h, 'AwaitingApproval');
-        await sendDecision(client, { workflowId: h.workflowId }, { decision: 'approve', by: { id: 'recorder', name: 'recorder', via: 'cli' }, reason: 'recorded' });
-      },
-    }),
+    run: async (submit) => {
+      const h = await submit(finding(ControlId.SgAdminPortsOpen, await productionGroup('rec-approval')));
+      await waitFor(h, 'AwaitingApproval');
+      await approve(h);
+      return [['approval', h]];
+    },
   },
   {
     name: 'rejection',
-    run: async () => ({
-      f: finding(ControlId.SgAdminPortsOpen, await productionGroup('rec-rejection')),
-      act: async (h) => {
-        await waitFor(h, 'AwaitingApproval');
-        await sendDecision(client, { workflowId: h.workflowId }, { decision: 'reject', by: { id: 'recorder', name: 'recorder', via: 'cli' } });
-      },
-    }),
+    run: async (submit) => {
+      const h = await submit(finding(ControlId.SgAdminPortsOpen, await productionGroup('rec-rejection')));
+      await waitFor(h, 'AwaitingApproval');
+      await approve(h, 'reject');
+      return [['rejection', h]];
+    },
   },
-  { name: 'timeout-escalation', run: async () => ({ f: finding(ControlId.SgAdminPortsOpen, await productionGroup('rec-timeout')) }) },
-  { name: 'dry-run', modes: '  s3-block-public-access: { mode: dry-run }', run: async () => ({ f: finding(ControlId.S3BlockPublicAccess, await bucket('rec-dry-run')) }) },
-  { name: 'exempt', run: async () => ({ f: finding(ControlId.S3BlockPublicAccess, await bucket('rec-exempt', { 'rectify:exempt-until': 'permanent' })) }) },
-  { name: 'failure', run: async () => ({ f: finding(ControlId.S3BlockPublicAccess, 'rec-no-such-bucket') }) },
-  { name: 'notify', modes: '  s3-block-public-access: { mode: notify }', run: async () => ({ f: finding(ControlId.S3BlockPublicAccess, await bucket('rec-notify')) }) },
+  {
+    name: 'rejection-held',
+    run: async (submit) => {
+      // Rejected once; the same finding again, resource unchanged: closed without asking.
+      const group = await productionGroup('rec-rejection-held');
+      const first = await submit(finding(ControlId.SgAdminPortsOpen, group));
+      await waitFor(first, 'AwaitingApproval');
+      await approve(first, 'reject');
+      await first.result();
+      return [['rejection-held', await submit(finding(ControlId.SgAdminPortsOpen, group))]];
+    },
+  },
+  { name: 'timeout-escalation', run: async (submit) => [['timeout-escalation', await submit(finding(ControlId.SgAdminPortsOpen, await productionGroup('rec-timeout')))]] },
+  { name: 'dry-run', modes: '  s3-block-public-access: { mode: dry-run }', run: async (submit) => [['dry-run', await submit(finding(ControlId.S3BlockPublicAccess, await bucket('rec-dry-run')))]] },
+  { name: 'exempt', run: async (submit) => [['exempt', await submit(finding(ControlId.S3BlockPublicAccess, await bucket('rec-exempt', { 'rectify:exempt-until': 'permanent' })))]] },
+  { name: 'failure', run: async (submit) => [['failure', await submit(finding(ControlId.S3BlockPublicAccess, 'rec-no-such-bucket'))]] },
+  { name: 'notify', modes: '  s3-block-public-access: { mode: notify }', run: async (submit) => [['notify', await submit(finding(ControlId.S3BlockPublicAccess, await bucket('rec-notify')))]] },
+  {
+    name: 'flapping',
+    modes: '  s3-block-public-access: { guardrails: { flap: { maxFixes: 1, window: 10m } } }',
+    run: async (submit) => {
+      // Fixed once, opened again by someone: the next finding waits for a person, who approves.
+      const b = await bucket('rec-flapping');
+      await (await submit(finding(ControlId.S3BlockPublicAccess, b))).result();
+      await aws.s3(region).send(new DeletePublicAccessBlockCommand({ Bucket: b }));
+      const h = await submit(finding(ControlId.S3BlockPublicAccess, b));
+      await waitFor(h, 'AwaitingApproval');
+      await approve(h);
+      return [['flapping', h]];
+    },
+  },
+  {
+    name: 'budget-held',
+    modes: '  s3-block-public-access: { guardrails: { maxAutoFixesPerHour: 0 } }',
+    run: async (submit, taskQueue) => {
+      // Held by the budget: one decided in bulk (as from the digest), one left to the timeout.
+      const bulk = await submit(finding(ControlId.S3BlockPublicAccess, await bucket('rec-bulk')));
+      await waitFor(bulk, 'AwaitingApproval');
+      const out = await decideByQuery(client, `${pendingQuery({ control: ControlId.S3BlockPublicAccess, reason: 'budget', taskQueue })} AND WorkflowId = "${bulk.workflowId}"`, {
+        decision: 'approve',
+        by: { id: 'recorder', name: 'recorder', via: 'cli', bulk: 'cli-query:recording' },
+      });
+      if (out.accepted !== 1) throw new Error(`bulk decision not accepted: ${JSON.stringify(out)}`);
+      await bulk.result();
+      const held = await submit(finding(ControlId.S3BlockPublicAccess, await bucket('rec-budget-held')));
+      await held.result();
+      const digest = client.workflow.getHandle(digestWorkflowId(taskQueue, ControlId.S3BlockPublicAccess, hourOf(Date.now()).key));
+      await digest.signal(refreshDigest);
+      await new Promise((r) => setTimeout(r, 1000));
+      return [
+        ['bulk-approved', bulk],
+        ['budget-held', held],
+        ['digest', digest],
+      ];
+    },
+  },
   {
     name: 'undo',
     undo: true,
-    run: async () => ({
-      f: finding(ControlId.S3BlockPublicAccess, await bucket('rec-undo')),
-      act: async (h) => {
-        await h.result();
-        const win = client.workflow.getHandle(`undo/${h.workflowId}`);
-        await waitFor(win, 'UndoAvailable');
-        await sendUndo(client, { workflowId: win.workflowId }, { by: { id: 'recorder', name: 'recorder', via: 'cli' }, reason: 'recorded' });
-        await win.result();
-      },
-    }),
+    run: async (submit) => {
+      const h = await submit(finding(ControlId.S3BlockPublicAccess, await bucket('rec-undo')));
+      await h.result();
+      const win = client.workflow.getHandle(`undo/${h.workflowId}`);
+      await waitFor(win, 'UndoAvailable');
+      await sendUndo(client, { workflowId: win.workflowId }, { by: { id: 'recorder', name: 'recorder', via: 'cli' }, reason: 'recorded' });
+      await win.result();
+      return [
+        ['undo', h],
+        ['undo-window', win],
+      ];
+    },
   },
 ];
 
@@ -138,23 +200,22 @@ async function createWorkerlessFix(b: string): Promise<void> {
   await aws.s3(region).send(new PutPublicAccessBlockCommand({ Bucket: b, PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true } }));
 }
 
-await rm(HISTORIES_DIR, { recursive: true, force: true });
+// Only the current code's histories are re-recorded; v1/ keeps the first version's for good.
 await mkdir(HISTORIES_DIR, { recursive: true });
+for (const f of await readdir(HISTORIES_DIR)) if (f.endsWith('.json')) await rm(join(HISTORIES_DIR, f));
 try {
   for (const s of scenarios) {
-    const p = s.undo
-      ? parsePolicy(`version: 1\ndefaults:\n  undo: { window: 1h, exemptFor: 1d }\n`, 'recording')
-      : policy(s.modes ?? '');
+    const p = s.undo ? parsePolicy(`version: 1\ndefaults:\n  undo: { window: 1h, exemptFor: 1d }\n`, 'recording') : policy(s.modes ?? '');
     const taskQueue = `record-${s.name}`;
     const worker = await createWorker({ connection: native, client, namespace: 'default', taskQueue, aws, policy: p });
+    const submitter = createSubmitter(client, { taskQueue, verifyDeadlineMs: 5000, policy: p });
+    const submit: Submit = async (f) => {
+      const r = await submitter.submit(f);
+      return client.workflow.getHandle(r.workflowId, r.runId);
+    };
     await worker.runUntil(async () => {
-      const { f, act } = await s.run();
-      const r = await createSubmitter(client, { taskQueue, verifyDeadlineMs: 5000, policy: p }).submit(f);
-      const h = client.workflow.getHandle(r.workflowId, r.runId);
-      await act?.(h);
-      await h.result().catch(() => undefined);
-      const files: [string, WorkflowHandle][] = [[s.name, h]];
-      if (s.undo) files.push([`${s.name}-window`, client.workflow.getHandle(`undo/${r.workflowId}`)]);
+      const files = await s.run(submit, taskQueue);
+      for (const [, h] of files) if (!h.workflowId.startsWith('digest/')) await h.result().catch(() => undefined);
       for (const [name, handle] of files) {
         await writeFile(join(HISTORIES_DIR, `${name}.json`), historyToJSON(await handle.fetchHistory()) + '\n');
         say(`recorded ${name} (${handle.workflowId})`);

@@ -67,6 +67,15 @@ export interface Config {
     /** How long verification keeps re-reading a fixed resource before declaring the fix failed, in ms. */
     readonly verifyDeadlineMs: number;
   };
+  /** How much one worker process takes on at once. */
+  readonly worker: {
+    /** Workflows kept in memory between their tasks; the rest are replayed from history when they wake. */
+    readonly cachedWorkflows: number;
+    /** Workflow tasks run at once. */
+    readonly workflowSlots: number;
+    /** Activities (the fixes) and local activities (reads, Slack, signing) run at once, each. */
+    readonly activitySlots: number;
+  };
 }
 
 export const DEFAULTS = Object.freeze({
@@ -81,6 +90,10 @@ export const DEFAULTS = Object.freeze({
   /** EventBridge events are at most 256 KiB; leave room for batched generic findings. */
   bodyLimitBytes: 1024 * 1024,
   verifyDeadlineMs: 120_000,
+  /** About 0.5 MB each: a few hundred keep the worker small however many remediations wait. */
+  workerCachedWorkflows: 250,
+  workerWorkflowSlots: 20,
+  workerActivitySlots: 40,
 });
 
 /** The environment variables read, with their meaning; the README's configuration table mirrors this. */
@@ -112,6 +125,9 @@ export const ENV_VARS = Object.freeze({
   TEMPORAL_UI_PORT: `local stack: Temporal Web UI port (default ${DEFAULTS.temporalUiPort})`,
   MOTO_PORT: `local stack: AWS emulator port (default ${DEFAULTS.motoPort})`,
   VERIFY_DEADLINE_SECONDS: `how long verification re-reads a fixed resource (default ${DEFAULTS.verifyDeadlineMs / 1000})`,
+  WORKER_CACHED_WORKFLOWS: `workflows a worker keeps in memory; waiting ones beyond it are replayed when they wake (default ${DEFAULTS.workerCachedWorkflows})`,
+  WORKER_WORKFLOW_SLOTS: `workflow tasks a worker runs at once (default ${DEFAULTS.workerWorkflowSlots})`,
+  WORKER_ACTIVITY_SLOTS: `activities, and local activities, a worker runs at once, each (default ${DEFAULTS.workerActivitySlots})`,
 });
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -238,6 +254,11 @@ export function loadConfig(env: Env = process.env): Config {
     },
     remediation: {
       verifyDeadlineMs: int('VERIFY_DEADLINE_SECONDS', DEFAULTS.verifyDeadlineMs / 1000, 1, 86_400) * 1000,
+    },
+    worker: {
+      cachedWorkflows: int('WORKER_CACHED_WORKFLOWS', DEFAULTS.workerCachedWorkflows, 0, 100_000),
+      workflowSlots: int('WORKER_WORKFLOW_SLOTS', DEFAULTS.workerWorkflowSlots, 2, 1000),
+      activitySlots: int('WORKER_ACTIVITY_SLOTS', DEFAULTS.workerActivitySlots, 1, 1000),
     },
   };
   if (problems.length > 0) throw new InvalidInputError('invalid configuration', problems);

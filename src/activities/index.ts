@@ -6,6 +6,7 @@ import { createSecurityHubActivities } from './securityhub.js';
 import { createScanActivities } from './scan.js';
 import { createUndoActivities } from './undo.js';
 import { createEvidenceActivities } from './evidence.js';
+import { createDigestActivities } from './digest.js';
 import type { EvidenceKey } from '../evidence/signing.js';
 import type { Policy } from '../policy/types.js';
 
@@ -33,6 +34,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createRemediationActivities(deps),
     ...createSlackActivities(deps.slack),
     ...createGuardrailActivities(deps.ledger),
+    ...createDigestActivities({ client: deps.ledger.client, ...(deps.slack ? { slack: deps.slack } : {}) }),
     ...(deps.securityHubWriteBack === false ? writeBackOff : createSecurityHubActivities({ client: (region) => deps.aws.securityHub(region) })),
     ...createUndoActivities(deps.ledger),
     ...createEvidenceActivities({

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { activityInfo, log } from '@temporalio/activity';
 import { ErrorType } from '../errors.js';
@@ -5,6 +6,7 @@ import type { Finding } from '../findings/finding.js';
 import type { ControlSettings } from '../policy/types.js';
 import type { AwsClients } from './aws.js';
 import { CONTROLS } from './controls/index.js';
+import { canonicalJson } from '../evidence/canonical.js';
 
 /** What triage read from the live resource and what it would change. */
 export interface Triage {
@@ -18,6 +20,8 @@ export interface Triage {
   /** False when the control has no automatic fix (notify only). */
   readonly fixable: boolean;
   readonly readAt: string;
+  /** sha256 of the canonical JSON of `before`: tells whether the resource changed since a rejection. */
+  readonly stateDigest?: string;
 }
 export interface PlannedChange {
   readonly summary: string;
@@ -71,6 +75,7 @@ export function createRemediationActivities({ aws, now = () => new Date() }: Rem
         plannedChange: change === null ? null : { summary: control.summarize(change, finding), details: change },
         fixable: control.fixable,
         readAt: now().toISOString(),
+        stateDigest: createHash('sha256').update(canonicalJson(state), 'utf8').digest('hex'),
       };
     },
 

@@ -11,7 +11,7 @@ export interface MessageRef {
 }
 export type DecisionShown = Parameters<typeof decidedMessage>[1];
 
-async function slackCall<T>(what: string, fn: () => Promise<T>): Promise<T> {
+export async function slackCall<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {

@@ -1,41 +1,56 @@
 import type { Client } from '@temporalio/client';
+import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes.js';
 import { sendDecision, type DecisionOutcome } from '../triggers/decisions.js';
 import { undoWorkflowId } from '../activities/undo.js';
-import { getStatus, type StatusView } from '../workflows/messages.js';
-import { findingAttributes, RemediationStatus, type FindingAttributes } from '../workflows/search-attributes.js';
+import { pendingQuery, quote, type PendingFilter } from '../workflows/queries.js';
+import { ApprovalReason, findingAttributes, SearchAttr, type FindingAttributes } from '../workflows/search-attributes.js';
 
 export interface PendingApproval extends FindingAttributes {
   readonly workflowId: string;
   readonly runId: string;
   readonly since: Date;
-  readonly reasons: readonly string[];
-  readonly change: string | null;
+  /** Why a person is asked (`ApprovalReason`); '' for remediations started before it was recorded. */
+  readonly reason: string;
 }
 
-const PENDING_QUERY = `ExecutionStatus = "Running" AND (RemediationStatus = "${RemediationStatus.AwaitingApproval}" OR RemediationStatus = "${RemediationStatus.Escalated}")`;
+export interface PendingPage {
+  /** How many remediations match in all (not only this page). */
+  readonly total: number;
+  /** This page, newest first (the order Temporal visibility lists in). */
+  readonly items: readonly PendingApproval[];
+  /** Pass to `listPending` (the CLI's --page) for the next page; absent on the last one. */
+  readonly nextPage?: string;
+}
 
-/** Remediations waiting for a person, oldest first, from Temporal visibility (by the RemediationStatus search attribute). */
-export async function listPending(client: Client): Promise<PendingApproval[]> {
-  const out: PendingApproval[] = [];
-  for await (const wf of client.workflow.list({ query: PENDING_QUERY })) {
-    let view: StatusView | undefined;
-    try {
-      view = await client.workflow.getHandle(wf.workflowId, wf.runId).query(getStatus);
-    } catch {
-      view = undefined; // no worker right now: list it anyway, without the live details
-    }
-    const attrs = findingAttributes(wf.typedSearchAttributes);
-    out.push({
-      workflowId: wf.workflowId,
-      runId: wf.runId,
-      ...attrs,
-      status: view?.status ?? attrs.status,
-      since: wf.startTime,
-      reasons: view?.approvalReasons ?? [],
-      change: view?.plannedChange ?? null,
-    });
-  }
-  return out.sort((a, b) => a.since.getTime() - b.since.getTime());
+/**
+ * One page of the remediations waiting for a person, and how many there are in all, straight from
+ * Temporal visibility (search attributes only: no call to any workflow, so it answers as fast with
+ * ten thousand waiting as with ten, and with no worker running).
+ */
+export async function listPending(client: Client, o: { filter?: PendingFilter; limit?: number; page?: string } = {}): Promise<PendingPage> {
+  const query = pendingQuery(o.filter);
+  const [total, page] = await Promise.all([
+    client.workflow.count(query),
+    client.workflowService.listWorkflowExecutions({
+      namespace: client.options.namespace,
+      query,
+      pageSize: o.limit ?? 50,
+      ...(o.page ? { nextPageToken: Buffer.from(o.page, 'base64url') } : {}),
+    }),
+  ]);
+  const items = (page.executions ?? []).map((e): PendingApproval => {
+    const sa = decodeTypedSearchAttributes(e.searchAttributes?.indexedFields);
+    const seconds = Number(e.startTime?.seconds ?? 0);
+    return {
+      workflowId: e.execution?.workflowId ?? '',
+      runId: e.execution?.runId ?? '',
+      ...findingAttributes(sa),
+      since: new Date(seconds * 1000 + Math.floor((e.startTime?.nanos ?? 0) / 1e6)),
+      reason: sa.get(SearchAttr.ApprovalReason) ?? '',
+    };
+  });
+  const next = page.nextPageToken && page.nextPageToken.length > 0 ? Buffer.from(page.nextPageToken).toString('base64url') : undefined;
+  return { total: total.count, items, ...(next ? { nextPage: next } : {}) };
 }
 
 /**
@@ -45,14 +60,12 @@ export async function listPending(client: Client): Promise<PendingApproval[]> {
 export async function resolveRemediation(client: Client, id: string): Promise<string> {
   if (id.startsWith('finding/')) return id;
   const matches: string[] = [];
-  const query = `ExecutionStatus = "Running" AND WorkflowType = "remediateFinding" AND FindingId = "${escapeQuery(id)}"`;
+  const query = `ExecutionStatus = "Running" AND WorkflowType = "remediateFinding" AND FindingId = ${quote(id)}`;
   for await (const wf of client.workflow.list({ query })) matches.push(wf.workflowId);
   if (matches.length === 1) return matches[0]!;
   if (matches.length === 0) throw new Error(`no running remediation for finding "${id}" (give the workflow id, finding/...)`);
   throw new Error(`finding "${id}" matches several remediations; give one workflow id:\n${matches.map((m) => `  ${m}`).join('\n')}`);
 }
-
-const escapeQuery = (v: string) => v.replace(/["\\]/g, '\\$&');
 
 /**
  * The open undo window a person means: `undo/...` as is, a remediation workflow id (`finding/...`),
@@ -62,7 +75,7 @@ export async function resolveUndoWindow(client: Client, id: string): Promise<str
   if (id.startsWith('undo/')) return id;
   if (id.startsWith('finding/')) return undoWorkflowId(id);
   const matches: string[] = [];
-  for await (const wf of client.workflow.list({ query: `ExecutionStatus = "Running" AND WorkflowType = "undoWindow" AND FindingId = "${escapeQuery(id)}"` })) matches.push(wf.workflowId);
+  for await (const wf of client.workflow.list({ query: `ExecutionStatus = "Running" AND WorkflowType = "undoWindow" AND FindingId = ${quote(id)}` })) matches.push(wf.workflowId);
   if (matches.length === 1) return matches[0]!;
   if (matches.length === 0) throw new Error(`no open undo window for finding "${id}" (closed, or never opened)`);
   throw new Error(`finding "${id}" matches several undo windows; give one:\n${matches.map((m) => `  ${m}`).join('\n')}`);
@@ -74,18 +87,27 @@ export async function decideFromCli(client: Client, id: string, decision: 'appro
   return sendDecision(client, { workflowId }, { decision, by: { id: operator, name: operator, via: 'cli' }, ...(reason ? { reason } : {}) });
 }
 
-export function formatPending(list: readonly PendingApproval[], now = new Date()): string {
-  if (list.length === 0) return 'No remediation is waiting for approval.';
-  const lines = [`${list.length} remediation${list.length === 1 ? '' : 's'} waiting for approval:`];
-  for (const p of list) {
+const WHY: Readonly<Record<string, string>> = {
+  [ApprovalReason.Policy]: "the control's mode is approve",
+  [ApprovalReason.Tagged]: 'a tag on the resource requires approval',
+  [ApprovalReason.Budget]: "held: the control's hourly budget of automatic fixes is spent",
+  [ApprovalReason.Flapping]: 'the resource was fixed too often lately (flapping)',
+};
+
+export function formatPending(page: PendingPage, now = new Date()): string {
+  if (page.total === 0) return 'No remediation is waiting for approval.';
+  const shown = page.items.length < page.total ? ` (showing ${page.items.length}, newest first)` : '';
+  const lines = [`${page.total} remediation${page.total === 1 ? '' : 's'} waiting for approval${shown}:`];
+  for (const p of page.items) {
     const mins = Math.round((now.getTime() - p.since.getTime()) / 60_000);
     lines.push('');
     lines.push(`  ${p.workflowId}`);
     lines.push(`    finding  ${p.findingId}   ${p.severity}   ${p.status}, waiting ${mins} min`);
-    if (p.change) lines.push(`    change   ${p.change}`);
-    for (const r of p.reasons) lines.push(`    why      ${r}`);
+    if (p.reason) lines.push(`    why      ${p.reason}: ${WHY[p.reason] ?? p.reason}`);
   }
   lines.push('');
-  lines.push('Decide with: npm run cli -- approve <workflow id or finding id> [--as NAME] [--reason TEXT]   (or reject)');
+  if (page.nextPage) lines.push(`Next page: npm run cli -- approvals --page ${page.nextPage}`);
+  lines.push('Decide one:  npm run cli -- approve <workflow id or finding id> [--as NAME] [--reason TEXT]   (or reject)');
+  lines.push('Decide many: npm run cli -- approve --all [--control ID] [--account ID] [--why REASON]   (asks to confirm the count)');
   return lines.join('\n');
 }

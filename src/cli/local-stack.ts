@@ -84,7 +84,7 @@ export async function startLocalStack(o: { dataDir: string; say: (line: string) 
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
   const slack = slackClient(config);
-  const worker: Worker = await createWorker({ connection: nativeConnection, client, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, aws, policy, verifyDeadlineMs: config.remediation.verifyDeadlineMs, securityHubWriteBack: config.securityHub.writeBack, evidenceKey, ...(slack ? { slack } : {}) });
+  const worker: Worker = await createWorker({ connection: nativeConnection, client, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, aws, policy, verifyDeadlineMs: config.remediation.verifyDeadlineMs, securityHubWriteBack: config.securityHub.writeBack, evidenceKey, tuning: config.worker, ...(slack ? { slack } : {}) });
   const workerDone = worker.run();
   const trigger = await startTriggerServer(config, client, o.logger, policy);
 

@@ -2,7 +2,6 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../config.js';
 import { InvalidInputError } from '../errors.js';
 import { createLogger } from '../log.js';
@@ -11,10 +10,9 @@ import { formatDuration } from '../policy/decide.js';
 import { REPO_ROOT } from '../stack/paths.js';
 import { portOrFree } from '../stack/process.js';
 import { decideFromCli, formatPending, listPending, resolveUndoWindow } from './approvals.js';
-import { sendUndo } from '../triggers/decisions.js';
+import { decideByQuery, sendUndo } from '../triggers/decisions.js';
 import { applyScanSchedule, scanScheduleCommand, SCAN_SCHEDULE_ID } from '../triggers/schedule.js';
-import { runDemo } from './demo.js';
-import { startLocalStack } from './local-stack.js';
+import { APPROVAL_REASONS, pendingQuery, type PendingFilter } from '../workflows/queries.js';
 
 const USAGE = `usage: npm start [-- --no-demo] [-- --once]
        npm run cli -- <command>
@@ -23,11 +21,16 @@ commands:
   up [--no-demo] [--once]       start the local stack (Temporal dev server + Web UI, AWS emulator,
                                 worker, trigger server), print where everything is, run the demo;
                                 Ctrl-C stops it all. --once: stop after the demo.
-  approvals                     list remediations waiting for approval
+  approvals [--control ID] [--account ID] [--why REASON] [--limit N] [--page TOKEN]
+                                list remediations waiting for approval, newest first, a page at a
+                                time, with the total; REASON: policy, tagged, budget, flapping
   approve <id> [--as NAME] [--reason TEXT]
   reject <id> [--as NAME] [--reason TEXT]
                                 decide a waiting remediation; <id> is its workflow id (finding/...)
                                 or the finding id; recorded as cli:NAME (default: your user name)
+  approve --all [--control ID] [--account ID] [--why REASON] [--as NAME] [--reason TEXT] [--yes]
+  reject --all  [...the same]   decide every waiting remediation the filters match, each recorded
+                                as cli:NAME's decision; shows the count and asks first (--yes: don't)
   undo <id> [--as NAME] [--reason TEXT]
                                 take a verified fix back while its undo window is open
   schedule apply                create or update the scan schedule (SCAN_INTERVAL, SCAN_REGIONS)
@@ -52,6 +55,8 @@ async function up(args: readonly string[]): Promise<number> {
   const { values } = parseArgs({ args: [...args], options: { 'no-demo': { type: 'boolean' }, once: { type: 'boolean' } } });
   const demo = !values['no-demo'];
   const once = values.once === true;
+  // Loaded here only: the other commands answer faster without the worker's native runtime.
+  const [{ DefaultLogger, Runtime }, { runDemo }, { startLocalStack }] = await Promise.all([import('@temporalio/worker'), import('./demo.js'), import('./local-stack.js')]);
   // Worker logs at WARN so the demo's own progress stays readable; Ctrl-C is ours to handle.
   const metricsPort = await portOrFree(9464);
   Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [], telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${metricsPort}` } } } });
@@ -117,7 +122,75 @@ async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
   }
 }
 
+const FILTER_OPTIONS = { control: { type: 'string' }, account: { type: 'string' }, region: { type: 'string' }, why: { type: 'string' } } as const;
+
+/** The --control / --account / --region / --why filters; throws on an unknown reason. */
+function filterFrom(values: { control?: string; account?: string; region?: string; why?: string }): PendingFilter {
+  if (values.why !== undefined && !APPROVAL_REASONS.includes(values.why)) throw new InvalidInputError('--why', [`must be one of ${APPROVAL_REASONS.join(', ')}, got "${values.why}"`]);
+  return {
+    ...(values.control ? { control: values.control } : {}),
+    ...(values.account ? { account: values.account } : {}),
+    ...(values.region ? { region: values.region } : {}),
+    ...(values.why ? { reason: values.why } : {}),
+  };
+}
+
+async function approvalsCommand(args: readonly string[]): Promise<number> {
+  const { values } = parseArgs({ args: [...args], options: { ...FILTER_OPTIONS, limit: { type: 'string' }, page: { type: 'string' } } });
+  const limit = values.limit === undefined ? 50 : Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new InvalidInputError('--limit', ['must be an integer from 1 to 1000']);
+  const page = await withClient((client) => listPending(client, { filter: filterFrom(values), limit, ...(values.page ? { page: values.page } : {}) }));
+  say(formatPending(page));
+  return 0;
+}
+
+/** Asks on the terminal; false when there is none to ask on. */
+async function confirm(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY) return false;
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+async function decideManyCommand(decision: 'approve' | 'reject', args: readonly string[]): Promise<number> {
+  const { values } = parseArgs({ args: [...args], options: { ...FILTER_OPTIONS, all: { type: 'boolean' }, as: { type: 'string' }, reason: { type: 'string' }, yes: { type: 'boolean' } } });
+  const filter = filterFrom(values);
+  const operator = values.as ?? userInfo().username;
+  const query = pendingQuery(filter);
+  const described = Object.entries(filter).map(([k, v]) => `${k === 'reason' ? 'why' : k} ${v}`).join(', ') || 'no filter';
+  return withClient(async (client) => {
+    const n = (await client.workflow.count(query)).count;
+    if (n === 0) {
+      say(`No remediation waiting for approval matches (${described}).`);
+      return 0;
+    }
+    const verb = decision === 'approve' ? 'Approve' : 'Reject';
+    if (!values.yes && !(await confirm(`${verb} ${n} remediation${n === 1 ? '' : 's'} waiting for approval (${described}) as cli:${operator}?`))) {
+      process.stderr.write(`Nothing decided: ${n} match (${described}). Confirm on a terminal, or add --yes.\n`);
+      return 1;
+    }
+    const bulk = `cli-query:${new Date().toISOString()}`;
+    let last = 0;
+    const out = await decideByQuery(client, query, { decision, by: { id: operator, name: operator, via: 'cli', bulk }, ...(values.reason ? { reason: values.reason } : {}) }, {
+      onProgress: (done) => {
+        if (done - last >= 500) {
+          last = done;
+          say(`  ${done} of ${n}...`);
+        }
+      },
+    });
+    say(`${decision === 'approve' ? 'Approved' : 'Rejected'} ${out.accepted} as cli:${operator}${out.refused ? `; ${out.refused} refused:` : '.'}`);
+    for (const r of out.reasons.slice(0, 5)) say(`  ${r.count} x ${r.message}`);
+    return out.refused > 0 && out.accepted === 0 ? 1 : 0;
+  });
+}
+
 async function decideCommand(decision: 'approve' | 'reject', args: readonly string[]): Promise<number> {
+  if (args.includes('--all')) return decideManyCommand(decision, args);
   const { values, positionals } = parseArgs({ args: [...args], allowPositionals: true, options: { as: { type: 'string' }, reason: { type: 'string' } } });
   const id = positionals[0];
   if (!id || positionals.length > 1) {
@@ -223,8 +296,7 @@ async function main(argv: readonly string[]): Promise<number> {
     case '--once':
       return up(argv);
     case 'approvals':
-      say(formatPending(await withClient(listPending)));
-      return 0;
+      return approvalsCommand(rest);
     case 'approve':
     case 'reject':
       return decideCommand(command, rest);

@@ -4,7 +4,7 @@ import { WorkflowFailedError, type WorkflowExecutionInfo } from '@temporalio/cli
 import { ApplicationFailure } from '@temporalio/common';
 import type { RemediationRecord } from '../workflows/messages.js';
 import type { UndoRecord } from '../workflows/undo-window.js';
-import { findingAttributes, SearchAttr, type FindingAttributes } from '../workflows/search-attributes.js';
+import { findingAttributes, SearchAttr, type FindingAttributes, type KeywordAttr } from '../workflows/search-attributes.js';
 import { verifyRecord } from './signing.js';
 
 /** What to export: closed remediations and undo windows with CloseTime in [from, to), optionally filtered. */
@@ -186,7 +186,7 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   return out;
 }
 
-const sa = (wf: WorkflowExecutionInfo, key: (typeof SearchAttr)[keyof typeof SearchAttr]) => wf.typedSearchAttributes.get(key) ?? '';
+const sa = (wf: WorkflowExecutionInfo, key: KeywordAttr) => wf.typedSearchAttributes.get(key) ?? '';
 
 /**
  * The evidence of a period from Temporal visibility: every closed `remediateFinding` and

@@ -246,6 +246,58 @@ export function pruneLedger(ledger: readonly FixGrant[], g: Guardrails, now: num
   return ledger.filter((e) => e.at > since);
 }
 
+/**
+ * Flap detection from the resource's own recent fixes (ms since the epoch): the resource was fixed
+ * `flap.maxFixes` times within `flap.windowMs`. Exact per resource: the fixes travel with the
+ * resource's workflow id from run to run, so no shared ledger is needed.
+ */
+export function flapVerdict(fixes: readonly number[], g: Guardrails, now: number, resource: string): GuardrailVerdict {
+  const recent = fixes.filter((at) => at > now - g.flap.windowMs).length;
+  if (recent < g.flap.maxFixes) return { allowed: true };
+  return {
+    allowed: false,
+    kind: 'flapping',
+    reason: `${resource} was remediated ${recent} time${recent === 1 ? '' : 's'} in the last ${formatDuration(g.flap.windowMs)}: possible loop or a tool fighting the fix`,
+  };
+}
+
+/**
+ * The hourly budget of automatic fixes, given how many the control made in the last hour (counted
+ * by the caller in Temporal visibility). With several fixes checked at the same moment the budget
+ * can be overshot by at most the number of fixes in flight; 0 holds every fix.
+ */
+export function budgetVerdict(automaticLastHour: number, g: Guardrails, control: string): GuardrailVerdict {
+  if (automaticLastHour < g.maxAutoFixesPerHour) return { allowed: true };
+  return {
+    allowed: false,
+    kind: 'rate-limit',
+    reason: `${automaticLastHour} automatic fix${automaticLastHour === 1 ? '' : 'es'} of ${control} in the last hour (limit ${g.maxAutoFixesPerHour})`,
+  };
+}
+
+/** The fixes flap detection can still count at `now` (plus `at`, a fix made now), oldest first. */
+export function recentFixes(fixes: readonly number[], g: Guardrails, now: number, at?: number): number[] {
+  const kept = fixes.filter((t) => t > now - g.flap.windowMs);
+  if (at !== undefined) kept.push(at);
+  return kept.sort((a, b) => a - b);
+}
+
+/**
+ * Whether an earlier rejection still answers for this finding: it has not expired and the
+ * resource is exactly as it was when the fix was rejected (same state digest). A changed resource,
+ * or an expired hold, is asked about again.
+ */
+export function rejectionHolds(r: { until: string; stateDigest: string } | undefined, stateDigest: string, now: number): boolean {
+  return r !== undefined && Date.parse(r.until) > now && r.stateDigest === stateDigest;
+}
+
+/** The UTC hour `now` falls in: digests of held fixes are one per control and hour. */
+export function hourOf(now: number): { key: string; start: string; end: string } {
+  const start = Math.floor(now / HOUR_MS) * HOUR_MS;
+  const iso = new Date(start).toISOString();
+  return { key: iso.slice(0, 13), start: iso, end: new Date(start + HOUR_MS).toISOString() };
+}
+
 // ---- durations ---------------------------------------------------------------------------
 
 const UNITS: readonly (readonly [string, number])[] = [

@@ -49,7 +49,7 @@ export const BUILTIN_DEFAULTS: Effective = {
     timeoutAfterMs: 24 * 3_600_000,
     timeoutAction: 'reject',
   },
-  guardrails: { maxAutoFixesPerHour: 20, flap: { maxFixes: 3, windowMs: 10 * 60_000 } },
+  guardrails: { maxAutoFixesPerHour: 20, flap: { maxFixes: 3, windowMs: 10 * 60_000 }, rejectionHoldMs: 7 * 86_400_000 },
   settings: { ports: [22, 3389], encryption: { algorithm: 'AES256' } },
   undo: { windowMs: 3_600_000, exemptForMs: 7 * 86_400_000 },
 };
@@ -279,7 +279,7 @@ interface Section {
     timeoutAfterMs?: number;
     timeoutAction?: 'reject' | 'apply';
   };
-  guardrails?: { maxAutoFixesPerHour?: number; flap?: { maxFixes?: number; windowMs?: number } };
+  guardrails?: { maxAutoFixesPerHour?: number; flap?: { maxFixes?: number; windowMs?: number }; rejectionHoldMs?: number };
   settings?: {
     ports?: number[];
     /** kmsKeyId null: no key (unsets an inherited one: S3 then uses its AWS managed key, aws/s3). */
@@ -293,7 +293,7 @@ const SCOPE_KEYS = ['accounts', 'regions', 'tags'] as const;
 const APPROVER_KEYS = ['users', 'groups'] as const;
 const ESCALATION_KEYS = ['remindAfter', 'escalateAfter', 'escalateTo', 'timeoutAfter', 'timeoutAction'] as const;
 const ESCALATE_TO_KEYS = ['channel', 'users', 'groups'] as const;
-const GUARDRAIL_KEYS = ['maxAutoFixesPerHour', 'flap'] as const;
+const GUARDRAIL_KEYS = ['maxAutoFixesPerHour', 'flap', 'rejectionHold'] as const;
 const FLAP_KEYS = ['maxFixes', 'window'] as const;
 const SETTINGS_KEYS = ['ports', 'encryption'] as const;
 const ENCRYPTION_KEYS = ['algorithm', 'kmsKeyId'] as const;
@@ -449,7 +449,7 @@ function readSection(v: unknown, path: string, pb: Problems): Section {
       const o = mapping(g, p, GUARDRAIL_KEYS, pb);
       if (!o) return undefined;
       const guardrails: NonNullable<Section['guardrails']> = {};
-      each(o, guardrails, {
+      each(o, guardrails as Omit<typeof guardrails, 'rejectionHoldMs'>, {
         maxAutoFixesPerHour: (n) => integer(n, join(p, 'maxAutoFixesPerHour'), pb, 0),
         flap: (f) => {
           const fp = join(p, 'flap');
@@ -468,6 +468,10 @@ function readSection(v: unknown, path: string, pb: Problems): Section {
           return flap;
         },
       });
+      if (Object.hasOwn(o, 'rejectionHold')) {
+        const ms = duration(o.rejectionHold, join(p, 'rejectionHold'), pb);
+        if (ms !== undefined) guardrails.rejectionHoldMs = ms;
+      }
       return guardrails;
     },
     settings: (st) => {
@@ -555,6 +559,7 @@ function merge(base: Effective, s: Section): Effective {
         maxFixes: s.guardrails?.flap?.maxFixes ?? base.guardrails.flap.maxFixes,
         windowMs: s.guardrails?.flap?.windowMs ?? base.guardrails.flap.windowMs,
       },
+      rejectionHoldMs: s.guardrails?.rejectionHoldMs ?? base.guardrails.rejectionHoldMs,
     },
     settings: {
       ports: s.settings?.ports ?? base.settings.ports,

@@ -43,6 +43,12 @@ export interface Guardrails {
   readonly maxAutoFixesPerHour: number;
   /** A resource fixed `maxFixes` times within `windowMs` is flapping: the next fix needs a person. */
   readonly flap: { readonly maxFixes: number; readonly windowMs: number };
+  /**
+   * A fix a person (or the timeout) rejected is not proposed again for this long, as long as the
+   * resource stays exactly as it was when rejected (0 = ask again every time). Optional in
+   * snapshots taken before it existed.
+   */
+  readonly rejectionHoldMs?: number;
 }
 
 export interface Scope {

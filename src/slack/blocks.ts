@@ -9,6 +9,7 @@
  * ellipsis.
  */
 import { InvalidInputError } from '../errors.js';
+import { formatDuration } from '../policy/decide.js';
 
 export const APPROVE_ACTION_ID = 'rectify_approve';
 export const REJECT_ACTION_ID = 'rectify_reject';
@@ -332,4 +333,106 @@ export function undoneText(r: { readonly by: string; readonly reason?: string; r
 /** The thread reply when the undo window closes: the fix stays. */
 export function undoClosedText(): string {
   return ':lock: The undo window has closed: the fix stays in place.';
+}
+
+// ---------------------------------------------------------------------------------------
+// Digest of fixes held by the hourly budget
+
+export const APPROVE_HELD_ACTION_ID = 'rectify_approve_held';
+export const REJECT_HELD_ACTION_ID = 'rectify_reject_held';
+export const DIGEST_ACTIONS_BLOCK_ID = 'rectify_digest';
+
+/** What the held fixes of one control and hour look like now (read from visibility). */
+export interface HeldSummary {
+  /** Still waiting for a decision. */
+  readonly held: number;
+  /** Held in this hour in all, decided or not. */
+  readonly total: number;
+  /** Waiting fixes per account, most first (of the first `listed`). */
+  readonly byAccount: readonly { readonly account: string; readonly count: number }[];
+  /** Some of the waiting resources. */
+  readonly resources: readonly string[];
+  /** How many waiting fixes the breakdown was made from (at most a thousand). */
+  readonly listed: number;
+}
+
+export interface DigestView {
+  /** The digest workflow id (the buttons carry it). */
+  readonly digestId: string;
+  readonly control: string;
+  readonly hour: { readonly key: string; readonly start: string; readonly end: string };
+  readonly channel?: string;
+  readonly timeoutAfterMs: number;
+  readonly timeoutAction: 'reject' | 'apply';
+}
+
+const n = (x: number) => x.toLocaleString('en-US');
+
+/**
+ * One message for every fix of a control that the hourly budget held in an hour: how many, where,
+ * which resources, and "Approve all held" / "Reject all held" (each behind a confirm dialog). Once
+ * none is waiting the buttons go away. The buttons carry the digest's workflow id.
+ */
+export function digestMessage(d: DigestView, s: HeldSummary, digestRunId: string): SlackMessage {
+  const hour = `${d.hour.start.slice(0, 16).replace('T', ' ')}–${d.hour.end.slice(11, 16)} UTC`;
+  const title = `${n(s.total)} automatic fix${s.total === 1 ? '' : 'es'} of ${d.control} held by the hourly budget (${hour})`;
+  const accounts = s.byAccount.slice(0, 10).map((a) => `• ${esc(a.account, 64)}: ${n(a.count)}`).join('\n');
+  const more = s.held > s.resources.length ? ` and ${n(s.held - s.resources.length)} more` : '';
+  const resources = s.resources.slice(0, 20).map((r) => '`' + esc(r, 200) + '`').join(', ');
+  const timeout = d.timeoutAction === 'apply' ? 'applied' : 'rejected (nothing changes)';
+  const blocks: unknown[] = [
+    { type: 'header', text: plain(title, SLACK_LIMITS.headerText) },
+    section(
+      s.held === 0
+        ? `:white_check_mark: All ${n(s.total)} held fix${s.total === 1 ? ' was' : 'es were'} decided.`
+        : `*${n(s.held)} waiting for a decision*${s.listed < s.held ? ` (breakdown of the first ${n(s.listed)})` : ''}\n*By account*\n${accounts || '• _none_'}\n*Resources*\n${resources}${more}`,
+    ),
+    context(`The control's hourly budget of automatic fixes was spent, so these wait for a person instead of one request each. Each one nobody decides within ${formatDuration(d.timeoutAfterMs)} is ${timeout}. Every decision is recorded on each finding as the decider's.`),
+  ];
+  if (s.held > 0) {
+    const value = encodeButtonValue(d.digestId, digestRunId);
+    blocks.push({
+      type: 'actions',
+      block_id: DIGEST_ACTIONS_BLOCK_ID,
+      elements: [
+        {
+          type: 'button',
+          action_id: APPROVE_HELD_ACTION_ID,
+          text: plain('Approve all held', SLACK_LIMITS.buttonText),
+          style: 'primary',
+          value,
+          confirm: {
+            title: plain(`Apply ${n(s.held)} fixes?`, SLACK_LIMITS.confirmTitle),
+            text: plain(`rectify will apply every held fix of ${d.control} from this hour (${n(s.held)} now), each as shown in its remediation.`, SLACK_LIMITS.confirmText),
+            confirm: plain('Apply all', SLACK_LIMITS.confirmButton),
+            deny: plain('Cancel', SLACK_LIMITS.confirmButton),
+            style: 'primary',
+          },
+        },
+        {
+          type: 'button',
+          action_id: REJECT_HELD_ACTION_ID,
+          text: plain('Reject all held', SLACK_LIMITS.buttonText),
+          style: 'danger',
+          value,
+          confirm: {
+            title: plain(`Reject ${n(s.held)} fixes?`, SLACK_LIMITS.confirmTitle),
+            text: plain(`Nothing will change on these resources, and the same fixes are not proposed again while the resources stay as they are.`, SLACK_LIMITS.confirmText),
+            confirm: plain('Reject all', SLACK_LIMITS.confirmButton),
+            deny: plain('Cancel', SLACK_LIMITS.confirmButton),
+            style: 'danger',
+          },
+        },
+      ],
+    });
+  }
+  return { text: truncate(esc(title, SLACK_LIMITS.messageText), SLACK_LIMITS.messageText), blocks };
+}
+
+/** The thread reply after a bulk decision on a digest. */
+export function bulkDecisionText(r: { readonly decision: 'approve' | 'reject'; readonly by: string; readonly accepted: number; readonly refused: number }): string {
+  const by = USER_ID.test(r.by) ? mentionUser(r.by) : esc(r.by, 100);
+  const verb = r.decision === 'approve' ? 'Approved' : 'Rejected';
+  const refused = r.refused ? ` ${n(r.refused)} could not be decided (already decided or finished).` : '';
+  return truncate(`${r.decision === 'approve' ? ':white_check_mark:' : ':no_entry_sign:'} ${verb} ${n(r.accepted)} held fix${r.accepted === 1 ? '' : 'es'}, by ${by}.${refused}`, SLACK_LIMITS.messageText);
 }

@@ -8,10 +8,14 @@
  */
 import { InvalidInputError } from '../errors.js';
 import { getOwn, isObject } from '../findings/validate.js';
-import { APPROVE_ACTION_ID, REJECT_ACTION_ID, UNDO_ACTION_ID } from './blocks.js';
+import { APPROVE_ACTION_ID, APPROVE_HELD_ACTION_ID, REJECT_ACTION_ID, REJECT_HELD_ACTION_ID, UNDO_ACTION_ID } from './blocks.js';
 
-/** `undo` comes from the Undo button offered after a verified fix (`undoOfferMessage`). */
-export type ApprovalDecision = 'approve' | 'reject' | 'undo';
+/**
+ * `undo` comes from the Undo button offered after a verified fix (`undoOfferMessage`);
+ * `approve-held` / `reject-held` from a digest of fixes held by the budget (`digestMessage`),
+ * whose button carries the digest's workflow id.
+ */
+export type ApprovalDecision = 'approve' | 'reject' | 'undo' | 'approve-held' | 'reject-held';
 
 export interface ApprovalClick {
   readonly decision: ApprovalDecision;
@@ -84,6 +88,8 @@ export function parseBlockActions(rawBody: string): ApprovalClick {
     if (actionId === APPROVE_ACTION_ID) decision = 'approve';
     else if (actionId === REJECT_ACTION_ID) decision = 'reject';
     else if (actionId === UNDO_ACTION_ID) decision = 'undo';
+    else if (actionId === APPROVE_HELD_ACTION_ID) decision = 'approve-held';
+    else if (actionId === REJECT_HELD_ACTION_ID) decision = 'reject-held';
     else problems.push(`unknown action ${typeof actionId === 'string' ? JSON.stringify(actionId.slice(0, 64)) : '(no action_id)'}`);
 
     const value = getOwn(action, 'value');

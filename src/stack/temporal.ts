@@ -2,6 +2,7 @@ import { access, mkdir, rename, rm } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
+import { SearchAttributeType } from '@temporalio/common';
 import { ALL_SEARCH_ATTRIBUTES } from '../workflows/search-attributes.js';
 import { cacheDir, REPO_ROOT } from './paths.js';
 import { run, startProcess, waitUntilReady, type Managed } from './process.js';
@@ -86,6 +87,12 @@ async function buildTemporalCli(target: string, say: Say): Promise<void> {
   say(`built the Temporal CLI in ${Math.round((Date.now() - started) / 1000)}s: ${target}`);
 }
 
+/** `temporal server start-dev --search-attribute Name=Type` spelling of each attribute type the product uses. */
+const DEV_SERVER_TYPE: Readonly<Record<string, string>> = {
+  [SearchAttributeType.KEYWORD]: 'Keyword',
+  [SearchAttributeType.DATETIME]: 'Datetime',
+};
+
 export interface DevServer {
   readonly address: string;
   readonly uiUrl: string | undefined;
@@ -114,9 +121,11 @@ export async function startDevServer(o: DevServerOptions): Promise<DevServer> {
     '--namespace', o.namespace ?? 'default',
     '--log-level', 'warn',
     '--dynamic-config-value', 'frontend.enableServerVersionCheck=false',
-    ...ALL_SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=Keyword`]),
+    ...ALL_SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=${DEV_SERVER_TYPE[k.type]}`]),
     ...(o.uiPort !== undefined ? ['--ui-port', String(o.uiPort)] : ['--headless']),
-    ...(o.dbFile ? ['--db-filename', o.dbFile, '--sqlite-pragma', 'journal_mode=wal'] : []),
+    // On a file: write-ahead log, and fsync at checkpoints rather than at every commit. A crash of
+    // the server loses nothing; only an OS crash or power loss can lose the last commits.
+    ...(o.dbFile ? ['--db-filename', o.dbFile, '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal'] : []),
   ];
   const proc = startProcess('temporal dev server', o.binary, args, o.logFile ? { logFile: o.logFile } : {});
   const address = `127.0.0.1:${o.port}`;

@@ -44,3 +44,46 @@ export function sendDecision(client: Client, target: Target, req: DecisionReques
 export function sendUndo(client: Client, target: Target, req: UndoRequest, updateId?: string): Promise<UpdateOutcome<UndoAck>> {
   return sendUpdate(client, target, undoRemediation, req, updateId);
 }
+
+export interface BulkOutcome {
+  /** Remediations that took the decision. */
+  readonly accepted: number;
+  /** Remediations that refused it (already decided, finished meanwhile, not an approver), with why, most common first. */
+  readonly refused: number;
+  readonly reasons: readonly { readonly message: string; readonly count: number }[];
+}
+
+/**
+ * One person's decision for every remediation `query` matches (e.g. the held fixes of a digest, or
+ * a CLI filter): sent to each as its own Update, recorded on each as that person's decision with
+ * `by.bulk` naming where it came from. Each remediation's validator still checks the decider,
+ * so a bulk decision can do nothing a single one could not. At most `concurrency` at a time
+ * (Temporal allows 10 in-flight updates per workflow; these go to many workflows, one each).
+ * The update id makes a repeated run of the same bulk decision a no-op for those already done.
+ */
+export async function decideByQuery(
+  client: Client,
+  query: string,
+  req: DecisionRequest & { by: DecisionRequest['by'] & { bulk: string } },
+  o: { concurrency?: number; onProgress?: (done: number) => void } = {},
+): Promise<BulkOutcome> {
+  const targets: Target[] = [];
+  for await (const wf of client.workflow.list({ query, pageSize: 1000 })) targets.push({ workflowId: wf.workflowId, runId: wf.runId });
+  let accepted = 0;
+  let done = 0;
+  const refusals = new Map<string, number>();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(o.concurrency ?? 16, targets.length) }, async () => {
+      while (next < targets.length) {
+        const t = targets[next++]!;
+        const out = await sendDecision(client, t, req, `${req.by.bulk}:${req.decision}:${req.by.via}:${req.by.id}`);
+        if (out.ok) accepted++;
+        else refusals.set(out.message, (refusals.get(out.message) ?? 0) + 1);
+        o.onProgress?.(++done);
+      }
+    }),
+  );
+  const reasons = [...refusals].map(([message, count]) => ({ message, count })).sort((a, b) => b.count - a.count);
+  return { accepted, refused: done - accepted, reasons };
+}

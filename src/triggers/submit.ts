@@ -1,6 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { describeFinding, workflowIdFor, type Finding } from '../findings/finding.js';
-import { recordObservation, type FindingObservation, type RemediationInput } from '../workflows/messages.js';
+import { recordObservation, RESOURCE_MEMO, type FindingObservation, type RemediationInput, type ResourceMemory } from '../workflows/messages.js';
 import { SearchAttr } from '../workflows/search-attributes.js';
 import { snapshotFor } from '../policy/load.js';
 import type { Policy } from '../policy/types.js';
@@ -55,16 +55,34 @@ export function createSubmitter(client: Client, opts: { taskQueue: string; verif
           throw err;
         }
       }
-      const input: RemediationInput = {
-        finding,
-        receivedAt: receivedAt.toISOString(),
-        verifyDeadlineMs: opts.verifyDeadlineMs,
-        policy: snapshotFor(opts.policy, finding.control),
-      };
-      // A run can close between "already started" and our signal; then start a fresh one. Bounded.
+      // The latest run of this finding's workflow id (strongly consistent): join it while it runs;
+      // otherwise start a new run carrying the resource's memory (recent fixes, a held rejection).
       for (let attempt = 0; ; attempt++) {
+        const handle = client.workflow.getHandle(workflowId);
+        const latest = await handle.describe().catch((err: unknown) => {
+          if (err instanceof WorkflowNotFoundError) return undefined;
+          throw err;
+        });
+        if (latest?.status.name === 'RUNNING') {
+          try {
+            await handle.signal(recordObservation, observe(finding, receivedAt));
+            return { ...base, runId: latest.runId, status: 'joined' };
+          } catch (err) {
+            // It closed in between: start a new run.
+            if (!(err instanceof WorkflowNotFoundError) || attempt >= 2) throw err;
+            continue;
+          }
+        }
+        const previous = latest?.memo?.[RESOURCE_MEMO] as ResourceMemory | undefined;
+        const input: RemediationInput = {
+          finding,
+          receivedAt: receivedAt.toISOString(),
+          verifyDeadlineMs: opts.verifyDeadlineMs,
+          policy: snapshotFor(opts.policy, finding.control),
+          ...(previous ? { previous } : {}),
+        };
         try {
-          const handle = await client.workflow.start<typeof remediateFinding>('remediateFinding', {
+          const started = await client.workflow.start<typeof remediateFinding>('remediateFinding', {
             workflowId,
             taskQueue: opts.taskQueue,
             args: [input],
@@ -82,17 +100,10 @@ export function createSubmitter(client: Client, opts: { taskQueue: string; verif
               { key: SearchAttr.PolicyHash, value: opts.policy.hash },
             ],
           });
-          return { ...base, runId: handle.firstExecutionRunId, status: 'started' };
+          return { ...base, runId: started.firstExecutionRunId, status: 'started' };
         } catch (err) {
-          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-        }
-        try {
-          const handle = client.workflow.getHandle(workflowId);
-          await handle.signal(recordObservation, observe(finding, receivedAt));
-          const { runId } = await handle.describe();
-          return { ...base, runId, status: 'joined' };
-        } catch (err) {
-          if (!(err instanceof WorkflowNotFoundError) || attempt >= 2) throw err;
+          // Started by another delivery in between: join that one.
+          if (!(err instanceof WorkflowExecutionAlreadyStartedError) || attempt >= 2) throw err;
         }
       }
     },

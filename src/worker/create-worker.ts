@@ -5,7 +5,8 @@ import type { WebClient } from '@slack/web-api';
 import { createActivities } from '../activities/index.js';
 import type { AwsClients } from '../activities/aws.js';
 import type { Policy } from '../policy/types.js';
-import { DEFAULTS } from '../config.js';
+import { DEFAULTS, type Config } from '../config.js';
+import { quietRetries } from './logging.js';
 import { generateEvidenceKeyPem, loadEvidenceKey, type EvidenceKey } from '../evidence/signing.js';
 
 /** The workflow entry module; webpack bundles it from source, whatever runs the worker. */
@@ -32,14 +33,24 @@ export interface CreateWorkerOptions {
   readonly evidenceKey?: EvidenceKey;
   readonly evidenceArchive?: { readonly bucket: string; readonly prefix: string; readonly retentionDays: number; readonly region: string };
   readonly workflowBundle?: WorkflowBundleWithSourceMap;
+  /** Cache and concurrency (WORKER_* settings); the defaults of `DEFAULTS` otherwise. */
+  readonly tuning?: Config['worker'];
 }
 
-/** A worker running the remediation, ledger and scan workflows and their activities on `taskQueue`. */
+/** A worker running the remediation, digest, scan and undo workflows and their activities on `taskQueue`. */
 export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
+  const tuning = opts.tuning ?? { cachedWorkflows: DEFAULTS.workerCachedWorkflows, workflowSlots: DEFAULTS.workerWorkflowSlots, activitySlots: DEFAULTS.workerActivitySlots };
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
+    // Waiting remediations leave the cache and are replayed (a few dozen events) when they wake:
+    // memory stays flat however many wait.
+    maxCachedWorkflows: tuning.cachedWorkflows,
+    maxConcurrentWorkflowTaskExecutions: tuning.workflowSlots,
+    maxConcurrentActivityTaskExecutions: tuning.activitySlots,
+    maxConcurrentLocalActivityExecutions: tuning.activitySlots,
+    interceptors: { activity: [quietRetries] },
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     activities: createActivities({
       aws: opts.aws,

@@ -1,5 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { NativeConnection, Runtime } from '@temporalio/worker';
+import { workerLogger } from './logging.js';
 import { generateEvidenceKeyPem, loadEvidenceKey } from '../evidence/signing.js';
 import { createAwsClients } from '../activities/aws.js';
 import { loadConfig } from '../config.js';
@@ -21,7 +22,7 @@ async function main(): Promise<void> {
 
   // Before any connection: the Prometheus endpoint serves the SDK's metrics and the product's.
   Runtime.install({
-    logger: new DefaultLogger('INFO'),
+    logger: workerLogger('INFO'),
     ...(config.metricsAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: config.metricsAddress } } } } : {}),
   });
   const evidenceKey = loadEvidenceKey(config.evidence.signingKeyPem ?? generateEvidenceKeyPem());
@@ -35,7 +36,7 @@ async function main(): Promise<void> {
   const aws = createAwsClients(config.aws, config.securityHub.endpointUrl ? { securityHubEndpoint: config.securityHub.endpointUrl } : {});
   const slack = slackClient(config);
   try {
-    const worker = await createWorker({ connection: native, client, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, aws, policy, verifyDeadlineMs: config.remediation.verifyDeadlineMs, securityHubWriteBack: config.securityHub.writeBack, evidenceKey, ...(slack ? { slack } : {}),
+    const worker = await createWorker({ connection: native, client, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, aws, policy, verifyDeadlineMs: config.remediation.verifyDeadlineMs, securityHubWriteBack: config.securityHub.writeBack, evidenceKey, tuning: config.worker, ...(slack ? { slack } : {}),
       ...(config.evidence.archiveBucket
         ? { evidenceArchive: { bucket: config.evidence.archiveBucket, prefix: config.evidence.archivePrefix, retentionDays: config.evidence.retentionDays, region: config.aws.region } }
         : {}),

@@ -1,5 +1,6 @@
 import proto from '@temporalio/proto';
 import type { Connection } from '@temporalio/client';
+import { SearchAttributeType } from '@temporalio/common';
 import { ALL_SEARCH_ATTRIBUTES } from '../workflows/search-attributes.js';
 import type { Logger } from '../log.js';
 
@@ -13,16 +14,17 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
   const have = new Set(Object.keys(existing.customAttributes ?? {}));
   const missing = ALL_SEARCH_ATTRIBUTES.filter((k) => !have.has(k.name));
   if (missing.length === 0) return;
-  const Keyword = proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+  const { IndexedValueType } = proto.temporal.api.enums.v1;
+  const indexed = (k: (typeof missing)[number]) => (k.type === SearchAttributeType.DATETIME ? IndexedValueType.INDEXED_VALUE_TYPE_DATETIME : IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD);
   try {
     await connection.operatorService.addSearchAttributes({
       namespace,
-      searchAttributes: Object.fromEntries(missing.map((k) => [k.name, Keyword])),
+      searchAttributes: Object.fromEntries(missing.map((k) => [k.name, indexed(k)])),
     });
     logger.info('registered search attributes', { names: missing.map((k) => k.name) });
   } catch (err) {
-    logger.warn('could not register search attributes; add them as Keyword attributes', {
-      names: missing.map((k) => k.name),
+    logger.warn('could not register search attributes; add them by hand', {
+      names: missing.map((k) => `${k.name} (${k.type})`),
       error: (err as Error).message,
     });
   }

@@ -14,6 +14,37 @@ export interface RemediationInput {
   readonly verifyDeadlineMs: number;
   /** The policy of the finding's control, as loaded by the trigger; no policy, no change. */
   readonly policy: PolicySnapshot;
+  /**
+   * What the previous run of this workflow id (same control, same resource) left in its memo
+   * (`RESOURCE_MEMO`): the resource's recent fixes and a rejection that may still hold. Read by
+   * the trigger with DescribeWorkflowExecution, which is strongly consistent.
+   */
+  readonly previous?: ResourceMemory;
+}
+
+/** Memo key under which a remediation leaves its `ResourceMemory` for the next run of the same resource. */
+export const RESOURCE_MEMO = 'resource';
+
+/**
+ * Per-resource state that must outlive one run, carried from run to run of the resource's
+ * workflow id (never in a shared workflow): flap detection counts `fixes`; a rejection holds
+ * while the resource stays as it was.
+ */
+export interface ResourceMemory {
+  /** When the resource was fixed (ms since the epoch), within the flap window, oldest first. */
+  readonly fixes: readonly number[];
+  readonly rejection?: HeldRejection;
+}
+
+/** A rejection that keeps the same fix from being proposed again until `until`, while the resource is unchanged. */
+export interface HeldRejection {
+  readonly by: Decider;
+  readonly at: string;
+  readonly until: string;
+  /** sha256 of the resource state the rejected plan was made from. */
+  readonly stateDigest: string;
+  readonly workflowId: string;
+  readonly runId: string;
 }
 
 /** Another delivery of the same finding (at-least-once sources, another scanner, a resolved event). */
@@ -30,11 +61,13 @@ export interface Decider {
   readonly id: string;
   readonly name: string;
   readonly via: 'slack' | 'cli' | 'timeout' | 'policy';
+  /** Set when the decision was made for many remediations at once: the digest or the CLI query it came from. */
+  readonly bulk?: string;
 }
 
 export interface DecisionRequest {
   readonly decision: 'approve' | 'reject';
-  readonly by: { readonly id: string; readonly name: string; readonly via: 'slack' | 'cli' };
+  readonly by: { readonly id: string; readonly name: string; readonly via: 'slack' | 'cli'; readonly bulk?: string };
   readonly reason?: string;
 }
 
@@ -69,6 +102,8 @@ export interface StatusView {
   readonly undoUntil?: string;
   /** Who approved, as `slack:U123` / `cli:alice` / `timeout`, once someone has. */
   readonly decidedBy?: string;
+  /** Why a person is asked (`ApprovalReason`), while awaiting approval. */
+  readonly approvalReason?: string;
 }
 
 /** The evidence record every remediation ends with: what was found, decided, read, changed and verified, and when. */
@@ -100,6 +135,8 @@ export interface RemediationRecord {
   readonly signature?: EvidenceSignature;
   /** Why a person was asked, who decided and when; absent for automatic fixes. */
   readonly approval?: {
+    /** Why, in one word (`ApprovalReason`): policy, tagged, budget, flapping. */
+    readonly kind?: string;
     readonly reasons: readonly string[];
     readonly requestedAt: string;
     readonly decision?: 'approve' | 'reject';
@@ -110,6 +147,8 @@ export interface RemediationRecord {
     readonly escalated?: string;
   };
   readonly guardrail?: GuardrailVerdict;
+  /** A person's (or the timeout's) earlier rejection of the same fix that still held, so nobody was asked again. */
+  readonly rejectionHeld?: HeldRejection;
   /** Where the verified fix can be taken back, and until when (the undo window workflow). */
   readonly undoWindow?: { readonly workflowId: string; readonly until: string };
   /** Security Hub write-back (findings from Security Hub only). */

@@ -17,9 +17,28 @@ export const SearchAttr = {
   PolicyHash: defineSearchAttributeKey('PolicyHash', SearchAttributeType.KEYWORD),
   /** Who decided an approval: `slack:U123`, `cli:alice`, `timeout`, or `policy` for automatic fixes. */
   DecidedBy: defineSearchAttributeKey('DecidedBy', SearchAttributeType.KEYWORD),
+  /** Why a remediation waits for a person (an `ApprovalReason`), while it does. */
+  ApprovalReason: defineSearchAttributeKey('ApprovalReason', SearchAttributeType.KEYWORD),
+  /** When the policy's automatic fix was applied: the hourly budget counts these. */
+  AutoFixedAt: defineSearchAttributeKey('AutoFixedAt', SearchAttributeType.DATETIME),
 } as const;
 
 export const ALL_SEARCH_ATTRIBUTES = Object.values(SearchAttr);
+/** The keyword attributes (all but the dates). */
+export type KeywordAttr = Exclude<(typeof SearchAttr)[keyof typeof SearchAttr], typeof SearchAttr.AutoFixedAt>;
+
+/** Values of the `ApprovalReason` search attribute: why a person is asked. */
+export const ApprovalReason = {
+  /** The control's mode is approve. */
+  Policy: 'policy',
+  /** Auto mode, but the resource carries a tag that requires approval (e.g. environment=production). */
+  Tagged: 'tagged',
+  /** The control's hourly budget of automatic fixes is spent: held for the digest. */
+  Budget: 'budget',
+  /** The resource was fixed too often lately (something keeps undoing the fix). */
+  Flapping: 'flapping',
+} as const;
+export type ApprovalReason = (typeof ApprovalReason)[keyof typeof ApprovalReason];
 
 /** Values of the `RemediationStatus` search attribute. */
 export const RemediationStatus = {
@@ -65,7 +84,7 @@ export interface FindingAttributes {
 }
 
 /** Reads the finding's search attributes of a workflow from a visibility listing. Pure. */
-export function findingAttributes(sa: { get(key: (typeof SearchAttr)[keyof typeof SearchAttr]): string | undefined }): FindingAttributes {
+export function findingAttributes(sa: { get(key: KeywordAttr): string | undefined }): FindingAttributes {
   return {
     findingId: sa.get(SearchAttr.FindingId) ?? '',
     control: sa.get(SearchAttr.Control) ?? '',

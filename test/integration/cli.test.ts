@@ -73,7 +73,7 @@ describe('CLI: approvals, approve, reject', () => {
       listed = (await cli(['approvals'], env)).out; // visibility is eventually consistent
     }
     expect(listed).toContain(r.workflowId);
-    expect(listed).toContain('why      resource is tagged environment=production');
+    expect(listed).toContain('why      tagged: a tag on the resource requires approval');
 
     const unknown = await cli(['approve', 'no-such-finding', '--as', 'erin'], env);
     expect(unknown.code).toBe(1);

@@ -227,18 +227,20 @@ describe('docker-compose.yml', () => {
     expect(effectiveDefault(queues[0])).toBe(DEFAULTS.taskQueue);
   });
 
-  it('registers every custom search attribute as Keyword in the setup job, and no others', () => {
+  it('registers every custom search attribute with its type in the setup job, and no others', () => {
     const cmd = script(service(SETUP));
     expect(cmd).toMatch(/temporal operator search-attribute create\b/);
     expect(cmd).toMatch(/--namespace\b/);
     const names = ALL_SEARCH_ATTRIBUTES.map((a) => a.name);
     expect(names.length).toBeGreaterThan(0);
-    for (const name of names) expect(cmd).toMatch(new RegExp(`(^|[\\s"'])${name}($|[\\s"';])`));
+    for (const name of names) expect(cmd).toMatch(new RegExp(`(^|[\\s"'])${name}($|[\\s"';:])`));
     const loop = /for (\w+) in ([^;\n]+);\s*do/.exec(cmd);
     expect(loop, 'the setup job loops over the attribute names').not.toBeNull();
-    expect(loop![2]!.trim().split(/\s+/).sort()).toEqual([...names].sort());
-    expect(cmd.slice(loop!.index + loop![0].length), 'the loop body uses each name').toContain(`"$${loop![1]}"`);
-    expect(cmd).toMatch(/--name "?\$\w+"? --type Keyword\b/);
+    const typeName = (t: string) => t.charAt(0) + t.slice(1).toLowerCase();
+    expect(loop![2]!.trim().split(/\s+/).sort()).toEqual(ALL_SEARCH_ATTRIBUTES.map((a) => `${a.name}:${typeName(a.type)}`).sort());
+    const body = cmd.slice(loop!.index + loop![0].length);
+    expect(body, 'the loop body passes each name and its type').toContain(`register "\${${loop![1]}%%:*}" "\${${loop![1]}##*:}"`);
+    expect(cmd).toMatch(/--name "?\$\$?1"? --type "?\$\$?2"?/);
     // an attribute that exists with another type must fail the job, not be ignored
     expect(cmd).toMatch(/already exists/);
     expect(cmd).toMatch(/different type/);

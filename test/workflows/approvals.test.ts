@@ -17,6 +17,7 @@ import type { Finding } from '../../src/findings/finding.js';
 import { makeBucket, makeSecurityGroup, REGION, s3Finding, sgFinding, world22 } from '../helpers/fixtures.js';
 import { startSlackStandIn, type SlackStandIn } from '../helpers/slack-standin.js';
 import { awsConfig, temporalClient, unique, workerConnection } from '../helpers/stack.js';
+import { activitiesIn } from '../helpers/history.js';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
@@ -239,8 +240,8 @@ describe('escalation ladder', () => {
     });
     expect(record.outcome).toBe('remediated');
     const history = await handle.fetchHistory();
-    expect(history.events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'applyFix')).toHaveLength(1);
-    expect(history.events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'postApprovalRequest')).toHaveLength(1);
+    expect(activitiesIn(history).filter((a) => a === 'applyFix')).toHaveLength(1);
+    expect(activitiesIn(history).filter((a) => a === 'postApprovalRequest')).toHaveLength(1);
   });
 });
 
@@ -313,7 +314,7 @@ describe('modes, scope and exemptions', () => {
     const record: RemediationRecord = await handle.result();
     expect(record.outcome).toBe('out-of-scope');
     const history = await handle.fetchHistory();
-    expect(history.events!.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name)).toEqual(['signEvidence']);
+    expect(activitiesIn(history)).toEqual(['signEvidence']);
   });
 
   it('notify mode changes nothing, chases on the ladder and closes once the owner fixed it', async () => {
@@ -353,7 +354,7 @@ describe('fail closed', () => {
       expect(err).toBeInstanceOf(WorkflowFailedError);
       expect((err as Error & { cause: Error }).cause.message).toContain('no policy in the workflow input; nothing was changed');
       const history = await handle.fetchHistory();
-      expect(history.events!.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name)).toEqual(['signEvidence']);
+      expect(activitiesIn(history)).toEqual(['signEvidence']);
     }, policy());
     const bpa = await aws.s3(REGION).send(new GetPublicAccessBlockCommand({ Bucket: bucket })).catch((e: Error) => e);
     expect(bpa).toBeInstanceOf(Error);

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowFailedError, type Client, type Connection, type WorkflowHandle } from '@temporalio/client';
 import { type ApplicationFailure } from '@temporalio/common';
-import type { temporal } from '@temporalio/proto';
 import { DefaultLogger, Runtime, type NativeConnection, type Worker } from '@temporalio/worker';
 import { GetPublicAccessBlockCommand } from '@aws-sdk/client-s3';
 import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
@@ -13,6 +12,7 @@ import type { RemediationRecord } from '../../src/workflows/messages.js';
 import { makeBucket, makeSecurityGroup, REGION, s3Finding, sgFinding, world22 } from '../helpers/fixtures.js';
 import { s3Call, startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { awsConfig, defaultPolicy, temporalClient, unique, workerConnection } from '../helpers/stack.js';
+import { attemptsOf } from '../helpers/history.js';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
@@ -51,17 +51,6 @@ async function remediate(finding: Finding): Promise<WorkflowHandle> {
   return client.workflow.getHandle(r.workflowId, r.runId);
 }
 
-function attempts(history: temporal.api.history.v1.IHistory, activity: string): number[] {
-  const scheduled = new Map<number, string>();
-  const out: number[] = [];
-  for (const e of history.events ?? []) {
-    if (e.activityTaskScheduledEventAttributes) scheduled.set(Number(e.eventId), e.activityTaskScheduledEventAttributes.activityType?.name ?? '');
-    const started = e.activityTaskStartedEventAttributes;
-    if (started && scheduled.get(Number(started.scheduledEventId)) === activity) out.push(started.attempt ?? 0);
-  }
-  return out;
-}
-
 async function failureOf(handle: WorkflowHandle): Promise<{ message: string; record: RemediationRecord }> {
   const err = await handle.result().then(() => undefined, (e: unknown) => e);
   expect(err).toBeInstanceOf(WorkflowFailedError);
@@ -76,7 +65,7 @@ describe('AWS faults, injected as real AWS error responses in front of moto', ()
     const handle = await remediate(s3Finding(bucket));
     const record: RemediationRecord = await handle.result();
     expect(record.outcome).toBe('remediated');
-    expect(attempts(await handle.fetchHistory(), 'triageFinding')).toEqual([2]);
+    expect(attemptsOf(await handle.fetchHistory(), 'triageFinding')).toBe(2);
     expect(proxy.forwarded.filter((l) => l.startsWith(`PUT /${bucket}/?publicAccessBlock`))).toHaveLength(1);
   });
 
@@ -88,7 +77,7 @@ describe('AWS faults, injected as real AWS error responses in front of moto', ()
     expect(message).toBe(`AccessDenied: PutPublicAccessBlock on ${bucket} failed: AccessDenied: Access Denied`);
     expect(record.outcome).toBe('failed');
     expect(record.before).toBeDefined();
-    expect(attempts(await handle.fetchHistory(), 'applyFix')).toEqual([1]);
+    expect(attemptsOf(await handle.fetchHistory(), 'applyFix')).toBe(1);
     const live = await direct.s3(REGION).send(new GetPublicAccessBlockCommand({ Bucket: bucket })).catch((e: Error) => e);
     expect(live).toBeInstanceOf(Error); // still no block at all
   });
@@ -108,7 +97,7 @@ describe('AWS faults, injected as real AWS error responses in front of moto', ()
     const handle = await remediate(s3Finding(bucket));
     const record: RemediationRecord = await handle.result();
     expect(record.outcome).toBe('remediated');
-    expect(attempts(await handle.fetchHistory(), 'applyFix')).toEqual([2]);
+    expect(attemptsOf(await handle.fetchHistory(), 'applyFix')).toBe(2);
     expect(proxy.forwarded.filter((l) => l.startsWith(`PUT /${bucket}/?publicAccessBlock`))).toHaveLength(1);
     expect(record.change?.applied).toBe(false);
     expect(record.change?.note).toContain('attempt 2');

@@ -12,6 +12,7 @@ import type { RemediationRecord } from '../../src/workflows/messages.js';
 import { RemediationStatus, SearchAttr } from '../../src/workflows/search-attributes.js';
 import { makeBucket, makeSecurityGroup, REGION, s3Finding, sgFinding, world22 } from '../helpers/fixtures.js';
 import { awsConfig, defaultPolicy, temporalClient, unique, workerConnection } from '../helpers/stack.js';
+import { activitiesIn, attemptsOf, summariesIn } from '../helpers/history.js';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
@@ -108,10 +109,7 @@ describe('remediateFinding on the dev server against moto', () => {
     expect(record.outcome).toBe('remediated');
     expect(record.change?.summary).toBe(`Revoke 0.0.0.0/0 tcp/22 on ${groupId}`);
     // The Temporal UI timeline reads as a story: the fix activity is summarized as the change.
-    const history = await handle.fetchHistory();
-    const summaries = history.events!
-      .filter((e) => e.activityTaskScheduledEventAttributes && e.userMetadata?.summary?.data)
-      .map((e) => JSON.parse(Buffer.from(e.userMetadata!.summary!.data!).toString('utf8')) as string);
+    const summaries = summariesIn(await handle.fetchHistory());
     expect(summaries).toContain(`Revoke 0.0.0.0/0 tcp/22 on ${groupId}`);
     expect(summaries).toContain(`Verify: Revoke 0.0.0.0/0 tcp/22 on ${groupId}`);
     const live = await aws.ec2(REGION).send(new DescribeSecurityGroupsCommand({ GroupIds: [groupId] }));
@@ -127,9 +125,7 @@ describe('remediateFinding on the dev server against moto', () => {
     expect(record.outcome).toBe('already-compliant');
     expect(record.change).toBeUndefined();
     expect((await handle.describe()).typedSearchAttributes.get(SearchAttr.Status)).toBe(RemediationStatus.AlreadyCompliant);
-    const history = await handle.fetchHistory();
-    const scheduled = history.events!.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name);
-    expect(scheduled).toEqual(['triageFinding', 'signEvidence']);
+    expect(activitiesIn(await handle.fetchHistory())).toEqual(['triageFinding', 'signEvidence']);
   });
 
   it('fails with the AWS reason, without retrying, when the resource does not exist', async () => {
@@ -139,11 +135,7 @@ describe('remediateFinding on the dev server against moto', () => {
     expect(record.outcome).toBe('failed');
     expect(record.reason).toBe(failure.message);
     expect((await handle.describe()).typedSearchAttributes.get(SearchAttr.Status)).toBe(RemediationStatus.Failed);
-    const history = await handle.fetchHistory();
-    const scheduledTriage = history.events!.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'triageFinding')!;
-    const started = history.events!.filter((e) => Number(e.activityTaskStartedEventAttributes?.scheduledEventId) === Number(scheduledTriage.eventId));
-    expect(started).toHaveLength(1);
-    expect(started[0]!.activityTaskStartedEventAttributes!.attempt).toBe(1);
+    expect(attemptsOf(await handle.fetchHistory(), 'triageFinding')).toBe(1);
     // The failure record is signed too.
     const { verifyRecord } = await import('../../src/evidence/signing.js');
     expect(verifyRecord(record)).toMatchObject({ ok: true });
@@ -196,7 +188,6 @@ describe('remediateFinding on the dev server against moto', () => {
     expect(record.outcome).toBe('remediated');
     expect(record.observations.map((o) => o.findingId)).toEqual(['event-2']);
     const history = await client.workflow.getHandle(a.workflowId, a.runId).fetchHistory();
-    const fixes = history.events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'applyFix');
-    expect(fixes).toHaveLength(1);
+    expect(activitiesIn(history).filter((a) => a === 'applyFix')).toHaveLength(1);
   });
 });

@@ -1,5 +1,4 @@
 import {
-  ActivityFailure,
   ApplicationFailure,
   condition,
   log,
@@ -11,12 +10,12 @@ import {
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
-import type { Activities, PlannedChange, Triage } from '../activities/index.js';
-import type { MessageRef } from '../activities/slack.js';
-import { NON_RETRYABLE_ERROR_TYPES } from '../errors.js';
-import { checkScope, decide, formatDuration, ladderSteps, type GuardrailVerdict } from '../policy/decide.js';
-import type { ApprovalView } from '../slack/blocks.js';
-import { escalationText, reminderText, resultText } from '../slack/blocks.js';
+import type { Activities, PlannedChange, Triage } from '../../activities/index.js';
+import type { MessageRef } from '../../activities/slack.js';
+import { NON_RETRYABLE_ERROR_TYPES } from '../../errors.js';
+import { checkScope, decide, formatDuration, ladderSteps, type GuardrailVerdict } from '../../policy/decide.js';
+import type { ApprovalView } from '../../slack/blocks.js';
+import { escalationText, reminderText, resultText } from '../../slack/blocks.js';
 import {
   decideRemediation,
   getStatus,
@@ -26,8 +25,9 @@ import {
   type Outcome,
   type RemediationInput,
   type RemediationRecord,
-} from './messages.js';
-import { RemediationStatus, SearchAttr } from './search-attributes.js';
+} from '../messages.js';
+import { RemediationStatus, SearchAttr } from '../search-attributes.js';
+import { failureReason } from '../failure.js';
 
 const nonRetryableErrorTypes = [...NON_RETRYABLE_ERROR_TYPES];
 
@@ -61,12 +61,13 @@ const STATUS_FOR: Readonly<Record<Outcome, RemediationStatus>> = {
 };
 
 /**
- * One finding, start to finish: scope, triage the live resource, decide by policy (leave it,
- * dry-run, notify, ask a person, or fix), pass the guardrails, fix, verify, and return the
- * evidence record. Waits durably for approvals, reminding and escalating on the policy's ladder.
- * Fails (with the record in the failure details) when a fix cannot be applied or does not hold.
+ * The first version of `remediateFinding`, kept unchanged so that runs started before the
+ * `lean-path` patch (see ../remediate-finding.ts) replay and finish exactly as they began: every
+ * step an activity, guardrails through the per-control `fixLedger`, the undo window opened by an
+ * activity. New runs never take this path. Remove it once no such run can remain open (the
+ * longest approval wait plus the history retention).
  */
-export async function remediateFinding(input: RemediationInput): Promise<RemediationRecord> {
+export async function remediateFindingV1(input: RemediationInput): Promise<RemediationRecord> {
   const { finding, policy } = input;
   const info = workflowInfo();
   const reads = proxyActivities<Activities>(READ);
@@ -468,16 +469,4 @@ export async function remediateFinding(input: RemediationInput): Promise<Remedia
     const text = resultText({ outcome, summary: change?.summary ?? planned?.summary ?? '', ...(reason ? { reason } : {}) });
     await bestEffort('posting the result in the thread', outside.postSlackText({ thread: messageRef }, text));
   }
-}
-
-/** The most specific message in a failure chain, prefixed by its catalogue type. */
-function failureReason(err: unknown): string {
-  let e: unknown = err;
-  let best: string | undefined;
-  while (e instanceof Error) {
-    if (e instanceof ApplicationFailure) best = `${e.type ?? 'Error'}: ${e.message}`;
-    else if (!(e instanceof ActivityFailure) && !best) best = e.message;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return best ?? String(err);
 }

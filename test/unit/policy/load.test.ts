@@ -152,7 +152,7 @@ describe('the shipped default policy', () => {
         timeoutAfterMs: 24 * HOUR,
         timeoutAction: 'reject',
       });
-      expect(c.guardrails).toEqual({ maxAutoFixesPerHour: 20, flap: { maxFixes: 3, windowMs: 10 * MIN } });
+      expect(c.guardrails).toEqual({ maxAutoFixesPerHour: 20, rejectionHoldMs: 7 * DAY, flap: { maxFixes: 3, windowMs: 10 * MIN } });
     }
   });
 
@@ -692,7 +692,7 @@ describe('parsePolicy: defaults merged with control sections', () => {
       timeoutAfterMs: 4 * HOUR,
       timeoutAction: 'apply',
     });
-    expect(p.controls[SG].guardrails).toEqual({ maxAutoFixesPerHour: 5, flap: { maxFixes: 2, windowMs: HOUR } });
+    expect(p.controls[SG].guardrails).toEqual({ rejectionHoldMs: 7 * DAY, maxAutoFixesPerHour: 5, flap: { maxFixes: 2, windowMs: HOUR } });
     expect(p.controls[S3].escalation.timeoutAfterMs).toBe(8 * HOUR);
     expect(p.controls[S3].escalation.timeoutAction).toBe('reject');
   });

@@ -1,0 +1,606 @@
+import {
+  ApplicationFailure,
+  condition,
+  log,
+  metricMeter,
+  patched,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  sleep,
+  upsertMemo,
+  upsertSearchAttributes,
+  workflowInfo,
+  type ActivityOptions,
+  type LocalActivityOptions,
+} from '@temporalio/workflow';
+import type { Activities, PlannedChange, Triage } from '../activities/index.js';
+import type { MessageRef } from '../activities/slack.js';
+import { NON_RETRYABLE_ERROR_TYPES } from '../errors.js';
+import {
+  budgetVerdict,
+  checkScope,
+  decide,
+  flapVerdict,
+  formatDuration,
+  hourOf,
+  ladderSteps,
+  recentFixes,
+  rejectionHolds,
+  type GuardrailVerdict,
+} from '../policy/decide.js';
+import type { ApprovalView } from '../slack/blocks.js';
+import { escalationText, reminderText, resultText } from '../slack/blocks.js';
+import { failureReason, retryable } from './failure.js';
+import { remediateFindingV1 } from './legacy/remediate-finding-v1.js';
+import {
+  decideRemediation,
+  getStatus,
+  recordObservation,
+  RESOURCE_MEMO,
+  type Decider,
+  type FindingObservation,
+  type HeldRejection,
+  type Outcome,
+  type RemediationInput,
+  type RemediationRecord,
+  type ResourceMemory,
+} from './messages.js';
+import { ApprovalReason, RemediationStatus, SearchAttr } from './search-attributes.js';
+
+/**
+ * The patch that introduced the lean path: local activities for reads, Slack and signing; the
+ * fix as the one regular activity; guardrails without a shared ledger. Runs that began before it
+ * replay on `remediateFindingV1`.
+ */
+export const LEAN_PATH_PATCH = 'lean-path-1';
+
+const nonRetryableErrorTypes = [...NON_RETRYABLE_ERROR_TYPES];
+const HOUR_MS = 3_600_000;
+
+/**
+ * Local activities wait out a retry backoff longer than this on a durable timer: the workflow task
+ * completes meanwhile, so nothing sits in a worker's memory through a throttling storm.
+ */
+const LOCAL_RETRY_THRESHOLD = '1s';
+/** Reads of live resources, in the worker (local activities): retried with backoff on throttling and outages, for at most 10 minutes. */
+const READ: LocalActivityOptions = {
+  startToCloseTimeout: '30s',
+  scheduleToCloseTimeout: '10m',
+  localRetryThreshold: LOCAL_RETRY_THRESHOLD,
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', nonRetryableErrorTypes },
+};
+/**
+ * The fix itself: a regular activity, so history records the triage and the decision before any
+ * change is made, and the server counts its attempts. Idempotent (re-reads, then applies only what
+ * is still needed); a worker killed mid-fix is noticed within `startToCloseTimeout`.
+ */
+const WRITE: ActivityOptions = {
+  startToCloseTimeout: '30s',
+  scheduleToCloseTimeout: '10m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', nonRetryableErrorTypes },
+};
+/** Signing, counting and the digest: retried until they answer. */
+const GUARD: LocalActivityOptions = { startToCloseTimeout: '30s', localRetryThreshold: LOCAL_RETRY_THRESHOLD, retry: { initialInterval: '1s', maximumInterval: '30s' } };
+/** Slack and Security Hub write-back: a few tries, then the workflow carries on without them (noted in the evidence). */
+const BEST_EFFORT: LocalActivityOptions = {
+  startToCloseTimeout: '20s',
+  localRetryThreshold: LOCAL_RETRY_THRESHOLD,
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5, nonRetryableErrorTypes },
+};
+
+/**
+ * One read-back of a fix. The workflow repeats it, with backoff on durable timers, until the fix
+ * holds or the verify deadline passes, and keeps the last reason it did not hold.
+ */
+const VERIFY_ONCE: LocalActivityOptions = { startToCloseTimeout: '30s', retry: { maximumAttempts: 1 } };
+const VERIFY_BACKOFF_MAX_MS = 15_000;
+
+const STATUS_FOR: Readonly<Record<Outcome, RemediationStatus>> = {
+  remediated: RemediationStatus.Remediated,
+  'already-compliant': RemediationStatus.AlreadyCompliant,
+  rejected: RemediationStatus.Rejected,
+  exempt: RemediationStatus.Exempt,
+  'out-of-scope': RemediationStatus.OutOfScope,
+  off: RemediationStatus.Skipped,
+  'dry-run': RemediationStatus.DryRun,
+  resolved: RemediationStatus.Resolved,
+  unresolved: RemediationStatus.Unresolved,
+  failed: RemediationStatus.Failed,
+};
+
+/**
+ * One finding, start to finish: scope, triage the live resource, decide by policy (leave it,
+ * dry-run, notify, ask a person, or fix), pass the guardrails, fix, verify, and return the
+ * evidence record. Waits durably for approvals, reminding and escalating on the policy's ladder.
+ * Fails (with the record in the failure details) when a fix cannot be applied or does not hold.
+ */
+export async function remediateFinding(input: RemediationInput): Promise<RemediationRecord> {
+  return patched(LEAN_PATH_PATCH) ? remediate(input) : remediateFindingV1(input);
+}
+
+/** What a remediation knows so far; the record and the status query are read from it. */
+interface State {
+  status: RemediationStatus;
+  triage?: Triage;
+  planned: PlannedChange | null;
+  before?: unknown;
+  after?: unknown;
+  change?: RemediationRecord['change'];
+  guardrail?: GuardrailVerdict;
+  approval?: RemediationRecord['approval'];
+  approvalReasons: string[];
+  approvalKind?: ApprovalReason;
+  approvers: string[];
+  awaitingDecision: boolean;
+  decided?: { decision: 'approve' | 'reject'; by: Decider; decidedAt: string; reason?: string };
+  decider?: Decider;
+  messageRef: MessageRef | null;
+  undoWindow?: RemediationRecord['undoWindow'];
+  securityHub?: RemediationRecord['securityHub'];
+  rejectionHeld?: HeldRejection;
+  /** Automatic fix applied at (ms): the budget counts it. */
+  autoFixedAt?: number;
+  readonly observations: FindingObservation[];
+  readonly notes: string[];
+  readonly times: { detected: string; received: string; triaged?: string; approved?: string; fixed?: string; verified?: string };
+  /** Carried to the next run of this resource (memo). */
+  memory: ResourceMemory;
+}
+
+async function remediate(input: RemediationInput): Promise<RemediationRecord> {
+  const { finding, policy } = input;
+  const info = workflowInfo();
+  const reads = proxyLocalActivities<Activities>(READ);
+  const fixes = proxyActivities<Activities>(WRITE);
+  const guard = proxyLocalActivities<Activities>(GUARD);
+  const outside = proxyLocalActivities<Activities>(BEST_EFFORT);
+  const verifier = proxyLocalActivities<Activities>(VERIFY_ONCE);
+  const metrics = {
+    received: metricMeter.createCounter('rectify_findings_received', 'findings', 'Findings that started a remediation'),
+    closed: metricMeter.createCounter('rectify_findings_closed', 'findings', 'Remediations closed, by outcome'),
+    approvalsRequested: metricMeter.createCounter('rectify_approvals_requested', 'findings', 'Remediations that asked a person'),
+    approvalsDecided: metricMeter.createCounter('rectify_approvals_decided', 'findings', 'Approval requests that were decided (by a person or the timeout)'),
+    ttr: metricMeter.createHistogram('rectify_time_to_remediate', 'int', 'ms', 'Detection to verified fix'),
+  };
+  const tags = { control: finding.control };
+  const now = () => new Date().toISOString();
+
+  const s: State = {
+    status: RemediationStatus.Triaging,
+    planned: null,
+    approvalReasons: [],
+    approvers: [],
+    awaitingDecision: false,
+    messageRef: null,
+    observations: [],
+    notes: [],
+    times: { detected: finding.observedAt, received: input.receivedAt },
+    memory: { fixes: [...(input.previous?.fixes ?? [])], ...(input.previous?.rejection ? { rejection: input.previous.rejection } : {}) },
+  };
+
+  setHandler(getStatus, () => ({
+    status: s.status,
+    observations: s.observations.length,
+    plannedChange: s.planned?.summary ?? null,
+    approvalReasons: s.approvalReasons,
+    approvers: s.approvers,
+    policyHash: policy?.hash ?? '',
+    ...(s.decided ? { decidedBy: `${s.decided.by.via}:${s.decided.by.id}` } : {}),
+    ...(s.awaitingDecision && s.approvalKind ? { approvalReason: s.approvalKind } : {}),
+  }));
+  setHandler(recordObservation, (o) => void s.observations.push(o));
+  setHandler(
+    decideRemediation,
+    (req) => {
+      const by: Decider = { id: req.by.id, name: req.by.name, via: req.by.via, ...(req.by.bulk ? { bulk: req.by.bulk } : {}) };
+      s.decided = { decision: req.decision, by, decidedAt: now(), ...(req.reason ? { reason: req.reason } : {}) };
+      s.awaitingDecision = false;
+      return { decision: s.decided.decision, by, decidedAt: s.decided.decidedAt };
+    },
+    {
+      validator: (req) => {
+        if (s.decided) throw new Error(`already ${s.decided.decision === 'approve' ? 'approved' : 'rejected'} by ${s.decided.by.name} at ${s.decided.decidedAt}`);
+        if (!s.awaitingDecision) throw new Error(`this remediation is not waiting for approval (status ${s.status})`);
+        if (req.decision !== 'approve' && req.decision !== 'reject') throw new Error('decision must be approve or reject');
+        if (!req.by?.id || !req.by.name) throw new Error('the decider must have an id and a name');
+        if (req.by.via === 'slack' && !s.approvers.includes(req.by.id)) throw new Error(`${req.by.name} is not an approver for ${finding.control}`);
+        if (req.by.via !== 'slack' && req.by.via !== 'cli') throw new Error('decisions come from Slack or the CLI');
+      },
+      description: 'Approve or reject the proposed fix (approvers in Slack, operators at the CLI).',
+    },
+  );
+
+  const record = (outcome: Outcome, reason?: string): RemediationRecord => ({
+    findingId: finding.id,
+    workflowId: info.workflowId,
+    runId: info.runId,
+    control: finding.control,
+    resource: finding.resource,
+    account: finding.account,
+    region: finding.region,
+    severity: finding.severity,
+    source: finding.source,
+    policyHash: policy?.hash ?? '',
+    mode: policy?.control?.mode ?? 'off',
+    outcome,
+    ...(reason ? { reason } : {}),
+    ...(s.triage ? { tags: s.triage.tags, before: s.before } : {}),
+    ...(s.after !== undefined ? { after: s.after } : {}),
+    ...(s.change ? { change: s.change } : {}),
+    ...(s.decider ? { decidedBy: s.decider } : {}),
+    ...(s.approval ? { approval: s.approval } : {}),
+    ...(s.guardrail ? { guardrail: s.guardrail } : {}),
+    ...(s.rejectionHeld ? { rejectionHeld: s.rejectionHeld } : {}),
+    ...(s.undoWindow ? { undoWindow: s.undoWindow } : {}),
+    ...(s.securityHub ? { securityHub: s.securityHub } : {}),
+    // A copy: a redelivery signalled while the record is signed must not change what was signed.
+    observations: [...s.observations],
+    ...(s.notes.length ? { notes: [...s.notes] } : {}),
+    ...(s.times.verified ? { timeToRemediateMs: Date.parse(s.times.verified) - Date.parse(s.times.detected) } : {}),
+    timestamps: { ...s.times, closed: now() },
+  });
+
+  /** Slack and Security Hub are best effort: a failure is noted in the evidence, never fatal. */
+  const bestEffort = async <T>(what: string, p: Promise<T>): Promise<T | undefined> => {
+    try {
+      return await p;
+    } catch (err) {
+      s.notes.push(`${what}: ${failureReason(err)}`);
+      return undefined;
+    }
+  };
+
+  /**
+   * Closes the run: one search-attribute upsert (status, who decided, the automatic fix's time),
+   * the resource's memory for the next run, the signed record.
+   */
+  const close = async (outcome: Outcome, reason?: string): Promise<RemediationRecord> => {
+    s.status = STATUS_FOR[outcome];
+    const decidedBy = s.decider ? (s.decider.via === 'policy' || s.decider.via === 'timeout' ? s.decider.via : `${s.decider.via}:${s.decider.id}`) : undefined;
+    upsertSearchAttributes([
+      { key: SearchAttr.Status, value: s.status },
+      ...(decidedBy ? [{ key: SearchAttr.DecidedBy, value: decidedBy }] : []),
+      ...(s.autoFixedAt !== undefined ? [{ key: SearchAttr.AutoFixedAt, value: new Date(s.autoFixedAt) }] : []),
+    ]);
+    const g = policy?.control?.guardrails;
+    const memory: ResourceMemory = {
+      fixes: g ? recentFixes(s.memory.fixes, g, Date.now()) : [],
+      ...(s.memory.rejection && Date.parse(s.memory.rejection.until) > Date.now() ? { rejection: s.memory.rejection } : {}),
+    };
+    if (memory.fixes.length > 0 || memory.rejection) upsertMemo({ [RESOURCE_MEMO]: memory });
+    const rec = record(outcome, reason);
+    metrics.closed.add(1, { ...tags, outcome });
+    if (rec.timeToRemediateMs !== undefined) metrics.ttr.record(Math.max(0, rec.timeToRemediateMs), tags);
+    const signature = await guard.signEvidence.executeWithOptions({ ...GUARD, summary: 'Sign the evidence record' }, [rec]).then(
+      (sig) => sig,
+      (err: unknown) => {
+        s.notes.push(`signing the evidence: ${failureReason(err)}`);
+        return undefined;
+      },
+    );
+    return signature ? { ...rec, signature, ...(s.notes.length ? { notes: [...s.notes] } : {}) } : { ...rec, ...(s.notes.length ? { notes: [...s.notes] } : {}) };
+  };
+  const finish = async (outcome: Outcome, reason?: string): Promise<RemediationRecord> => {
+    const shStatus = outcome === 'remediated' || outcome === 'already-compliant' || outcome === 'resolved' ? 'RESOLVED' : outcome === 'exempt' ? 'SUPPRESSED' : undefined;
+    if (shStatus) await writeBackToSecurityHub(shStatus, `rectify: ${outcome}${reason ? ` (${reason})` : s.change?.summary ? `: ${s.change.summary}` : ''}`);
+    return close(outcome, reason);
+  };
+  const fail = async (err: unknown): Promise<never> => {
+    const reason = failureReason(err);
+    log.warn('remediation failed', { reason });
+    const rec = await close('failed', reason);
+    throw ApplicationFailure.create({ type: 'RemediationFailed', message: reason, nonRetryable: true, details: [rec] });
+  };
+
+  // Fail closed: without a policy nothing is decided and nothing changes.
+  if (!policy?.control || !policy.hash) return fail(new Error('no policy in the workflow input; nothing was changed'));
+  metrics.received.add(1, { control: finding.control, source: finding.source });
+  const cp = policy.control;
+  const settings = cp.settings;
+
+  const scope = checkScope(policy, finding);
+  if (!scope.inScope) return finish('out-of-scope', scope.reason);
+
+  try {
+    s.triage = await reads.triageFinding.executeWithOptions({ ...READ, summary: `Read ${finding.resource.id} (${finding.control})` }, [finding, settings]);
+  } catch (err) {
+    return fail(err);
+  }
+  const triage = s.triage;
+  s.times.triaged = triage.readAt;
+  s.before = triage.before;
+  s.planned = triage.plannedChange;
+  if (triage.compliant || s.planned === null) {
+    s.after = s.before;
+    return finish('already-compliant');
+  }
+  const planned = s.planned;
+
+  const decision = decide(policy, triage.tags, Date.now());
+  if (decision.action === 'leave') return finish(decision.outcome, decision.reason);
+
+  // A fix a person rejected is not proposed again while the resource is exactly as it was then.
+  const held = s.memory.rejection;
+  if (held && (decision.action === 'approve' || decision.action === 'auto') && triage.stateDigest && rejectionHolds(held, triage.stateDigest, Date.now())) {
+    s.rejectionHeld = held;
+    s.decider = held.by;
+    s.change = { ...planned, applied: false, note: 'not proposed again: the same change was rejected and the resource has not changed since' };
+    return finish('rejected', `rejected by ${held.by.name} at ${held.at} (run ${held.runId}); the resource is unchanged, so the rejection holds until ${held.until}`);
+  }
+
+  /** The guardrails for an automatic fix: flapping (this resource's own fixes), then the control's hourly budget (visibility). */
+  const guardrails = async (): Promise<GuardrailVerdict> => {
+    const g = cp.guardrails;
+    const flap = flapVerdict(s.memory.fixes, g, Date.now(), finding.resource.id);
+    if (!flap.allowed) return flap;
+    if (g.maxAutoFixesPerHour <= 0) return budgetVerdict(0, g, finding.control);
+    const since = new Date(Date.now() - HOUR_MS).toISOString();
+    const count = await guard.countAutoFixes.executeWithOptions({ ...GUARD, summary: `Count automatic fixes of ${finding.control} in the last hour` }, [finding.control, since]);
+    return budgetVerdict(count, g, finding.control);
+  };
+
+  if (decision.action === 'dry-run') {
+    s.guardrail = await guardrails();
+    s.change = { ...planned, applied: false, note: 'dry run: not applied' };
+    const wouldWait = s.guardrail.allowed ? '' : `; a real run would wait for approval: ${s.guardrail.reason}`;
+    return finish('dry-run', `${decision.reason}${wouldWait}`);
+  }
+
+  const owner = triage.tags['owner'] ?? triage.tags['Owner'] ?? triage.tags['team'];
+  let deadline: string | undefined;
+  const view = (reasons: readonly string[]): ApprovalView => ({
+    workflowId: info.workflowId,
+    runId: info.runId,
+    title: finding.title,
+    control: finding.control,
+    resourceId: finding.resource.id,
+    account: finding.account,
+    region: finding.region,
+    severity: finding.severity,
+    ...(owner ? { owner } : {}),
+    currentState: triage.stateSummary,
+    proposedChange: planned.summary,
+    reasons,
+    approvers: s.approvers,
+    timeoutAction: cp.escalation.timeoutAction,
+    ...(deadline ? { deadline } : {}),
+  });
+
+  // A control with no automatic fix can only chase a person, whatever the mode says.
+  if (decision.action === 'notify' || !triage.fixable) return notifyUntilCompliant();
+
+  s.decider = { id: 'policy', name: 'policy (automatic)', via: 'policy' };
+  let ask: { kind: ApprovalReason; reasons: string[] } | undefined;
+  if (decision.action === 'approve') {
+    ask = { kind: cp.mode === 'approve' ? ApprovalReason.Policy : ApprovalReason.Tagged, reasons: decision.reasons };
+  } else {
+    s.guardrail = await guardrails();
+    if (!s.guardrail.allowed) ask = { kind: s.guardrail.kind === 'flapping' ? ApprovalReason.Flapping : ApprovalReason.Budget, reasons: [s.guardrail.reason] };
+  }
+  const automatic = ask === undefined;
+
+  if (ask) {
+    const outcome = await awaitApproval(ask.kind, ask.reasons);
+    if (outcome) return outcome;
+    s.decider = s.decided ? s.decided.by : { id: 'timeout', name: 'escalation timeout (apply)', via: 'timeout' };
+    metrics.approvalsDecided.add(1, tags);
+  }
+
+  s.status = RemediationStatus.Remediating;
+  try {
+    const fix = await fixes.applyFix.executeWithOptions({ ...WRITE, summary: planned.summary }, [finding, settings]);
+    s.times.fixed = fix.at;
+    if (automatic) s.autoFixedAt = Date.parse(fix.at);
+    s.memory = { ...s.memory, fixes: recentFixes(s.memory.fixes, cp.guardrails, Date.now(), Date.parse(fix.at)) };
+    if (fix.applied && fix.change) {
+      s.before = fix.before;
+      s.change = { ...fix.change, applied: true };
+    } else {
+      // Compliant by the time the fix ran: nothing applied now; verify what triage planned.
+      const note =
+        fix.attempt > 1
+          ? `already compliant on re-read at attempt ${fix.attempt}: applied by an earlier attempt whose result was lost, or by someone else`
+          : 'already compliant on re-read: fixed by someone else after triage';
+      s.change = { ...planned, applied: false, note };
+    }
+  } catch (err) {
+    await reportInThread('failed', failureReason(err));
+    return fail(err);
+  }
+
+  s.status = RemediationStatus.Verifying;
+  const change = s.change;
+  const verifyBy = Date.now() + input.verifyDeadlineMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const v = await verifier.verifyFix.executeWithOptions({ ...VERIFY_ONCE, summary: `Verify: ${change.summary}` }, [finding, s.before, change, settings]);
+      s.after = v.after;
+      s.times.verified = v.at;
+      break;
+    } catch (err) {
+      const backoff = Math.min(1000 * 2 ** (attempt - 1), VERIFY_BACKOFF_MAX_MS);
+      if (!retryable(err) || Date.now() + backoff > verifyBy) {
+        await reportInThread('failed', failureReason(err));
+        return fail(err);
+      }
+      if (attempt === 1) log.warn('fix not visible yet; re-reading until the verify deadline', { reason: failureReason(err) });
+      await sleep(backoff);
+    }
+  }
+  await reportInThread('remediated');
+  if (cp.undo.windowMs > 0) {
+    // The undo window runs as its own workflow, so this remediation completes now with its evidence.
+    if (s.approvers.length === 0) {
+      s.approvers = (await bestEffort('resolving approvers', outside.resolveApprovers({ users: [...cp.approvers.users], groups: [...cp.approvers.groups] }))) ?? [...cp.approvers.users];
+    }
+    const until = new Date(Date.now() + cp.undo.windowMs).toISOString();
+    const id = await bestEffort(
+      'opening the undo window',
+      guard.openUndoWindow({ finding, remediation: { workflowId: info.workflowId, runId: info.runId }, policy, before: s.before, change, approvers: s.approvers, thread: s.messageRef }),
+    );
+    if (id) s.undoWindow = { workflowId: id, until };
+  }
+  return finish('remediated');
+
+  // --- the waits -------------------------------------------------------------------------
+
+  /**
+   * Asks a person: posts the request (or, for fixes held by the budget, makes sure the hour's
+   * digest runs), then waits on the ladder (remind, escalate, timeout). Returns the closing record
+   * when the answer is "no change", or undefined to go on and fix.
+   */
+  async function awaitApproval(kind: ApprovalReason, why: string[]): Promise<RemediationRecord | undefined> {
+    s.approvalReasons = why;
+    s.approvalKind = kind;
+    const requestedAt = now();
+    deadline = new Date(Date.now() + cp.escalation.timeoutAfterMs).toISOString();
+    s.approval = { kind, reasons: why, requestedAt };
+    s.status = RemediationStatus.AwaitingApproval;
+    upsertSearchAttributes([
+      { key: SearchAttr.Status, value: s.status },
+      { key: SearchAttr.ApprovalReason, value: kind },
+    ]);
+    // Decisions are accepted from the moment the status says so (the CLI needs no Slack message).
+    s.awaitingDecision = true;
+    metrics.approvalsRequested.add(1, tags);
+    const esc = cp.escalation;
+    const digest = kind === ApprovalReason.Budget;
+    s.approvers =
+      (await bestEffort(
+        'resolving approvers',
+        outside.resolveApprovers({ users: [...cp.approvers.users, ...esc.escalateTo.users], groups: [...cp.approvers.groups, ...esc.escalateTo.groups] }),
+      )) ?? [...cp.approvers.users, ...esc.escalateTo.users];
+    if (digest) {
+      // Held by the budget: one digest per control and hour asks for all of them; this run posts nothing itself.
+      await bestEffort(
+        'joining the digest of held fixes',
+        guard.ensureDigest.executeWithOptions({ ...GUARD, summary: 'Join the hourly digest of held fixes' }, [
+          { control: finding.control, hour: hourOf(Date.now()), taskQueue: info.taskQueue, ...(cp.channel ? { channel: cp.channel } : {}), policyHash: policy.hash, timeoutAfterMs: esc.timeoutAfterMs, timeoutAction: esc.timeoutAction },
+        ]),
+      );
+    } else if (!s.decided) {
+      s.messageRef = (await bestEffort('posting the approval request to Slack', outside.postApprovalRequest(cp.channel, view(why)))) ?? null;
+    }
+    await writeBackToSecurityHub('NOTIFIED', `rectify: waiting for approval (${why.join('; ')})`);
+
+    let elapsed = 0;
+    let timedOut = false;
+    for (const step of ladderSteps(esc)) {
+      const wait = step.atMs - elapsed;
+      elapsed = step.atMs;
+      if (wait > 0 && (await condition(() => s.decided !== undefined, wait, { summary: `Wait for a decision, then ${step.step}` }))) break;
+      if (s.decided) break;
+      const label = formatDuration(step.atMs);
+      if (step.step === 'timeout') timedOut = true;
+      else if (digest) continue; // the digest reminds for every held fix at once
+      else if (step.step === 'remind') {
+        s.approval = { ...s.approval!, reminded: now() };
+        await bestEffort('posting the reminder', outside.postSlackText({ thread: s.messageRef }, reminderText(view(why), label)));
+      } else {
+        s.approval = { ...s.approval!, escalated: now() };
+        s.status = RemediationStatus.Escalated;
+        upsertSearchAttributes([{ key: SearchAttr.Status, value: s.status }]);
+        const text = escalationText(view(why), { users: [...esc.escalateTo.users], groups: [...esc.escalateTo.groups] }, label);
+        await bestEffort('posting the escalation', outside.postSlackText({ thread: s.messageRef, ...(esc.escalateTo.channel ? { channel: esc.escalateTo.channel } : {}) }, text));
+      }
+    }
+    s.awaitingDecision = false;
+    const at = s.decided?.decidedAt ?? now();
+    const shown = s.decided
+      ? { decision: s.decided.decision, by: { id: s.decided.by.id, name: s.decided.by.name }, at, ...(s.decided.reason ? { reason: s.decided.reason } : {}) }
+      : { decision: esc.timeoutAction === 'apply' ? ('timeout-apply' as const) : ('timeout-reject' as const), at };
+    if (s.messageRef) await bestEffort('updating the approval message', outside.updateApprovalMessage(s.messageRef, view(why), shown));
+
+    const rejectedBy = (by: Decider, at: string): RemediationRecord | undefined => {
+      const holdMs = cp.guardrails.rejectionHoldMs ?? 0;
+      if (holdMs > 0 && triage.stateDigest) {
+        s.memory = { ...s.memory, rejection: { by, at, until: new Date(Date.parse(at) + holdMs).toISOString(), stateDigest: triage.stateDigest, workflowId: info.workflowId, runId: info.runId } };
+      }
+      s.decider = by;
+      metrics.approvalsDecided.add(1, tags);
+      return undefined;
+    };
+    if (s.decided) {
+      const d = s.decided;
+      s.approval = { ...s.approval!, decision: d.decision, by: d.by, decidedAt: d.decidedAt, ...(d.reason ? { reason: d.reason } : {}) };
+      if (d.decision === 'reject') {
+        rejectedBy(d.by, d.decidedAt);
+        await reportInThread('rejected', d.reason);
+        return finish('rejected', `rejected by ${d.by.name}${d.reason ? `: ${d.reason}` : ''}`);
+      }
+      s.times.approved = d.decidedAt;
+      return undefined;
+    }
+    if (!timedOut) return undefined;
+    const timeoutBy: Decider = { id: 'timeout', name: `no decision within ${formatDuration(esc.timeoutAfterMs)}`, via: 'timeout' };
+    s.approval = { ...s.approval!, decision: esc.timeoutAction === 'apply' ? 'approve' : 'reject', by: timeoutBy, decidedAt: at };
+    if (esc.timeoutAction === 'reject') {
+      rejectedBy(timeoutBy, at);
+      await reportInThread('rejected', `${timeoutBy.name}; the timeout action is reject`);
+      return finish('rejected', `${timeoutBy.name}; the timeout action is reject, nothing changed`);
+    }
+    s.times.approved = at;
+    return undefined;
+  }
+
+  /** Notify mode: tell the owner, chase on the ladder, re-read the resource at every step; close once it is compliant. */
+  async function notifyUntilCompliant(): Promise<RemediationRecord> {
+    s.status = RemediationStatus.Notified;
+    upsertSearchAttributes([{ key: SearchAttr.Status, value: s.status }]);
+    const v = view([`policy mode is notify for ${finding.control}: nothing is changed automatically`]);
+    const text = `Action needed on ${finding.resource.id} (${finding.account}/${finding.region}): ${finding.title}\nCurrent state: ${v.currentState}\nTo fix: ${v.proposedChange}`;
+    await bestEffort('posting the notification', outside.postSlackText({ ...(cp.channel ? { channel: cp.channel } : {}) }, text));
+    await writeBackToSecurityHub('NOTIFIED', `rectify: owner notified; nothing changed automatically`);
+    s.change = { ...planned, applied: false, note: triage.fixable ? 'notify mode: not applied' : 'no automatic fix for this control: the owner must act' };
+    let elapsed = 0;
+    for (const step of ladderSteps(cp.escalation)) {
+      await sleep(step.atMs - elapsed);
+      elapsed = step.atMs;
+      let recheck: Triage;
+      try {
+        recheck = await reads.triageFinding.executeWithOptions({ ...READ, summary: `Re-read ${finding.resource.id}` }, [finding, settings]);
+      } catch (err) {
+        return fail(err);
+      }
+      if (recheck.compliant) {
+        s.after = recheck.before;
+        return finish('resolved', `compliant on re-check after ${formatDuration(step.atMs)}; nothing was changed by us`);
+      }
+      const label = formatDuration(step.atMs);
+      if (step.step === 'remind') {
+        await bestEffort('posting the reminder', outside.postSlackText({ ...(cp.channel ? { channel: cp.channel } : {}) }, reminderText(v, label)));
+      } else if (step.step === 'escalate') {
+        s.status = RemediationStatus.Escalated;
+        upsertSearchAttributes([{ key: SearchAttr.Status, value: s.status }]);
+        const esc = cp.escalation;
+        await bestEffort(
+          'posting the escalation',
+          outside.postSlackText({ ...(esc.escalateTo.channel ? { channel: esc.escalateTo.channel } : cp.channel ? { channel: cp.channel } : {}) }, escalationText(v, { users: [...esc.escalateTo.users], groups: [...esc.escalateTo.groups] }, label)),
+        );
+      } else {
+        s.after = recheck.before;
+        return finish('unresolved', `still not compliant after ${label}`);
+      }
+    }
+    return finish('unresolved', 'the escalation ladder ran out');
+  }
+
+  /** Tells Security Hub what became of a finding it reported. Best effort, recorded in the evidence. */
+  async function writeBackToSecurityHub(status: 'RESOLVED' | 'NOTIFIED' | 'SUPPRESSED', note: string): Promise<void> {
+    const productArn = finding.origin['productArn'];
+    const findingId = finding.origin['findingId'];
+    if (finding.source !== 'securityhub' || !productArn || !findingId) return;
+    const out = await bestEffort(
+      `Security Hub write-back (${status})`,
+      outside.updateSecurityHubFinding({ findingId, productArn, region: finding.region }, { status, note, updatedBy: 'rectify' }),
+    );
+    s.securityHub = { status, updated: out?.updated ?? false, ...(out?.reason ? { reason: out.reason } : {}) };
+  }
+
+  async function reportInThread(outcome: string, reason?: string): Promise<void> {
+    if (!s.messageRef) return;
+    const text = resultText({ outcome, summary: s.change?.summary ?? s.planned?.summary ?? '', ...(reason ? { reason } : {}) });
+    await bestEffort('posting the result in the thread', outside.postSlackText({ thread: s.messageRef }, text));
+  }
+}
