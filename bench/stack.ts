@@ -35,6 +35,8 @@ export interface BenchStack {
   killAndRestartWorker(): Promise<void>;
   /** Kills the dev server with SIGKILL and starts it again on the same port and database. */
   killAndRestartTemporal(): Promise<void>;
+  /** CPU seconds each process of the stack has used so far (Temporal server, moto, worker, trigger server, this process). */
+  cpu(): Promise<Record<string, number>>;
   /** Lines the worker and the trigger server wrote since the last call. */
   takeLogs(): Promise<{ worker: string[]; trigger: string[] }>;
   stop(): Promise<void>;
@@ -115,6 +117,17 @@ export async function startBenchStack(dir: string): Promise<BenchStack> {
       stack.temporal.process.child.kill('SIGKILL');
       await stack.temporal.stop();
       stack.temporal = await startTemporal();
+    },
+    async cpu() {
+      const of = async (p: { child: { pid?: number } }) => (p.child.pid ? cpuSeconds(p.child.pid).catch(() => 0) : 0);
+      const self = process.cpuUsage();
+      return {
+        temporal: await of(stack.temporal.process),
+        moto: await of(moto.process),
+        worker: await of(stack.worker),
+        trigger: await of(stack.trigger),
+        bench: (self.user + self.system) / 1e6,
+      };
     },
     async takeLogs() {
       const read = async (k: 'worker' | 'trigger') => {

@@ -20,7 +20,7 @@ import { ensureMoto, startMoto } from '../src/stack/moto.js';
 import { freePort } from '../src/stack/process.js';
 import { REPO_ROOT } from '../src/stack/paths.js';
 import { ensureTemporalCli, startDevServer } from '../src/stack/temporal.js';
-import { decideByQuery, sendDecision, sendUndo } from '../src/triggers/decisions.js';
+import { decideByQuery, requestUndo, sendDecision } from '../src/triggers/decisions.js';
 import { digestWorkflowId } from '../src/activities/guardrails.js';
 import { hourOf } from '../src/policy/decide.js';
 import { refreshDigest } from '../src/workflows/approval-digest.js';
@@ -47,6 +47,8 @@ ${modes}
 `,
     'recording',
   );
+
+const undoPolicy = parsePolicy(`version: 1\ndefaults:\n  undo: { window: 1h, exemptFor: 1d }\n`, 'recording');
 
 const [temporalBin, motoBin] = await Promise.all([ensureTemporalCli(say), ensureMoto(say)]);
 const [temporal, moto] = await Promise.all([startDevServer({ binary: temporalBin, port: await freePort() }), startMoto({ binary: motoBin, port: await freePort() })]);
@@ -180,16 +182,15 @@ const scenarios: { name: string; modes?: string; undo?: boolean; run: (submit: S
   {
     name: 'undo',
     undo: true,
-    run: async (submit) => {
+    run: async (submit, taskQueue) => {
+      // Fixed; then an operator takes it back: the undo runs as a workflow of its own.
       const h = await submit(finding(ControlId.S3BlockPublicAccess, await bucket('rec-undo')));
-      await h.result();
-      const win = client.workflow.getHandle(`undo/${h.workflowId}`);
-      await waitFor(win, 'UndoAvailable');
-      await sendUndo(client, { workflowId: win.workflowId }, { by: { id: 'recorder', name: 'recorder', via: 'cli' }, reason: 'recorded' });
-      await win.result();
+      const rec = await h.result();
+      const out = await requestUndo(client, { remediation: { workflowId: h.workflowId }, by: { id: 'recorder', name: 'recorder', via: 'cli' }, reason: 'recorded', policy: undoPolicy, taskQueue });
+      if (!out.ok) throw new Error(`undo not accepted: ${out.message}`);
       return [
         ['undo', h],
-        ['undo-window', win],
+        ['revert', client.workflow.getHandle(rec.undoWindow.workflowId)],
       ];
     },
   },
@@ -205,7 +206,7 @@ await mkdir(HISTORIES_DIR, { recursive: true });
 for (const f of await readdir(HISTORIES_DIR)) if (f.endsWith('.json')) await rm(join(HISTORIES_DIR, f));
 try {
   for (const s of scenarios) {
-    const p = s.undo ? parsePolicy(`version: 1\ndefaults:\n  undo: { window: 1h, exemptFor: 1d }\n`, 'recording') : policy(s.modes ?? '');
+    const p = s.undo ? undoPolicy : policy(s.modes ?? '');
     const taskQueue = `record-${s.name}`;
     const worker = await createWorker({ connection: native, client, namespace: 'default', taskQueue, aws, policy: p });
     const submitter = createSubmitter(client, { taskQueue, verifyDeadlineMs: 5000, policy: p });

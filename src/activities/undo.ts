@@ -1,12 +1,26 @@
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { UndoWindowInput, undoWindow } from '../workflows/undo-window.js';
 import { SearchAttr } from '../workflows/search-attributes.js';
+import type { RemediationRecord } from '../workflows/messages.js';
 
 /** Workflow id of the undo window of a remediation; one per resource at a time. */
 export const undoWorkflowId = (remediationWorkflowId: string) => `undo/${remediationWorkflowId}`;
 
 export function createUndoActivities(d: { client: Client; taskQueue: string }) {
   return {
+    /**
+     * The evidence record of a completed remediation run, and which run of its workflow id is the
+     * latest (a newer fix replaces an older one's undo). No record when the run has not completed.
+     */
+    async loadRemediation(remediation: { workflowId: string; runId: string }): Promise<{ record?: RemediationRecord; latestRunId?: string }> {
+      const handle = d.client.workflow.getHandle(remediation.workflowId, remediation.runId);
+      const found = <T>(p: Promise<T>) => p.catch((err: unknown) => (err instanceof WorkflowNotFoundError ? undefined : Promise.reject(err)));
+      const [run, latest] = await Promise.all([found(handle.describe()), found(d.client.workflow.getHandle(remediation.workflowId).describe())]);
+      if (!run || !latest) return {};
+      if (run.status.name !== 'COMPLETED') return { latestRunId: latest.runId };
+      return { record: (await handle.result()) as RemediationRecord, latestRunId: latest.runId };
+    },
+
     /**
      * Opens the undo window of a verified fix as its own workflow, replacing the window of an
      * older fix of the same resource (undoing that one would restore an even older state).

@@ -68,17 +68,28 @@ export async function resolveRemediation(client: Client, id: string): Promise<st
 }
 
 /**
- * The open undo window a person means: `undo/...` as is, a remediation workflow id (`finding/...`),
- * or a finding id. Throws when none is open.
+ * The fix a person means to undo: `undo/<remediation>` or `finding/...` as is, else the latest
+ * remediation of the finding id. `legacyWindow` is set when that remediation still has a
+ * first-version undo window running (it takes the request as an Update).
  */
-export async function resolveUndoWindow(client: Client, id: string): Promise<string> {
-  if (id.startsWith('undo/')) return id;
-  if (id.startsWith('finding/')) return undoWorkflowId(id);
-  const matches: string[] = [];
-  for await (const wf of client.workflow.list({ query: `ExecutionStatus = "Running" AND WorkflowType = "undoWindow" AND FindingId = ${quote(id)}` })) matches.push(wf.workflowId);
-  if (matches.length === 1) return matches[0]!;
-  if (matches.length === 0) throw new Error(`no open undo window for finding "${id}" (closed, or never opened)`);
-  throw new Error(`finding "${id}" matches several undo windows; give one:\n${matches.map((m) => `  ${m}`).join('\n')}`);
+export async function resolveUndoTarget(client: Client, id: string): Promise<{ remediation: string; runId?: string; legacyWindow?: string }> {
+  let remediation = id.startsWith('undo/') ? id.slice('undo/'.length) : id;
+  // `undo/finding/<account>/<region>/<control>/<resource>/<run id>`: the undo of one run.
+  const parts = remediation.split('/');
+  if (parts[0] === 'finding' && parts.length === 6) return { remediation: parts.slice(0, 5).join('/'), runId: parts[5]! };
+  if (!remediation.startsWith('finding/')) {
+    const matches = new Set<string>();
+    for await (const wf of client.workflow.list({ query: `WorkflowType = "remediateFinding" AND FindingId = ${quote(id)}` })) matches.add(wf.workflowId);
+    if (matches.size === 0) throw new Error(`no remediation for finding "${id}" (give the workflow id, finding/...)`);
+    if (matches.size > 1) throw new Error(`finding "${id}" matches several remediations; give one workflow id:\n${[...matches].map((m) => `  ${m}`).join('\n')}`);
+    remediation = [...matches][0]!;
+  }
+  const window = undoWorkflowId(remediation);
+  const running = await client.workflow
+    .getHandle(window)
+    .describe()
+    .then((d) => d.status.name === 'RUNNING' && d.type === 'undoWindow', () => false);
+  return { remediation, ...(running ? { legacyWindow: window } : {}) };
 }
 
 /** Approves or rejects from the CLI, recorded as `cli:<operator>`. */

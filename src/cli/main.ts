@@ -9,8 +9,8 @@ import { DEFAULT_POLICY_PATH, loadPolicyFile, policyWarnings } from '../policy/l
 import { formatDuration } from '../policy/decide.js';
 import { REPO_ROOT } from '../stack/paths.js';
 import { portOrFree } from '../stack/process.js';
-import { decideFromCli, formatPending, listPending, resolveUndoWindow } from './approvals.js';
-import { decideByQuery, sendUndo } from '../triggers/decisions.js';
+import { decideFromCli, formatPending, listPending, resolveUndoTarget } from './approvals.js';
+import { decideByQuery, requestUndo, sendUndo } from '../triggers/decisions.js';
 import { applyScanSchedule, scanScheduleCommand, SCAN_SCHEDULE_ID } from '../triggers/schedule.js';
 import { APPROVAL_REASONS, pendingQuery, type PendingFilter } from '../workflows/queries.js';
 
@@ -32,7 +32,8 @@ commands:
   reject --all  [...the same]   decide every waiting remediation the filters match, each recorded
                                 as cli:NAME's decision; shows the count and asks first (--yes: don't)
   undo <id> [--as NAME] [--reason TEXT]
-                                take a verified fix back while its undo window is open
+                                take a verified fix back while its undo window is open; <id> is
+                                the remediation's workflow id (finding/...) or the finding id
   schedule apply                create or update the scan schedule (SCAN_INTERVAL, SCAN_REGIONS)
   schedule show | pause | unpause | delete
   scan now                      run a scan right away (through the schedule)
@@ -215,15 +216,20 @@ async function undoCommand(args: readonly string[]): Promise<number> {
     return 2;
   }
   const operator = values.as ?? userInfo().username;
+  const config = loadConfig();
+  const policy = await loadPolicyFile(config.policyFile ?? DEFAULT_POLICY_PATH);
+  const by = { id: operator, name: operator, via: 'cli' as const };
   const out = await withClient(async (client) => {
-    const workflowId = await resolveUndoWindow(client, id);
-    return sendUndo(client, { workflowId }, { by: { id: operator, name: operator, via: 'cli' }, ...(values.reason ? { reason: values.reason } : {}) });
+    const target = await resolveUndoTarget(client, id);
+    // A first-version undo window waits for its request; any other fix is undone by a workflow of its own.
+    if (target.legacyWindow) return sendUndo(client, { workflowId: target.legacyWindow }, { by, ...(values.reason ? { reason: values.reason } : {}) });
+    return requestUndo(client, { remediation: { workflowId: target.remediation, ...(target.runId ? { runId: target.runId } : {}) }, by, ...(values.reason ? { reason: values.reason } : {}), policy, taskQueue: config.temporal.taskQueue });
   });
   if (!out.ok) {
     process.stderr.write(`${out.message}\n`);
     return 1;
   }
-  say(`Undo requested by cli:${operator} at ${out.ack.requestedAt}: ${id} (the workflow restores the previous state and marks the resource exempt)`);
+  say(`Undone by cli:${operator} (asked at ${out.ack.requestedAt}): ${id}: the previous state is restored and the resource is tagged exempt`);
   return 0;
 }
 

@@ -78,7 +78,8 @@ export interface EvidenceClient {
 }
 
 export const REMEDIATION_WORKFLOW = 'remediateFinding';
-export const UNDO_WORKFLOW = 'undoWindow';
+/** Undo windows of the first version (they wait for a request) and undos started on request. */
+export const UNDO_WORKFLOWS: readonly string[] = ['undoWindow', 'revertFix'];
 
 /** A value inside a double-quoted visibility query literal. */
 export function quoteQueryValue(v: string): string {
@@ -104,7 +105,7 @@ function checkPeriod(q: ExportQuery): void {
 export function closedQuery(q: ExportQuery): string {
   checkPeriod(q);
   return [
-    `(WorkflowType = ${quoteQueryValue(REMEDIATION_WORKFLOW)} OR WorkflowType = ${quoteQueryValue(UNDO_WORKFLOW)})`,
+    `(${[REMEDIATION_WORKFLOW, ...UNDO_WORKFLOWS].map((t) => `WorkflowType = ${quoteQueryValue(t)}`).join(' OR ')})`,
     'ExecutionStatus != "Running"',
     `CloseTime >= ${quoteQueryValue(q.from.toISOString())}`,
     `CloseTime < ${quoteQueryValue(q.to.toISOString())}`,
@@ -136,11 +137,12 @@ export function verifyExported(
   if (record === null || record === undefined) return { verified: false, problem: 'no evidence record' };
   const v = verifyRecord(record, trustedKeyIds ? { trustedKeyIds } : {});
   if (!v.ok) return { verified: false, problem: v.reason === 'no signature' ? 'the record is not signed' : v.reason };
-  const r = record as { workflowId?: unknown; runId?: unknown; remediation?: { workflowId?: unknown } };
+  const r = record as { workflowId?: unknown; runId?: unknown; remediation?: { workflowId?: unknown; runId?: unknown } };
   if (kind === 'remediation' && (r.workflowId !== ids.workflowId || r.runId !== ids.runId)) {
     return { verified: false, problem: `the signed record belongs to another execution (${String(r.workflowId)} run ${String(r.runId)})` };
   }
-  if (kind === 'undo' && `undo/${String(r.remediation?.workflowId)}` !== ids.workflowId) {
+  const undoOf = `undo/${String(r.remediation?.workflowId)}`;
+  if (kind === 'undo' && undoOf !== ids.workflowId && `${undoOf}/${String(r.remediation?.runId)}` !== ids.workflowId) {
     return { verified: false, problem: `the signed undo record belongs to another remediation (${String(r.remediation?.workflowId)})` };
   }
   return { verified: true, keyId: v.keyId };
@@ -162,7 +164,7 @@ async function fetchRecord(client: EvidenceClient, wf: WorkflowExecutionInfo): P
   } catch (err) {
     if (err instanceof WorkflowFailedError) {
       const cause = err.cause;
-      if (cause instanceof ApplicationFailure && cause.type === 'RemediationFailed' && cause.details?.[0] && typeof cause.details[0] === 'object') {
+      if (cause instanceof ApplicationFailure && (cause.type === 'RemediationFailed' || cause.type === 'UndoRefused') && cause.details?.[0] && typeof cause.details[0] === 'object') {
         return { record: cause.details[0] };
       }
       const why = cause instanceof ApplicationFailure ? `${cause.type ?? 'Error'}: ${cause.message}` : (cause?.message ?? err.message);
@@ -189,8 +191,8 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
 const sa = (wf: WorkflowExecutionInfo, key: KeywordAttr) => wf.typedSearchAttributes.get(key) ?? '';
 
 /**
- * The evidence of a period from Temporal visibility: every closed `remediateFinding` and
- * `undoWindow` execution with CloseTime in [from, to) (and the filters), each with its signed
+ * The evidence of a period from Temporal visibility: every closed `remediateFinding`, `undoWindow`
+ * and `revertFix` execution with CloseTime in [from, to) (and the filters), each with its signed
  * record and the outcome of checking its signature; and the remediations still running.
  * A run with no record (terminated, timed out) or a record that does not verify is kept, with
  * `verified: false` and the reason, and listed in `problems`: nothing is dropped silently.
@@ -207,7 +209,7 @@ export async function exportEvidence(client: EvidenceClient, q: ExportQuery, o: 
   let done = 0;
   o.onProgress?.(0, closed.length);
   const records = await mapLimit(closed, o.concurrency ?? 8, async (wf): Promise<ExportedRecord> => {
-    const kind = wf.type === UNDO_WORKFLOW ? 'undo' : 'remediation';
+    const kind = UNDO_WORKFLOWS.includes(wf.type) ? 'undo' : 'remediation';
     const fetched = await fetchRecord(client, wf);
     const check = fetched.problem
       ? ({ verified: false, problem: fetched.problem } as const)

@@ -121,6 +121,8 @@ export async function startDevServer(o: DevServerOptions): Promise<DevServer> {
     '--namespace', o.namespace ?? 'default',
     '--log-level', 'warn',
     '--dynamic-config-value', 'frontend.enableServerVersionCheck=false',
+    // A fix activity scheduled by a workflow task goes straight back to the worker that completed it.
+    '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
     ...ALL_SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=${DEV_SERVER_TYPE[k.type]}`]),
     ...(o.uiPort !== undefined ? ['--ui-port', String(o.uiPort)] : ['--headless']),
     // On a file: write-ahead log, and fsync at checkpoints rather than at every commit. A crash of

@@ -1,4 +1,10 @@
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { isControlId } from '../findings/finding.js';
+import { snapshotFor } from '../policy/load.js';
+import type { Policy } from '../policy/types.js';
+import { revertWorkflowId, type RevertInput, type revertFix } from '../workflows/revert-fix.js';
+import { SearchAttr } from '../workflows/search-attributes.js';
 import type { UpdateDefinition } from '@temporalio/common';
 import { decideRemediation, undoRemediation, type DecisionAck, type DecisionRequest, type UndoAck, type UndoRequest } from '../workflows/messages.js';
 
@@ -86,4 +92,57 @@ export async function decideByQuery(
   );
   const reasons = [...refusals].map(([message, count]) => ({ message, count })).sort((a, b) => b.count - a.count);
   return { accepted, refused: done - accepted, reasons };
+}
+
+/**
+ * Asks for the undo of a verified fix: starts the `revertFix` workflow of that remediation run
+ * (by default the latest run of `remediation.workflowId`) and waits for it, which takes seconds.
+ * The workflow decides (window still open, an approver when from Slack, still the latest fix);
+ * a refusal comes back with its reason and changes nothing. An undo already done or under way is
+ * refused here. Throws only when Temporal cannot be reached.
+ */
+export async function requestUndo(
+  client: Client,
+  o: { remediation: Target; by: UndoRequest['by']; reason?: string; policy: Policy; taskQueue: string },
+): Promise<UpdateOutcome<UndoAck>> {
+  let run;
+  try {
+    run = await client.workflow.getHandle(o.remediation.workflowId, o.remediation.runId).describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return { ok: false, message: `Not accepted: no remediation ${o.remediation.workflowId}` };
+    throw err;
+  }
+  const control = run.typedSearchAttributes.get(SearchAttr.Control);
+  if (!control || !isControlId(control)) return { ok: false, message: `Not accepted: ${o.remediation.workflowId} is not a remediation of a known control` };
+  const remediation = { workflowId: run.workflowId, runId: run.runId };
+  const requestedAt = new Date().toISOString();
+  const input: RevertInput = { remediation, by: o.by, ...(o.reason ? { reason: o.reason } : {}), policy: snapshotFor(o.policy, control), requestedAt };
+  const copied = [SearchAttr.FindingId, SearchAttr.Control, SearchAttr.Resource, SearchAttr.Account, SearchAttr.Region, SearchAttr.Severity].flatMap((key) => {
+    const value = run.typedSearchAttributes.get(key);
+    return value ? [{ key, value }] : [];
+  });
+  let handle;
+  try {
+    handle = await client.workflow.start<typeof revertFix>('revertFix', {
+      workflowId: revertWorkflowId(remediation),
+      taskQueue: o.taskQueue,
+      args: [input],
+      workflowIdConflictPolicy: 'FAIL',
+      // An undo that succeeded is final; one refused or failed may be asked for again.
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+      staticSummary: `Undo the fix of ${run.workflowId}`,
+      typedSearchAttributes: [...copied, { key: SearchAttr.PolicyHash, value: o.policy.hash }],
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return { ok: false, message: 'Not accepted: this fix was already undone, or its undo is under way; nothing more was changed' };
+    throw err;
+  }
+  try {
+    const rec = await handle.result();
+    return { ok: true, ack: { by: rec.undo?.by ?? { ...o.by }, requestedAt } };
+  } catch (err) {
+    const cause = err instanceof WorkflowFailedError ? err.cause : undefined;
+    if (cause instanceof ApplicationFailure) return { ok: false, message: cause.message.startsWith('Not accepted') ? cause.message : `Not done: ${cause.message}` };
+    throw err;
+  }
 }

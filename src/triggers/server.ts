@@ -27,7 +27,7 @@ export async function startTriggerServer(config: Config, client: Client, logger:
   const app = createApp({
     submitter: createSubmitter(client, { taskQueue: config.temporal.taskQueue, verifyDeadlineMs: config.remediation.verifyDeadlineMs, policy }),
     ...(config.slack.signingSecret
-      ? { slack: { signingSecret: config.slack.signingSecret, onClick: createClickHandler(client, slackClient(config), logger, policy) } }
+      ? { slack: { signingSecret: config.slack.signingSecret, onClick: createClickHandler(client, slackClient(config), logger, { policy, taskQueue: config.temporal.taskQueue }) } }
       : {}),
     webhookToken: token,
     bodyLimitBytes: config.http.bodyLimitBytes,

@@ -7,7 +7,7 @@ import type { ApprovalClick } from '../slack/interaction.js';
 import { bulkDecisionText } from '../slack/blocks.js';
 import { refreshDigest } from '../workflows/approval-digest.js';
 import { heldFixesFilter, pendingQuery } from '../workflows/queries.js';
-import { decideByQuery, sendDecision, sendUndo } from './decisions.js';
+import { decideByQuery, requestUndo, sendDecision, sendUndo } from './decisions.js';
 
 /** `digest/<task queue>/<control>/<hour key>` (the task queue may itself contain slashes). */
 export function parseDigestId(id: string): { taskQueue: string; control: string; hour: { key: string; start: string; end: string } } | undefined {
@@ -22,13 +22,15 @@ export function parseDigestId(id: string): { taskQueue: string; control: string;
 
 /**
  * What happens to a verified click. Approve / Reject / Undo go to their workflow as a Temporal
- * Update (the workflow's validator decides whether this person may decide now). "Approve all
+ * Update (the workflow's validator decides whether this person may decide now); Undo starts the
+ * undo of that fix, which checks its window and the person. "Approve all
  * held" / "Reject all held" on a digest go to every held fix of that control and hour, each as
  * this person's decision, after checking that the person may approve fixes of the control.
  * Accepted decisions show as messages updated by the workflows; a refusal is answered to the
  * clicker alone (ephemeral) and changes nothing.
  */
-export function createClickHandler(client: Client, slack: WebClient | undefined, logger: Logger, policy?: Policy) {
+export function createClickHandler(client: Client, slack: WebClient | undefined, logger: Logger, o: { policy?: Policy; taskQueue?: string } = {}) {
+  const { policy } = o;
   const tell = async (click: ApprovalClick, text: string) => {
     if (!slack) return;
     await slack.chat.postEphemeral({ channel: click.channel, user: click.user.id, text }).catch((err: unknown) => {
@@ -74,9 +76,12 @@ export function createClickHandler(client: Client, slack: WebClient | undefined,
       // The same click delivered twice is one request.
       const updateId = `slack:${click.actionTs}:${click.user.id}`;
       const out =
-        click.decision === 'undo'
-          ? await sendUndo(client, target, { by }, updateId)
-          : await sendDecision(client, target, { decision: click.decision, by }, updateId);
+        click.decision !== 'undo'
+          ? await sendDecision(client, target, { decision: click.decision, by }, updateId)
+          : // An undo window of the first version is its own running workflow; otherwise the undo starts one.
+            click.workflowId.startsWith('undo/') || !policy || !o.taskQueue
+            ? await sendUndo(client, target, { by }, updateId)
+            : await requestUndo(client, { remediation: target, by, policy, taskQueue: o.taskQueue });
       if (out.ok) {
         logger.info('request accepted', { workflowId: click.workflowId, request: click.decision, by: click.user.id });
       } else {

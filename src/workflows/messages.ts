@@ -149,8 +149,10 @@ export interface RemediationRecord {
   readonly guardrail?: GuardrailVerdict;
   /** A person's (or the timeout's) earlier rejection of the same fix that still held, so nobody was asked again. */
   readonly rejectionHeld?: HeldRejection;
-  /** Where the verified fix can be taken back, and until when (the undo window workflow). */
+  /** Until when the verified fix can be taken back, and the workflow id an undo of it runs as. */
   readonly undoWindow?: { readonly workflowId: string; readonly until: string };
+  /** The approval request's Slack message, when there was one (an undo posts in its thread). */
+  readonly slackThread?: { readonly channel: string; readonly ts: string };
   /** Security Hub write-back (findings from Security Hub only). */
   readonly securityHub?: { readonly status: string; readonly updated: boolean; readonly reason?: string };
   readonly observations: readonly FindingObservation[];

@@ -33,6 +33,7 @@ import type { ApprovalView } from '../slack/blocks.js';
 import { escalationText, reminderText, resultText } from '../slack/blocks.js';
 import { failureReason, retryable } from './failure.js';
 import { remediateFindingV1 } from './legacy/remediate-finding-v1.js';
+import { revertWorkflowId } from './revert-fix.js';
 import {
   decideRemediation,
   getStatus,
@@ -233,6 +234,7 @@ async function remediate(input: RemediationInput): Promise<RemediationRecord> {
     ...(s.guardrail ? { guardrail: s.guardrail } : {}),
     ...(s.rejectionHeld ? { rejectionHeld: s.rejectionHeld } : {}),
     ...(s.undoWindow ? { undoWindow: s.undoWindow } : {}),
+    ...(s.messageRef ? { slackThread: s.messageRef } : {}),
     ...(s.securityHub ? { securityHub: s.securityHub } : {}),
     // A copy: a redelivery signalled while the record is signed must not change what was signed.
     observations: [...s.observations],
@@ -388,6 +390,8 @@ async function remediate(input: RemediationInput): Promise<RemediationRecord> {
   }
 
   s.status = RemediationStatus.Remediating;
+  // A decided request leaves the approvals queue (and the digest's count) now, not when the run closes.
+  if (ask) upsertSearchAttributes([{ key: SearchAttr.Status, value: s.status }]);
   try {
     const fix = await fixes.applyFix.executeWithOptions({ ...WRITE, summary: planned.summary }, [finding, settings]);
     s.times.fixed = fix.at;
@@ -430,16 +434,11 @@ async function remediate(input: RemediationInput): Promise<RemediationRecord> {
   }
   await reportInThread('remediated');
   if (cp.undo.windowMs > 0) {
-    // The undo window runs as its own workflow, so this remediation completes now with its evidence.
-    if (s.approvers.length === 0) {
-      s.approvers = (await bestEffort('resolving approvers', outside.resolveApprovers({ users: [...cp.approvers.users], groups: [...cp.approvers.groups] }))) ?? [...cp.approvers.users];
-    }
+    // Nothing waits for an undo nobody asks for: the window is recorded, and an undo (the Undo
+    // button, the CLI) starts its own workflow that checks it.
     const until = new Date(Date.now() + cp.undo.windowMs).toISOString();
-    const id = await bestEffort(
-      'opening the undo window',
-      guard.openUndoWindow({ finding, remediation: { workflowId: info.workflowId, runId: info.runId }, policy, before: s.before, change, approvers: s.approvers, thread: s.messageRef }),
-    );
-    if (id) s.undoWindow = { workflowId: id, until };
+    s.undoWindow = { workflowId: revertWorkflowId({ workflowId: info.workflowId, runId: info.runId }), until };
+    await bestEffort('offering undo in Slack', outside.postUndoOffer(s.messageRef, cp.channel, { workflowId: info.workflowId, runId: info.runId, summary: change.summary, until }));
   }
   return finish('remediated');
 

@@ -28,7 +28,9 @@ export interface UndoRecord {
   readonly control: string;
   readonly resource: { readonly type: string; readonly id: string };
   readonly policyHash: string;
-  readonly outcome: 'reverted' | 'window-closed';
+  /** `refused`: an undo that was asked for and not granted (`reason` says why); nothing changed. */
+  readonly outcome: 'reverted' | 'window-closed' | 'refused';
+  readonly reason?: string;
   readonly openedAt: string;
   readonly until: string;
   readonly undo?: { readonly by: Decider; readonly at: string; readonly reason?: string; readonly restored: unknown; readonly exemptUntil?: string };

@@ -18,7 +18,7 @@ import { ControlId } from '../../src/findings/finding.js';
 import type { Policy } from '../../src/policy/types.js';
 import { CHROMIUM_ARGS, ensureChromium } from '../../src/stack/chromium.js';
 import { REPO_ROOT } from '../../src/stack/paths.js';
-import { sendDecision, sendUndo } from '../../src/triggers/decisions.js';
+import { requestUndo, sendDecision } from '../../src/triggers/decisions.js';
 import { createSubmitter } from '../../src/triggers/submit.js';
 import { bundleWorkflows, createWorker } from '../../src/worker/create-worker.js';
 import { getStatus, type RemediationRecord } from '../../src/workflows/messages.js';
@@ -112,12 +112,10 @@ beforeAll(async () => {
     makeBucket(aws, undefined, { 'public-website': 'true' }),
   ]);
 
-  // 1. An automatic fix whose undo window closes; 2. one an operator undoes.
+  // 1. An automatic fix nobody undoes; 2. one an operator undoes.
   const fixes = await Promise.all([plain, undone].map(async (b) => (await submit(b)).result() as Promise<RemediationRecord>));
   for (const rec of fixes) expect(rec.outcome).toBe('remediated');
-  const undoHandle = client.workflow.getHandle(fixes[1]!.undoWindow!.workflowId);
-  await waitFor(undoHandle, (s) => s.undoUntil !== undefined);
-  const undo = await sendUndo(client, { workflowId: undoHandle.workflowId }, { by: { id: 'carol', name: 'Carol', via: 'cli' }, reason: 'the <vendor> needs public access until Friday' });
+  const undo = await requestUndo(client, { remediation: { workflowId: fixes[1]!.workflowId }, by: { id: 'carol', name: 'Carol', via: 'cli' }, reason: 'the <vendor> needs public access until Friday', policy, taskQueue });
   expect(undo.ok).toBe(true);
   // 3. Already compliant; 4. a bucket that does not exist (fails).
   const ok = await (await submit(compliant)).result() as RemediationRecord;
@@ -131,15 +129,17 @@ beforeAll(async () => {
   expect(decided.ok).toBe(true);
   const approved = await approvedHandle.result() as RemediationRecord;
   expect(approved.approval?.by).toEqual({ id: 'alice', name: 'Alice', via: 'cli' });
+  // 7. An undo of it asked from Slack by someone who is not an approver: refused, and recorded.
+  const refused = await requestUndo(client, { remediation: { workflowId: approved.workflowId }, by: { id: 'UMALLORY1', name: 'mallory', via: 'slack' }, policy, taskQueue });
+  expect(refused.ok).toBe(false);
   const waitingHandle = await submit(waiting);
   await waitFor(waitingHandle, (s) => s.status === 'AwaitingApproval');
   openWorkflowId = waitingHandle.workflowId;
 
   for (const rec of [...fixes, ok, failed, approved]) expected.set(rec.workflowId, rec);
-  for (const rec of [...fixes, approved]) {
-    const u = (await client.workflow.getHandle(rec.undoWindow!.workflowId).result()) as UndoRecord;
-    expected.set(rec.undoWindow!.workflowId, u);
-  }
+  expected.set(fixes[1]!.undoWindow!.workflowId, (await client.workflow.getHandle(fixes[1]!.undoWindow!.workflowId).result()) as UndoRecord);
+  const refusal = await client.workflow.getHandle(approved.undoWindow!.workflowId).result().catch((e: unknown) => e);
+  expected.set(approved.undoWindow!.workflowId, (refusal as WorkflowFailedError & { cause: ApplicationFailure }).cause.details?.[0] as UndoRecord);
   until = new Date(Date.now() + 60_000);
 }, 120_000);
 
@@ -158,11 +158,12 @@ describe('evidence export from real remediations', () => {
     expect(r.problems).toEqual([]);
     expect(r.records.map((x) => x.workflowId).sort()).toEqual([...expected.keys()].sort());
     for (const x of r.records) {
-      expect(x, x.workflowId).toMatchObject({ verified: true, keyId: key.keyId, executionStatus: x.workflowId.includes('missing-bucket') ? 'FAILED' : 'COMPLETED' });
+      const failedRun = x.workflowId.includes('missing-bucket') || (x.kind === 'undo' && x.record?.outcome === 'refused');
+      expect(x, x.workflowId).toMatchObject({ verified: true, keyId: key.keyId, executionStatus: failedRun ? 'FAILED' : 'COMPLETED' });
       expect(x.record).toEqual(expected.get(x.workflowId));
     }
     const outcomes = r.records.map((x) => `${x.kind}:${x.record?.outcome}`).sort();
-    expect(outcomes).toEqual(['remediation:already-compliant', 'remediation:failed', 'remediation:remediated', 'remediation:remediated', 'remediation:remediated', 'undo:reverted', 'undo:window-closed', 'undo:window-closed']);
+    expect(outcomes).toEqual(['remediation:already-compliant', 'remediation:failed', 'remediation:remediated', 'remediation:remediated', 'remediation:remediated', 'undo:refused', 'undo:reverted']);
     expect(r.open).toEqual([expect.objectContaining({ workflowId: openWorkflowId, status: 'AwaitingApproval', account })]);
 
     // Lines of the JSONL verify on their own.

@@ -7,7 +7,7 @@ import { GetPublicAccessBlockCommand } from '@aws-sdk/client-s3';
 import { createAwsClients, type AwsClients } from '../../src/activities/aws.js';
 import { parsePolicy } from '../../src/policy/load.js';
 import type { Policy } from '../../src/policy/types.js';
-import { sendDecision } from '../../src/triggers/decisions.js';
+import { requestUndo, sendDecision } from '../../src/triggers/decisions.js';
 import { createSubmitter } from '../../src/triggers/submit.js';
 import { bundleWorkflows, createWorker } from '../../src/worker/create-worker.js';
 import { getStatus, type RemediationRecord } from '../../src/workflows/messages.js';
@@ -362,64 +362,71 @@ describe('fail closed', () => {
 });
 
 describe('undo window', () => {
-  it('an operator takes a verified fix back: the exact rules return and the group is tagged exempt', async () => {
+  it('an operator takes a verified fix back: the exact rules return and the group is tagged exempt; a non-approver and a second undo are refused', async () => {
     const groupId = await makeSecurityGroup(aws, [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0', Description: 'vendor support' }] }]);
-    const { sendUndo } = await import('../../src/triggers/decisions.js');
     const p = policy({ undo: '1h' });
-    const [record, undone] = await withWorker(async (submit) => {
+    const [record, undone] = await withWorker(async (submit, taskQueue) => {
       const handle = await submit(sgFinding(groupId));
-      // The remediation completes with its evidence; the undo window is its own workflow.
+      // The remediation completes with its evidence; nothing waits for an undo nobody asks for.
       const rec: RemediationRecord = await handle.result();
       expect(rec.outcome).toBe('remediated');
-      expect(rec.undoWindow?.workflowId).toBe(`undo/${rec.workflowId}`);
+      expect(rec.undoWindow?.workflowId).toBe(`undo/${rec.workflowId}/${rec.runId}`);
+      expect(Date.parse(rec.undoWindow!.until) - Date.parse(rec.timestamps.verified!)).toBeGreaterThan(3_500_000);
       expect(await worldOpen(groupId)).toBe(false);
-      const win = client.workflow.getHandle(rec.undoWindow!.workflowId);
-      for (let i = 0; i < 100 && !(await win.query(getStatus).catch(() => undefined))?.undoUntil; i++) await new Promise((r) => setTimeout(r, 100));
-      expect((await win.query(getStatus)).status).toBe(RemediationStatus.UndoAvailable);
-      // The offer, with its Undo button, is in Slack.
+      // The offer, with its Undo button (carrying the remediation), is in Slack.
       const offers = slackCalls('chat.postMessage', (a) => JSON.stringify(a['blocks'] ?? '').includes('rectify_undo') && JSON.stringify(a['blocks']).includes(groupId));
       expect(offers).toHaveLength(1);
       expect(offers[0]!.args['channel']).toBe('CAPPROVALS');
-      const outsider = await sendUndo(client, { workflowId: win.workflowId }, { by: { id: 'UINTRUDER9', name: 'mallory', via: 'slack' } });
-      expect(outsider).toEqual({ ok: false, message: 'Not accepted: mallory is not an approver for ec2-sg-admin-ports-open' });
-      const ok = await sendUndo(client, { workflowId: win.workflowId }, { by: { id: 'frank', name: 'frank', via: 'cli' }, reason: 'vendor needs access until Friday' });
+      expect(JSON.stringify(offers[0]!.args['blocks'])).toContain(JSON.stringify(JSON.stringify({ w: rec.workflowId, r: rec.runId })).slice(1, -1));
+      const target = { workflowId: rec.workflowId };
+      const outsider = await requestUndo(client, { remediation: target, by: { id: 'UINTRUDER9', name: 'mallory', via: 'slack' }, policy: p, taskQueue });
+      expect(outsider).toEqual({ ok: false, message: 'Not accepted: mallory is not an approver for ec2-sg-admin-ports-open; nothing was changed' });
+      expect(await worldOpen(groupId)).toBe(false);
+      const ok = await requestUndo(client, { remediation: target, by: { id: 'frank', name: 'frank', via: 'cli' }, reason: 'vendor needs access until Friday', policy: p, taskQueue });
       expect(ok.ok).toBe(true);
-      const twice = await sendUndo(client, { workflowId: win.workflowId }, { by: { id: 'frank', name: 'frank', via: 'cli' } });
-      expect(twice.ok).toBe(false);
-      return [rec, (await win.result()) as UndoRecord] as const;
+      const twice = await requestUndo(client, { remediation: target, by: { id: 'frank', name: 'frank', via: 'cli' }, policy: p, taskQueue });
+      expect(twice).toEqual({ ok: false, message: 'Not accepted: this fix was already undone, or its undo is under way; nothing more was changed' });
+      return [rec, (await client.workflow.getHandle(rec.undoWindow!.workflowId).result()) as UndoRecord] as const;
     }, p);
     expect(undone.outcome).toBe('reverted');
     expect(undone.remediation).toEqual({ workflowId: record.workflowId, runId: record.runId });
     expect(undone.undo?.by).toEqual({ id: 'frank', name: 'frank', via: 'cli' });
     expect(undone.undo?.reason).toBe('vendor needs access until Friday');
     expect(undone.undo?.exemptUntil).toBeDefined();
+    const { verifyRecord } = await import('../../src/evidence/signing.js');
+    expect(verifyRecord(undone)).toMatchObject({ ok: true });
     const live = await aws.ec2(REGION).send(new DescribeSecurityGroupsCommand({ GroupIds: [groupId] }));
     const g = live.SecurityGroups![0]!;
     expect(g.IpPermissions).toEqual([expect.objectContaining({ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0', Description: 'vendor support' }] })]);
     const exempt = g.Tags?.find((t) => t.Key === 'rectify:exempt-until');
     expect(exempt?.Value).toBe(undone.undo?.exemptUntil);
-    const sa = (await client.workflow.getHandle(`undo/${record.workflowId}`).describe()).typedSearchAttributes;
+    const sa = (await client.workflow.getHandle(record.undoWindow!.workflowId).describe()).typedSearchAttributes;
     expect(sa.get(SearchAttr.Status)).toBe(RemediationStatus.Reverted);
     expect(sa.get(SearchAttr.DecidedBy)).toBe('cli:frank');
+    expect(sa.get(SearchAttr.Resource)).toBe(groupId);
 
     // The next finding for it is left alone while the exemption lasts.
     const again: RemediationRecord = await withWorker(async (submit) => (await submit(sgFinding(groupId))).result(), policy());
     expect(again.outcome).toBe('exempt');
   });
 
-  it('when the window closes the fix stays; a late undo is refused', async () => {
+  it('after the window closes the fix stays: a late undo is refused with the reason, and leaves a signed record of the refusal', async () => {
     const bucket = await makeBucket(aws);
-    const closed = await withWorker(async (submit) => {
-      const rec: RemediationRecord = await (await submit(s3Finding(bucket))).result();
-      expect(rec.outcome).toBe('remediated');
-      return (await client.workflow.getHandle(rec.undoWindow!.workflowId).result()) as UndoRecord;
-    }, policy({ undo: '2s' }));
-    expect(closed.outcome).toBe('window-closed');
-    expect(closed.undo).toBeUndefined();
-    const { sendUndo } = await import('../../src/triggers/decisions.js');
-    const late = await sendUndo(client, { workflowId: `undo/${closed.remediation.workflowId}` }, { by: { id: 'frank', name: 'frank', via: 'cli' } });
-    expect(late).toEqual({ ok: false, message: 'Not accepted: this remediation has already finished; nothing was changed' });
+    const p = policy({ undo: '1s' });
+    const [rec, late] = await withWorker(async (submit, taskQueue) => {
+      const r: RemediationRecord = await (await submit(s3Finding(bucket))).result();
+      expect(r.outcome).toBe('remediated');
+      await new Promise((x) => setTimeout(x, Math.max(0, Date.parse(r.undoWindow!.until) - Date.now()) + 200));
+      return [r, await requestUndo(client, { remediation: { workflowId: r.workflowId }, by: { id: 'frank', name: 'frank', via: 'cli' }, policy: p, taskQueue })] as const;
+    }, p);
+    expect(late).toEqual({ ok: false, message: `Not accepted: the undo window closed at ${rec.undoWindow!.until}; nothing was changed` });
     const bpa = await aws.s3(REGION).send(new GetPublicAccessBlockCommand({ Bucket: bucket }));
     expect(bpa.PublicAccessBlockConfiguration?.BlockPublicAcls).toBe(true);
+    const failed = await client.workflow.getHandle(rec.undoWindow!.workflowId).result().catch((e: unknown) => e);
+    const refusal = ((failed as { cause?: { details?: unknown[] } }).cause?.details?.[0] ?? {}) as UndoRecord;
+    expect(refusal.outcome).toBe('refused');
+    expect(refusal.undo?.by).toEqual({ id: 'frank', name: 'frank', via: 'cli' });
+    const { verifyRecord } = await import('../../src/evidence/signing.js');
+    expect(verifyRecord(refusal)).toMatchObject({ ok: true });
   });
 });

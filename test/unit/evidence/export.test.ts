@@ -18,7 +18,7 @@ describe('visibility queries', () => {
   it('asks for closed remediations and undo windows closed in [from, to), with escaped filters', () => {
     const q = closedQuery({ from, to, controls: ['s3-block-public-access', 'x" OR WorkflowType = "y'], accounts: ['1\\2'], statuses: ['Failed'] });
     expect(q).toBe(
-      '(WorkflowType = "remediateFinding" OR WorkflowType = "undoWindow") AND ExecutionStatus != "Running" AND CloseTime >= "2026-07-01T00:00:00.000Z" AND CloseTime < "2026-10-01T00:00:00.000Z"' +
+      '(WorkflowType = "remediateFinding" OR WorkflowType = "undoWindow" OR WorkflowType = "revertFix") AND ExecutionStatus != "Running" AND CloseTime >= "2026-07-01T00:00:00.000Z" AND CloseTime < "2026-10-01T00:00:00.000Z"' +
         ' AND (FindingControl = "s3-block-public-access" OR FindingControl = "x\\" OR WorkflowType = \\"y") AND (FindingAccount = "1\\\\2") AND (RemediationStatus = "Failed")',
     );
     expect(quoteQueryValue('a"b\\c')).toBe('"a\\"b\\\\c"');
