@@ -91,3 +91,58 @@ describe('CLI: approvals, approve, reject', () => {
     expect(again.out).toContain('already finished');
   });
 });
+
+describe('CLI: the approvals queue a page at a time, and decisions by query', () => {
+  let w: TestWorker;
+  beforeAll(async () => {
+    w = await startTestWorker();
+  });
+  afterAll(() => w?.stop());
+
+  it('pages through the waiting remediations from visibility, then approves all that match a filter after showing the count', async () => {
+    const env = { TEMPORAL_ADDRESS: stackAddresses().temporalAddress };
+    const { client, aws, taskQueue } = w;
+    // An account of their own, so other tests' waiting remediations do not count.
+    const account = String(100_000_000_000 + Math.floor(Math.random() * 899_999_999_999));
+    const submitter = createSubmitter(client, { taskQueue, verifyDeadlineMs: 20_000, policy: defaultPolicy });
+    const handles = [];
+    for (let i = 0; i < 3; i++) {
+      const groupId = await makeSecurityGroup(aws, [world22], { environment: 'production' });
+      const r = await submitter.submit(sgFinding(groupId, { account }));
+      handles.push(client.workflow.getHandle(r.workflowId, r.runId));
+    }
+    for (const h of handles) for (let i = 0; i < 100 && (await h.query(getStatus)).status !== 'AwaitingApproval'; i++) await new Promise((x) => setTimeout(x, 100));
+
+    let first = { code: 1, out: '' };
+    for (let i = 0; i < 30 && !first.out.includes('3 remediations waiting'); i++) first = await cli(['approvals', '--account', account, '--limit', '2'], env);
+    expect(first.code).toBe(0);
+    expect(first.out).toContain('3 remediations waiting for approval (showing 2, newest first):');
+    const page = /--page (\S+)/.exec(first.out)?.[1];
+    expect(page).toBeDefined();
+    const second = await cli(['approvals', '--account', account, '--limit', '2', '--page', page!], env);
+    const listed = [first.out, second.out].join('\n');
+    for (const h of handles) expect(listed).toContain(h.workflowId);
+    expect(second.out).not.toContain('Next page');
+
+    const unknownWhy = await cli(['approvals', '--why', 'bored'], env);
+    expect(unknownWhy.code).toBe(1);
+    expect(unknownWhy.out).toContain('must be one of policy, tagged, budget, flapping');
+
+    // No terminal to confirm on and no --yes: nothing is decided, and it says how many would have been.
+    const unconfirmed = await cli(['approve', '--all', '--account', account, '--why', 'tagged', '--as', 'erin'], env);
+    expect(unconfirmed.code).toBe(1);
+    expect(unconfirmed.out).toContain(`Nothing decided: 3 match (account ${account}, why tagged)`);
+    for (const h of handles) expect((await h.query(getStatus)).status).toBe('AwaitingApproval');
+
+    const all = await cli(['approve', '--all', '--account', account, '--why', 'tagged', '--as', 'erin', '--reason', 'CHG-77', '--yes'], env);
+    expect(all.out).toContain('Approved 3 as cli:erin.');
+    expect(all.code).toBe(0);
+    for (const h of handles) {
+      const record: RemediationRecord = await h.result();
+      expect(record.outcome).toBe('remediated');
+      expect(record.approval).toMatchObject({ decision: 'approve', reason: 'CHG-77', by: { id: 'erin', name: 'erin', via: 'cli', bulk: expect.stringMatching(/^cli-query:/) } });
+    }
+    const none = await cli(['reject', '--all', '--account', account, '--yes'], env);
+    expect(none.out).toContain(`No remediation waiting for approval matches (account ${account})`);
+  });
+});

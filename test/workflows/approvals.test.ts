@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client, Connection, WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, Runtime, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { WebClient } from '@slack/web-api';
-import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
+import { AuthorizeSecurityGroupIngressCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
 import { GetPublicAccessBlockCommand } from '@aws-sdk/client-s3';
 import { createAwsClients, type AwsClients } from '../../src/activities/aws.js';
 import { parsePolicy } from '../../src/policy/load.js';
@@ -279,6 +279,74 @@ describe('guardrails', () => {
       expect(bpa).toBeInstanceOf(Error); // untouched
       await second.terminate('test over');
     }, p);
+  });
+});
+
+describe('guardrails without a shared ledger', () => {
+  it('the hourly budget holds across two workers: every worker counts the fixes the other made (from visibility)', async () => {
+    const p = policy({ defaults: '  guardrails: { maxAutoFixesPerHour: 2, flap: { maxFixes: 3, window: 10m } }' });
+    const taskQueue = unique('budget2');
+    // Two workers as two deployments would run them: each with a connection of its own.
+    const connections = await Promise.all([0, 1].map(() => workerConnection()));
+    const workers = await Promise.all(connections.map((connection) => createWorker({ connection, client, policy: p, namespace: 'default', taskQueue, aws, slack, workflowBundle: bundle })));
+    const runs = workers.map((w) => w.run());
+    try {
+      const submitter = createSubmitter(client, { taskQueue, verifyDeadlineMs: 20_000, policy: p });
+      const buckets = await Promise.all([0, 1, 2, 3].map(() => makeBucket(aws)));
+      const outcomes: string[] = [];
+      for (const b of buckets) {
+        const r = await submitter.submit(s3Finding(b));
+        const h = client.workflow.getHandle(r.workflowId, r.runId);
+        const done = await Promise.race([h.result().then((rec: RemediationRecord) => rec.outcome), waitForStatus(h, RemediationStatus.AwaitingApproval).then(() => 'held')]);
+        outcomes.push(done);
+        if (done === 'held') {
+          const s = await h.query(getStatus);
+          expect(s.approvalReason).toBe('budget');
+          expect(s.approvalReasons[0]).toMatch(/2 automatic fixes of s3-block-public-access in the last hour \(limit 2\)/);
+          await h.terminate('test over');
+        } else {
+          // The next finding must see this fix: wait until visibility counts it, as any worker would.
+          const query = `TaskQueue = "${taskQueue}" AND AutoFixedAt >= "${new Date(Date.now() - 3_600_000).toISOString()}"`;
+          for (let i = 0; i < 100 && (await client.workflow.count(query)).count < outcomes.filter((o) => o === 'remediated').length; i++) await new Promise((x) => setTimeout(x, 100));
+        }
+      }
+      expect(outcomes).toEqual(['remediated', 'remediated', 'held', 'held']);
+    } finally {
+      for (const w of workers) w.shutdown();
+      await Promise.all(runs);
+      await Promise.all(connections.map((c) => c.close()));
+    }
+  });
+
+  it('a rejected fix is not asked about again while the resource is unchanged; once it changes, it is', async () => {
+    const groupId = await makeSecurityGroup(aws, [world22], { environment: 'production' });
+    await withWorker(async (submit) => {
+      const first = await submit(sgFinding(groupId));
+      await waitForStatus(first, RemediationStatus.AwaitingApproval);
+      await sendDecision(client, { workflowId: first.workflowId }, { decision: 'reject', by: { id: 'erin', name: 'erin', via: 'cli' }, reason: 'the vendor VPN needs it' });
+      const rejected: RemediationRecord = await first.result();
+      expect(rejected.outcome).toBe('rejected');
+      const requests = () => slackCalls('chat.postMessage', (a) => JSON.stringify(a['blocks'] ?? '').includes('rectify_approval') && JSON.stringify(a['blocks']).includes(groupId)).length;
+      expect(requests()).toBe(1);
+
+      // The same finding again (a redelivery, the next scan): closed at once, nobody asked.
+      const again: RemediationRecord = await (await submit(sgFinding(groupId))).result();
+      expect(again.outcome).toBe('rejected');
+      expect(again.reason).toMatch(/^rejected by erin at .* \(run .*\); the resource is unchanged, so the rejection holds until /);
+      expect(again.rejectionHeld).toMatchObject({ by: { id: 'erin', via: 'cli' }, workflowId: rejected.workflowId, runId: rejected.runId });
+      expect(Date.parse(again.rejectionHeld!.until) - Date.parse(again.rejectionHeld!.at)).toBe(7 * 86_400_000);
+      expect(again.change?.applied).toBe(false);
+      expect(requests()).toBe(1);
+      expect(await worldOpen(groupId)).toBe(true);
+
+      // Someone opens another port: the resource changed, so a person is asked again.
+      await aws.ec2(REGION).send(new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 3389, ToPort: 3389, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] }));
+      const changed = await submit(sgFinding(groupId));
+      await waitForStatus(changed, RemediationStatus.AwaitingApproval);
+      for (let i = 0; i < 50 && requests() < 2; i++) await new Promise((x) => setTimeout(x, 100));
+      expect(requests()).toBe(2);
+      await changed.terminate('test over');
+    }, policy());
   });
 });
 

@@ -2,9 +2,14 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ControlId } from '../../../src/findings/finding.js';
 import {
+  budgetVerdict,
   checkScope,
   decide,
   evaluateFix,
+  flapVerdict,
+  hourOf,
+  recentFixes,
+  rejectionHolds,
   formatDuration,
   isApprover,
   ladderSteps,
@@ -600,6 +605,78 @@ describe('formatDuration', () => {
     [1.4, '1ms'],
   ])('%d -> %s', (ms, text) => {
     expect(formatDuration(ms)).toBe(text);
+  });
+});
+
+// ---- guardrails without a ledger ---------------------------------------------------------
+
+describe('flapVerdict (the resource\'s own recent fixes)', () => {
+  const g = guardrails(20, 3, 10 * MIN);
+  it('allows while fewer than maxFixes fixes fall in the window', () => {
+    expect(flapVerdict([NOW - 9 * MIN, NOW - MIN], g, NOW, 'sg-1')).toEqual({ allowed: true });
+    // Fixes older than the window do not count, however many.
+    expect(flapVerdict([NOW - 11 * MIN, NOW - 12 * MIN, NOW - 13 * MIN, NOW - MIN], g, NOW, 'sg-1')).toEqual({ allowed: true });
+  });
+  it('holds the fix for a person at maxFixes, saying how often and over what window', () => {
+    expect(flapVerdict([NOW - 9 * MIN, NOW - 5 * MIN, NOW - MIN], g, NOW, 'sg-1')).toEqual({
+      allowed: false,
+      kind: 'flapping',
+      reason: 'sg-1 was remediated 3 times in the last 10m: possible loop or a tool fighting the fix',
+    });
+    expect(flapVerdict([NOW - MIN], guardrails(20, 1, HOUR), NOW, 'b').allowed).toBe(false);
+  });
+  it('a fix exactly at the window\'s edge no longer counts', () => {
+    expect(flapVerdict([NOW - 10 * MIN, NOW - 5 * MIN, NOW - MIN], g, NOW, 'sg-1').allowed).toBe(true);
+  });
+});
+
+describe('budgetVerdict (automatic fixes of the control in the last hour, counted in visibility)', () => {
+  it('allows below the budget and holds at it, naming the control and the limit', () => {
+    expect(budgetVerdict(19, guardrails(20), 's3-block-public-access')).toEqual({ allowed: true });
+    expect(budgetVerdict(20, guardrails(20), 's3-block-public-access')).toEqual({
+      allowed: false,
+      kind: 'rate-limit',
+      reason: '20 automatic fixes of s3-block-public-access in the last hour (limit 20)',
+    });
+    expect(budgetVerdict(1, guardrails(1), 'x')).toMatchObject({ reason: '1 automatic fix of x in the last hour (limit 1)' });
+  });
+  it('a budget of 0 holds every automatic fix', () => {
+    expect(budgetVerdict(0, guardrails(0), 'x').allowed).toBe(false);
+  });
+});
+
+describe('recentFixes (what a run carries to the next run of the resource)', () => {
+  const g = guardrails(20, 3, 10 * MIN);
+  it('keeps only fixes the flap window can still count, oldest first, with a new one added', () => {
+    expect(recentFixes([NOW - 20 * MIN, NOW - MIN, NOW - 5 * MIN], g, NOW)).toEqual([NOW - 5 * MIN, NOW - MIN]);
+    expect(recentFixes([NOW - MIN], g, NOW, NOW)).toEqual([NOW - MIN, NOW]);
+    expect(recentFixes([], g, NOW)).toEqual([]);
+  });
+  it('never grows past what the window holds, however many runs carry it', () => {
+    let fixes: number[] = [];
+    for (let i = 0; i < 1000; i++) fixes = recentFixes(fixes, g, NOW + i * MIN, NOW + i * MIN);
+    expect(fixes.length).toBe(10);
+  });
+});
+
+describe('rejectionHolds (a rejected fix is not proposed again while nothing changed)', () => {
+  const r = { until: new Date(NOW + DAY).toISOString(), stateDigest: 'abc' };
+  it('holds for the same state until the hold ends', () => {
+    expect(rejectionHolds(r, 'abc', NOW)).toBe(true);
+    expect(rejectionHolds(r, 'abc', NOW + DAY + 1)).toBe(false);
+  });
+  it('a changed resource is asked about again', () => {
+    expect(rejectionHolds(r, 'abd', NOW)).toBe(false);
+  });
+  it('no rejection, no hold', () => {
+    expect(rejectionHolds(undefined, 'abc', NOW)).toBe(false);
+  });
+});
+
+describe('hourOf (the hour a digest of held fixes covers)', () => {
+  it('is the UTC hour around the instant, keyed YYYY-MM-DDTHH', () => {
+    expect(hourOf(Date.UTC(2026, 10, 25, 16, 59, 59, 999))).toEqual({ key: '2026-11-25T16', start: '2026-11-25T16:00:00.000Z', end: '2026-11-25T17:00:00.000Z' });
+    expect(hourOf(Date.UTC(2026, 11, 31, 23, 0, 0)).end).toBe('2027-01-01T00:00:00.000Z');
   });
 });
 
