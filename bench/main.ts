@@ -42,7 +42,10 @@ const say = (l: string) => console.log(`[bench] ${l}`);
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 const results: Record<string, unknown> = {};
 const table: [string, string, string, string][] = [];
-const row = (figure: string, target: string, measured: string, ok: boolean | undefined) => table.push([figure, target, measured, ok === undefined ? '' : ok ? 'met' : 'NOT MET']);
+const row = (figure: string, target: string, measured: string, ok: boolean | undefined) => {
+  table.push([figure, target, measured, ok === undefined ? '' : ok ? 'met' : 'NOT MET']);
+  say(`${figure}: ${measured}${target ? ` (target ${target})` : ''}`);
+};
 
 const dir = await mkdtemp(join(tmpdir(), 'rectify-bench-'));
 say(`working directory ${dir}`);
