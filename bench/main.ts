@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --only burst,steady,waiting,restarts,server-restart] [--burst N] [--rate R]
- * [--seconds S] [--waiting N] [--restarts N]`: the product on the embedded stack against the
+ * [--sustained R] [--seconds S] [--waiting N] [--restarts N]`: the product on the embedded stack against the
  * targets of docs (README, "Performance"), each figure next to a bare loop of the same AWS calls
  * through the SDK against the same moto in the same run. Prints a table and one `json` line.
  */
@@ -33,6 +33,8 @@ for (const s of only) if (!SCENARIOS.includes(s as Scenario)) throw new Error(`-
 const sizes = {
   burst: opt('burst', 1000),
   rate: opt('rate', 20),
+  /** A second steady stream, at a rate the stack should sustain on this machine (see the README). */
+  sustained: opt('sustained', 6),
   seconds: opt('seconds', 60),
   waiting: opt('waiting', 10_000),
   restarts: opt('restarts', 300),
@@ -54,7 +56,10 @@ const region = stack.config.aws.region;
 
 try {
   if (only.has('burst')) await burst(sizes.burst);
-  if (only.has('steady')) await steady(sizes.rate, sizes.seconds);
+  if (only.has('steady')) {
+    await steady(sizes.rate, sizes.seconds, true);
+    await steady(sizes.sustained, sizes.seconds, false);
+  }
   if (only.has('restarts')) await restarts('worker', sizes.restarts);
   if (only.has('server-restart')) await restarts('server', sizes.restarts);
   if (only.has('waiting')) await waiting(sizes.waiting);
@@ -187,11 +192,12 @@ async function burst(n: number): Promise<void> {
   row('quiet logs: stack traces in the burst', '0', `worker ${wlog.stackTraces}, trigger ${tlog.stackTraces} (${wlog.lines + tlog.lines} lines, ${wlog.warnings + tlog.warnings} warnings)`, wlog.stackTraces + tlog.stackTraces === 0);
 }
 
-async function steady(rate: number, seconds: number): Promise<void> {
+async function steady(rate: number, seconds: number, target: boolean): Promise<void> {
   const n = Math.round(rate * seconds);
+  const name = `steady${rate}`;
   say(`steady: creating ${n} + ${n} misconfigured resources...`);
-  const targets = await createTargets(stack.aws, region, 'steady', { buckets: Math.floor(n / 2), groups: n - Math.floor(n / 2) });
-  const bareTargets = await createTargets(stack.aws, region, 'steadybare', { buckets: Math.floor(n / 2), groups: n - Math.floor(n / 2) });
+  const targets = await createTargets(stack.aws, region, name, { buckets: Math.floor(n / 2), groups: n - Math.floor(n / 2) });
+  const bareTargets = await createTargets(stack.aws, region, `${name}bare`, { buckets: Math.floor(n / 2), groups: n - Math.floor(n / 2) });
   const interval = 1000 / rate;
 
   say(`steady: bare loop at ${rate}/s for ${seconds} s...`);
@@ -231,7 +237,7 @@ async function steady(rate: number, seconds: number): Promise<void> {
   await stack.takeLogs();
   const p50 = pct(latency, 50);
   const p99 = pct(latency, 99);
-  results['steady'] = {
+  results[name] = {
     rate,
     seconds,
     sealed: ok.length,
@@ -241,10 +247,13 @@ async function steady(rate: number, seconds: number): Promise<void> {
     backlogAtEnd,
     bare: { p50: round(pct(bareLatency, 50)), p99: round(pct(bareLatency, 99)) },
   };
-  row(`steady ${rate}/s for ${seconds} s: sealed`, `${n} of ${n}`, `${ok.length} of ${n}`, ok.length === n);
-  row('steady: post to verified p50', '<= 300 ms', `${p50} ms (bare loop ${round(pct(bareLatency, 50))} ms)`, p50 <= 300);
-  row('steady: post to verified p99', '<= 1000 ms', `${p99} ms (bare loop ${round(pct(bareLatency, 99))} ms)`, p99 <= 1000);
-  row('steady: keeps up', 'no growing backlog', `backlog at the end ${backlogAtEnd}; p50 first 10 s ${pct(firstTen, 50)} ms, last 10 s ${pct(lastTen, 50)} ms`, backlogAtEnd <= rate && pct(lastTen, 50) <= Math.max(2 * pct(firstTen, 50), 300));
+  // The stream the issue names is judged against its targets; the sustained one is shown for what it is.
+  const judged = (ok: boolean) => (target ? ok : undefined);
+  const label = `steady ${rate}/s for ${seconds} s`;
+  row(`${label}: sealed`, `${n} of ${n}`, `${ok.length} of ${n}`, ok.length === n);
+  row(`${label}: post to verified p50`, target ? '<= 300 ms' : '', `${p50} ms (bare loop ${round(pct(bareLatency, 50))} ms)`, judged(p50 <= 300));
+  row(`${label}: post to verified p99`, target ? '<= 1000 ms' : '', `${p99} ms (bare loop ${round(pct(bareLatency, 99))} ms)`, judged(p99 <= 1000));
+  row(`${label}: keeps up`, target ? 'no growing backlog' : '', `backlog at the end ${backlogAtEnd}; p50 first 10 s ${pct(firstTen, 50)} ms, last 10 s ${pct(lastTen, 50)} ms`, judged(backlogAtEnd <= rate && pct(lastTen, 50) <= Math.max(2 * pct(firstTen, 50), 300)));
 }
 
 async function restarts(what: 'worker' | 'server', n: number): Promise<void> {
@@ -304,10 +313,10 @@ async function waiting(n: number): Promise<void> {
 
   say('waiting: kill -9 the worker and start it again, then approve them all from the CLI by query...');
   await stack.killAndRestartWorker();
-  const r0 = performance.now();
-  const bulk = await timedCli(['approve', '--all', '--control', 's3-block-public-access', '--as', 'bench', '--reason', 'benchmark', '--yes']);
   let peak = 0;
   const sampler = setInterval(() => void rssMiB(stack.worker.child.pid!).then((m) => (peak = Math.max(peak, m)), () => undefined), 1000);
+  const r0 = performance.now();
+  const bulk = await timedCli(['approve', '--all', '--control', 's3-block-public-access', '--as', 'bench', '--reason', 'benchmark', '--yes']);
   const done = await waitFor(stack.client, t0, n, 60 * 60_000).finally(() => clearInterval(sampler));
   const resumeSeconds = (done - r0) / 1000;
   const closed = await records(stack.client, t0);

@@ -91,7 +91,7 @@ export const DEFAULTS = Object.freeze({
   bodyLimitBytes: 1024 * 1024,
   verifyDeadlineMs: 120_000,
   /** About 0.5 MB each: a few hundred keep the worker small however many remediations wait. */
-  workerCachedWorkflows: 250,
+  workerCachedWorkflows: 150,
   workerWorkflowSlots: 20,
   workerActivitySlots: 40,
 });

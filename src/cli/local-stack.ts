@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
@@ -12,7 +12,7 @@ import { ensureTemporalCli, startDevServer, type DevServer } from '../stack/temp
 import { slackClient, startTriggerServer, type TriggerServer } from '../triggers/server.js';
 import { DEFAULT_POLICY_PATH, loadPolicyFile } from '../policy/load.js';
 import type { Policy } from '../policy/types.js';
-import { createWorker } from '../worker/create-worker.js';
+import { bundleWorkflowsApart, createWorker } from '../worker/create-worker.js';
 import { ensureSearchAttributes } from '../worker/search-attributes.js';
 import { generateEvidenceKeyPem, loadEvidenceKey } from '../evidence/signing.js';
 
@@ -84,7 +84,9 @@ export async function startLocalStack(o: { dataDir: string; say: (line: string) 
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
   const slack = slackClient(config);
-  const worker: Worker = await createWorker({ connection: nativeConnection, client, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, aws, policy, verifyDeadlineMs: config.remediation.verifyDeadlineMs, securityHubWriteBack: config.securityHub.writeBack, evidenceKey, tuning: config.worker, ...(slack ? { slack } : {}) });
+  const workflowBundle = await bundleWorkflowsApart();
+  const worker: Worker = await createWorker({ connection: nativeConnection, workflowBundle, client, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, aws, policy, verifyDeadlineMs: config.remediation.verifyDeadlineMs, securityHubWriteBack: config.securityHub.writeBack, evidenceKey, tuning: config.worker, ...(slack ? { slack } : {}) });
+  await rm(workflowBundle.codePath, { force: true });
   const workerDone = worker.run();
   const trigger = await startTriggerServer(config, client, o.logger, policy);
 

@@ -13,6 +13,9 @@ import { decideFromCli, formatPending, listPending, resolveUndoTarget } from './
 import { decideByQuery, requestUndo, sendUndo } from '../triggers/decisions.js';
 import { applyScanSchedule, scanScheduleCommand, SCAN_SCHEDULE_ID } from '../triggers/schedule.js';
 import { APPROVAL_REASONS, pendingQuery, type PendingFilter } from '../workflows/queries.js';
+import { ApprovalReason } from '../workflows/search-attributes.js';
+import { summarizeHeld } from '../activities/digest.js';
+import { CONTROL_IDS, isControlId } from '../findings/finding.js';
 
 const USAGE = `usage: npm start [-- --no-demo] [-- --once]
        npm run cli -- <command>
@@ -24,6 +27,9 @@ commands:
   approvals [--control ID] [--account ID] [--why REASON] [--limit N] [--page TOKEN]
                                 list remediations waiting for approval, newest first, a page at a
                                 time, with the total; REASON: policy, tagged, budget, flapping
+  held [--control ID] [--account ID]
+                                the fixes held by the hourly budget, per control: how many, by
+                                account, which resources (what the Slack digest shows)
   approve <id> [--as NAME] [--reason TEXT]
   reject <id> [--as NAME] [--reason TEXT]
                                 decide a waiting remediation; <id> is its workflow id (finding/...)
@@ -142,6 +148,25 @@ async function approvalsCommand(args: readonly string[]): Promise<number> {
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new InvalidInputError('--limit', ['must be an integer from 1 to 1000']);
   const page = await withClient((client) => listPending(client, { filter: filterFrom(values), limit, ...(values.page ? { page: values.page } : {}) }));
   say(formatPending(page));
+  return 0;
+}
+
+async function heldCommand(args: readonly string[]): Promise<number> {
+  const { values } = parseArgs({ args: [...args], options: { control: { type: 'string' }, account: { type: 'string' } } });
+  if (values.control !== undefined && !isControlId(values.control)) throw new InvalidInputError('--control', [`unknown control "${values.control}" (${CONTROL_IDS.join(', ')})`]);
+  const controls = values.control ? [values.control] : CONTROL_IDS;
+  const summaries = await withClient((client) =>
+    Promise.all(controls.map(async (control) => ({ control, s: await summarizeHeld(client, { control, reason: ApprovalReason.Budget, ...(values.account ? { account: values.account } : {}) }) }))),
+  );
+  const n = (x: number) => x.toLocaleString('en-US');
+  const held = summaries.filter(({ s }) => s.held > 0);
+  if (held.length === 0) say('No fix is held by the hourly budget.');
+  for (const { control, s } of held) {
+    say(`${control}: ${n(s.held)} held${s.total > s.held ? ` (${n(s.total)} held in all, the rest decided)` : ''}`);
+    say(`  by account  ${s.byAccount.slice(0, 10).map((a) => `${a.account} ${n(a.count)}`).join('; ')}${s.listed < s.held ? ` (of the first ${n(s.listed)})` : ''}`);
+    say(`  resources   ${s.resources.slice(0, 10).join(', ')}${s.held > 10 ? ` and ${n(s.held - Math.min(10, s.resources.length))} more` : ''}`);
+    say(`  decide all  npm run cli -- approve --all --control ${control} --why budget${values.account ? ` --account ${values.account}` : ''}   (or reject --all)`);
+  }
   return 0;
 }
 
@@ -303,6 +328,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return up(argv);
     case 'approvals':
       return approvalsCommand(rest);
+    case 'held':
+      return heldCommand(rest);
     case 'approve':
     case 'reject':
       return decideCommand(command, rest);

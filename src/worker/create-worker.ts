@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
 import { Worker, bundleWorkflowCode, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
@@ -17,6 +20,25 @@ export async function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
   return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
 }
 
+/**
+ * Bundles the workflow code in a short-lived process of its own and returns the bundle's path:
+ * the worker then never holds webpack's memory (about 100 MB it would keep for its whole life).
+ * Throws with the bundler's output when bundling fails.
+ */
+export async function bundleWorkflowsApart(): Promise<{ codePath: string }> {
+  const codePath = join(tmpdir(), `rectify-workflows-${process.pid}-${Date.now()}.js`);
+  const script = fileURLToPath(new URL('./bundle-main.ts', import.meta.url));
+  await new Promise<void>((resolve, reject) => {
+    // Whatever runs this process (node --import tsx, tsx) runs the bundler the same way.
+    const child = spawn(process.execPath, [...process.execArgv, script, codePath], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`bundling the workflow code failed (exit ${code}):\n${err.slice(-4000)}`))));
+  });
+  return { codePath };
+}
+
 export interface CreateWorkerOptions {
   readonly connection: NativeConnection;
   /** Client for the activities that talk to Temporal (the guardrail ledger). */
@@ -32,7 +54,8 @@ export interface CreateWorkerOptions {
   /** Signs evidence records; default: a key generated for this worker only (records verify, but the key is not kept). */
   readonly evidenceKey?: EvidenceKey;
   readonly evidenceArchive?: { readonly bucket: string; readonly prefix: string; readonly retentionDays: number; readonly region: string };
-  readonly workflowBundle?: WorkflowBundleWithSourceMap;
+  /** A bundle made earlier (`bundleWorkflows`, or the path from `bundleWorkflowsApart`); default: bundle here. */
+  readonly workflowBundle?: WorkflowBundleWithSourceMap | { readonly codePath: string };
   /** Cache and concurrency (WORKER_* settings); the defaults of `DEFAULTS` otherwise. */
   readonly tuning?: Config['worker'];
 }

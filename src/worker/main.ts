@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import { workerLogger } from './logging.js';
@@ -8,7 +9,7 @@ import { InvalidInputError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { DEFAULT_POLICY_PATH, loadPolicyFile, policyWarnings } from '../policy/load.js';
 import { slackClient } from '../triggers/server.js';
-import { createWorker } from './create-worker.js';
+import { bundleWorkflowsApart, createWorker } from './create-worker.js';
 import { ensureSearchAttributes } from './search-attributes.js';
 
 /** The remediation worker: check config and policy, connect, register search attributes, run until SIGINT/SIGTERM. */
@@ -36,11 +37,13 @@ async function main(): Promise<void> {
   const aws = createAwsClients(config.aws, config.securityHub.endpointUrl ? { securityHubEndpoint: config.securityHub.endpointUrl } : {});
   const slack = slackClient(config);
   try {
-    const worker = await createWorker({ connection: native, client, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, aws, policy, verifyDeadlineMs: config.remediation.verifyDeadlineMs, securityHubWriteBack: config.securityHub.writeBack, evidenceKey, tuning: config.worker, ...(slack ? { slack } : {}),
+    const workflowBundle = await bundleWorkflowsApart();
+    const worker = await createWorker({ connection: native, workflowBundle, client, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, aws, policy, verifyDeadlineMs: config.remediation.verifyDeadlineMs, securityHubWriteBack: config.securityHub.writeBack, evidenceKey, tuning: config.worker, ...(slack ? { slack } : {}),
       ...(config.evidence.archiveBucket
         ? { evidenceArchive: { bucket: config.evidence.archiveBucket, prefix: config.evidence.archivePrefix, retentionDays: config.evidence.retentionDays, region: config.aws.region } }
         : {}),
     });
+    await rm(workflowBundle.codePath, { force: true });
     logger.info('worker running', {
       taskQueue: config.temporal.taskQueue,
       namespace: config.temporal.namespace,

@@ -7,7 +7,7 @@ import { ApprovalReason, RemediationStatus, SearchAttr } from './search-attribut
 /** A value quoted for a visibility query. */
 export const quote = (v: string) => `"${v.replace(/["\\]/g, '\\$&')}"`;
 
-const WAITING = `ExecutionStatus = "Running" AND WorkflowType = "remediateFinding" AND (${SearchAttr.Status.name} = "${RemediationStatus.AwaitingApproval}" OR ${SearchAttr.Status.name} = "${RemediationStatus.Escalated}")`;
+const WAITING = `ExecutionStatus = "Running" AND (${SearchAttr.Status.name} = "${RemediationStatus.AwaitingApproval}" OR ${SearchAttr.Status.name} = "${RemediationStatus.Escalated}")`;
 
 /** Which remediations waiting for a person a list or a bulk decision covers; every field narrows. */
 export interface PendingFilter {
@@ -22,9 +22,12 @@ export interface PendingFilter {
   readonly startedBefore?: string;
 }
 
-/** Remediations waiting for a person (AwaitingApproval or Escalated) that match `f`. */
-export function pendingQuery(f: PendingFilter = {}): string {
-  const parts = [WAITING];
+/**
+ * Remediations waiting for a person (AwaitingApproval or Escalated) that match `f`; with
+ * `waiting` false, every remediation that matches, decided or not (e.g. all held in an hour).
+ */
+export function pendingQuery(f: PendingFilter = {}, waiting = true): string {
+  const parts = ['WorkflowType = "remediateFinding"', ...(waiting ? [WAITING] : [])];
   if (f.control) parts.push(`${SearchAttr.Control.name} = ${quote(f.control)}`);
   if (f.account) parts.push(`${SearchAttr.Account.name} = ${quote(f.account)}`);
   if (f.region) parts.push(`${SearchAttr.Region.name} = ${quote(f.region)}`);

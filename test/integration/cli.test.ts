@@ -7,7 +7,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { REPO_ROOT } from '../../src/stack/paths.js';
 import { createSubmitter } from '../../src/triggers/submit.js';
 import { getStatus, type RemediationRecord } from '../../src/workflows/messages.js';
-import { makeSecurityGroup, sgFinding, world22 } from '../helpers/fixtures.js';
+import { makeBucket, makeSecurityGroup, s3Finding, sgFinding, world22 } from '../helpers/fixtures.js';
 import { defaultPolicy, stackAddresses, startTestWorker, type TestWorker } from '../helpers/stack.js';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
@@ -144,5 +144,28 @@ describe('CLI: the approvals queue a page at a time, and decisions by query', ()
     }
     const none = await cli(['reject', '--all', '--account', account, '--yes'], env);
     expect(none.out).toContain(`No remediation waiting for approval matches (account ${account})`);
+  });
+
+  it('shows the fixes held by the hourly budget as the digest does: how many, by account, which resources', async () => {
+    const env = { TEMPORAL_ADDRESS: stackAddresses().temporalAddress };
+    const { client, aws, taskQueue } = w;
+    const account = String(100_000_000_000 + Math.floor(Math.random() * 899_999_999_999));
+    const s3 = defaultPolicy.controls['s3-block-public-access'];
+    const noBudget = { ...defaultPolicy, controls: { ...defaultPolicy.controls, 's3-block-public-access': { ...s3, guardrails: { ...s3.guardrails, maxAutoFixesPerHour: 0 } } } };
+    const submitter = createSubmitter(client, { taskQueue, verifyDeadlineMs: 20_000, policy: noBudget });
+    const buckets = [await makeBucket(aws), await makeBucket(aws)];
+    const handles = [];
+    for (const b of buckets) {
+      const r = await submitter.submit(s3Finding(b, { account }));
+      handles.push(client.workflow.getHandle(r.workflowId, r.runId));
+    }
+    for (const h of handles) for (let i = 0; i < 100 && (await h.query(getStatus)).approvalReason !== 'budget'; i++) await new Promise((x) => setTimeout(x, 100));
+    let out = '';
+    for (let i = 0; i < 30 && !out.includes('2 held'); i++) out = (await cli(['held', '--account', account], env)).out;
+    expect(out).toContain('s3-block-public-access: 2 held');
+    expect(out).toContain(`by account  ${account} 2`);
+    for (const b of buckets) expect(out).toContain(b);
+    expect(out).toContain(`npm run cli -- approve --all --control s3-block-public-access --why budget --account ${account}`);
+    for (const h of handles) await h.terminate('test over');
   });
 });

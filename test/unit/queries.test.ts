@@ -5,9 +5,10 @@ import type { RemediationRecord } from '../../src/workflows/messages.js';
 
 describe('visibility queries', () => {
   it('waiting remediations: running, AwaitingApproval or Escalated, narrowed by every filter given, values quoted', () => {
-    expect(pendingQuery()).toBe('ExecutionStatus = "Running" AND WorkflowType = "remediateFinding" AND (RemediationStatus = "AwaitingApproval" OR RemediationStatus = "Escalated")');
+    expect(pendingQuery()).toBe('WorkflowType = "remediateFinding" AND ExecutionStatus = "Running" AND (RemediationStatus = "AwaitingApproval" OR RemediationStatus = "Escalated")');
+    expect(pendingQuery({ control: 'c' }, false)).toBe('WorkflowType = "remediateFinding" AND FindingControl = "c"');
     expect(pendingQuery({ control: 'c', account: '1"2', reason: 'budget', startedFrom: 'a', startedBefore: 'b', taskQueue: 'q', region: 'r' })).toBe(
-      'ExecutionStatus = "Running" AND WorkflowType = "remediateFinding" AND (RemediationStatus = "AwaitingApproval" OR RemediationStatus = "Escalated")' +
+      'WorkflowType = "remediateFinding" AND ExecutionStatus = "Running" AND (RemediationStatus = "AwaitingApproval" OR RemediationStatus = "Escalated")' +
         ' AND FindingControl = "c" AND FindingAccount = "1\\"2" AND FindingRegion = "r" AND ApprovalReason = "budget" AND TaskQueue = "q" AND StartTime >= "a" AND StartTime < "b"',
     );
   });
