@@ -228,12 +228,12 @@ async function steady(rate: number, seconds: number, target: boolean): Promise<v
   const closed = await records(stack.client, t0);
   const ok = closed.filter(sealed);
   const verifiedAt = ok.map((c) => ({ due: scheduled.get(c.workflowId) ?? NaN, verified: Date.parse(c.record!.timestamps.verified!) }));
-  const latency = verifiedAt.map((v) => v.verified - v.due).filter(Number.isFinite);
+  const latency = verifiedAt.map((v) => Math.round(v.verified - v.due)).filter(Number.isFinite);
   // Backlog at the end of the stream: posted but not yet verified.
   const end = t0.getTime() + seconds * 1000;
   const backlogAtEnd = verifiedAt.filter((v) => v.due <= end && v.verified > end).length;
-  const firstTen = verifiedAt.filter((v) => v.due - t0.getTime() < 10_000).map((v) => v.verified - v.due);
-  const lastTen = verifiedAt.filter((v) => end - v.due <= 10_000).map((v) => v.verified - v.due);
+  const firstTen = verifiedAt.filter((v) => v.due - t0.getTime() < 10_000).map((v) => Math.round(v.verified - v.due));
+  const lastTen = verifiedAt.filter((v) => end - v.due <= 10_000).map((v) => Math.round(v.verified - v.due));
   await stack.takeLogs();
   const p50 = pct(latency, 50);
   const p99 = pct(latency, 99);
