@@ -80,7 +80,9 @@ export async function startBenchStack(dir: string): Promise<BenchStack> {
   const logs = { worker: join(dir, 'worker.log'), trigger: join(dir, 'trigger.log') };
   const offsets = { worker: 0, trigger: 0 };
 
-  const node = (script: string) => ['--import', 'tsx', join(REPO_ROOT, script)];
+  // BENCH_PROFILE=<dir>: the worker and the trigger server write V8 CPU profiles there when they stop.
+  const profile = process.env['BENCH_PROFILE'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_PROFILE']}`] : [];
+  const node = (script: string) => [...profile, '--import', 'tsx', join(REPO_ROOT, script)];
   const startWorker = async () => {
     const p = startProcess('worker', process.execPath, node('src/worker/main.ts'), { env, logFile: logs.worker, cwd: REPO_ROOT });
     await waitUntilReady(p, async () => (await readFile(logs.worker, 'utf8').catch(() => '')).slice(offsets.worker).includes('worker running'), 120_000);
