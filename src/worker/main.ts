@@ -1,5 +1,5 @@
 import { rm } from 'node:fs/promises';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import { workerLogger } from './logging.js';
 import { generateEvidenceKeyPem, loadEvidenceKey } from '../evidence/signing.js';
@@ -30,10 +30,11 @@ async function main(): Promise<void> {
   if (!config.evidence.signingKeyPem) {
     logger.warn('no EVIDENCE_SIGNING_KEY_FILE: evidence is signed with a key generated for this process only; set one to keep verifying across restarts', { keyId: evidenceKey.keyId });
   }
-  const connection = await Connection.connect({ address: config.temporal.address });
-  await ensureSearchAttributes(connection, config.temporal.namespace, logger);
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  // One connection, the SDK's native one, for polling and for the client calls activities make
+  // (the budget count, the digest): no second gRPC stack in JavaScript.
   const native = await NativeConnection.connect({ address: config.temporal.address });
+  await ensureSearchAttributes(native, config.temporal.namespace, logger);
+  const client = new Client({ connection: native, namespace: config.temporal.namespace });
   const aws = createAwsClients(config.aws, config.securityHub.endpointUrl ? { securityHubEndpoint: config.securityHub.endpointUrl } : {});
   const slack = slackClient(config);
   try {
@@ -58,7 +59,6 @@ async function main(): Promise<void> {
   } finally {
     aws.destroy();
     await native.close();
-    await connection.close();
   }
 }
 

@@ -1,5 +1,5 @@
 import proto from '@temporalio/proto';
-import type { Connection } from '@temporalio/client';
+import type { ConnectionLike } from '@temporalio/client';
 import { SearchAttributeType } from '@temporalio/common';
 import { ALL_SEARCH_ATTRIBUTES } from '../workflows/search-attributes.js';
 import type { Logger } from '../log.js';
@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
  * cluster; the dev server registers them at start). Idempotent. Where the caller may not
  * register them (Temporal Cloud API keys), logs what to add by hand and carries on.
  */
-export async function ensureSearchAttributes(connection: Connection, namespace: string, logger: Logger): Promise<void> {
+export async function ensureSearchAttributes(connection: Pick<ConnectionLike, 'operatorService'>, namespace: string, logger: Logger): Promise<void> {
   const existing = await connection.operatorService.listSearchAttributes({ namespace });
   const have = new Set(Object.keys(existing.customAttributes ?? {}));
   const missing = ALL_SEARCH_ATTRIBUTES.filter((k) => !have.has(k.name));
