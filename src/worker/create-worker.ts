@@ -41,7 +41,7 @@ export async function bundleWorkflowsApart(): Promise<{ codePath: string }> {
 
 export interface CreateWorkerOptions {
   readonly connection: NativeConnection;
-  /** Client for the activities that talk to Temporal (the guardrail ledger). */
+  /** Client for the activities that talk to Temporal (the budget count, the digest, undo lookups; the ledger of first-version runs). */
   readonly client: Client;
   readonly namespace: string;
   readonly taskQueue: string;

@@ -23,3 +23,18 @@ export function retryable(err: unknown): boolean {
   }
   return app !== undefined && !app.nonRetryable && !NON_RETRYABLE_ERROR_TYPES.includes(app.type as ErrorType);
 }
+
+/**
+ * For steps that are best effort (Slack, Security Hub, approver lookups): the returned function
+ * awaits a step and, if it fails, notes `what: reason` in `notes` and yields undefined.
+ */
+export function noteFailuresIn(notes: string[]) {
+  return async <T>(what: string, p: Promise<T>): Promise<T | undefined> => {
+    try {
+      return await p;
+    } catch (err) {
+      notes.push(`${what}: ${failureReason(err)}`);
+      return undefined;
+    }
+  };
+}

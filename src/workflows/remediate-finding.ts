@@ -31,7 +31,7 @@ import {
 } from '../policy/decide.js';
 import type { ApprovalView } from '../slack/blocks.js';
 import { escalationText, reminderText, resultText } from '../slack/blocks.js';
-import { failureReason, retryable } from './failure.js';
+import { failureReason, noteFailuresIn, retryable } from './failure.js';
 import { remediateFindingV1 } from './legacy/remediate-finding-v1.js';
 import { revertWorkflowId } from './revert-fix.js';
 import {
@@ -244,14 +244,7 @@ async function remediate(input: RemediationInput): Promise<RemediationRecord> {
   });
 
   /** Slack and Security Hub are best effort: a failure is noted in the evidence, never fatal. */
-  const bestEffort = async <T>(what: string, p: Promise<T>): Promise<T | undefined> => {
-    try {
-      return await p;
-    } catch (err) {
-      s.notes.push(`${what}: ${failureReason(err)}`);
-      return undefined;
-    }
-  };
+  const bestEffort = noteFailuresIn(s.notes);
 
   /**
    * Closes the run: one search-attribute upsert (status, who decided, the automatic fix's time),

@@ -4,7 +4,7 @@ import { NON_RETRYABLE_ERROR_TYPES } from '../errors.js';
 import { revertExemptionTag } from '../policy/decide.js';
 import type { PolicySnapshot } from '../policy/types.js';
 import { undoneText } from '../slack/blocks.js';
-import { failureReason } from './failure.js';
+import { failureReason, noteFailuresIn } from './failure.js';
 import type { Decider, RemediationRecord } from './messages.js';
 import { RemediationStatus, SearchAttr } from './search-attributes.js';
 import type { UndoRecord } from './undo-window.js';
@@ -68,14 +68,7 @@ export async function revertFix(input: RevertInput): Promise<UndoRecord> {
   const writes = proxyActivities<Activities>(WRITE);
   const sign = proxyLocalActivities<Activities>(SIGN);
   const notes: string[] = [];
-  const bestEffort = async <T>(what: string, p: Promise<T>): Promise<T | undefined> => {
-    try {
-      return await p;
-    } catch (err) {
-      notes.push(`${what}: ${failureReason(err)}`);
-      return undefined;
-    }
-  };
+  const bestEffort = noteFailuresIn(notes);
   const by: Decider = { ...input.by };
 
   const loaded = await local.loadRemediation.executeWithOptions({ ...LOCAL, summary: `Read the evidence of ${input.remediation.workflowId}` }, [input.remediation]);

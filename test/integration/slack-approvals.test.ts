@@ -4,18 +4,16 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
 import type { AwsClients } from '../../src/activities/aws.js';
 import { authorizeIngressEvent } from '../../src/cli/demo-events.js';
-import { loadConfig, type Config } from '../../src/config.js';
-import { silentLogger } from '../../src/log.js';
 import { parsePolicy } from '../../src/policy/load.js';
 import { APPROVE_ACTION_ID, REJECT_ACTION_ID } from '../../src/slack/blocks.js';
 import { signSlackRequest } from '../../src/slack/signature.js';
-import { slackClient, startTriggerServer, type TriggerServer } from '../../src/triggers/server.js';
+import type { TriggerServer } from '../../src/triggers/server.js';
 import type { SubmitResult } from '../../src/triggers/submit.js';
 import { getStatus, type RemediationRecord } from '../../src/workflows/messages.js';
 import { RemediationStatus } from '../../src/workflows/search-attributes.js';
 import { makeSecurityGroup, REGION, world22 } from '../helpers/fixtures.js';
-import { startSlackStandIn, type SlackStandIn } from '../helpers/slack-standin.js';
-import { stackAddresses, startTestWorker, unique, type TestWorker } from '../helpers/stack.js';
+import type { SlackStandIn } from '../helpers/slack-standin.js';
+import { postSlackInteraction, startSlackTestStack, until, type SlackTestStack } from '../helpers/slack-stack.js';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
@@ -39,35 +37,19 @@ controls:
   'slack-test-policy',
 );
 
+let stack: SlackTestStack;
 let slackApi: SlackStandIn;
-let config: Config;
 let server: TriggerServer;
-let w: TestWorker;
 let client: Client;
 let aws: AwsClients;
 
 beforeAll(async () => {
-  slackApi = await startSlackStandIn({ token: BOT_TOKEN });
-  const { temporalAddress, motoEndpoint } = stackAddresses();
-  config = loadConfig({
-    TEMPORAL_ADDRESS: temporalAddress,
-    AWS_ENDPOINT_URL: motoEndpoint,
-    PORT: '0',
-    WEBHOOK_TOKEN,
-    TEMPORAL_TASK_QUEUE: unique('slack'),
-    SLACK_BOT_TOKEN: BOT_TOKEN,
-    SLACK_SIGNING_SECRET: SIGNING_SECRET,
-    SLACK_API_URL: slackApi.apiUrl,
-  });
-  w = await startTestWorker({ taskQueue: config.temporal.taskQueue, policy, slack: slackClient(config)! });
-  ({ client, aws } = w);
-  server = await startTriggerServer(config, client, silentLogger, policy);
+  stack = await startSlackTestStack({ policy, queuePrefix: 'slack', botToken: BOT_TOKEN, signingSecret: SIGNING_SECRET, webhookToken: WEBHOOK_TOKEN });
+  ({ slackApi, server, client, aws } = stack);
 });
 
 afterAll(async () => {
-  await server?.close();
-  await w?.stop();
-  await slackApi?.close();
+  await stack?.stop();
 });
 
 /** A block_actions interaction as Slack posts it: form-encoded `payload` JSON. */
@@ -98,23 +80,7 @@ function clickBody(o: { workflowId: string; runId: string; approve: boolean; use
 }
 
 async function postClick(body: string, o: { secret?: string; timestamp?: number; signature?: string } = {}): Promise<Response> {
-  const ts = o.timestamp ?? Math.floor(Date.now() / 1000);
-  const signature = o.signature ?? signSlackRequest(o.secret ?? SIGNING_SECRET, ts, body);
-  return fetch(`${server.url}/slack/interactions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': String(ts), 'x-slack-signature': signature },
-    body,
-  });
-}
-
-async function until<T>(fn: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return postSlackInteraction(server.url, o.secret ?? SIGNING_SECRET, body, o);
 }
 
 const worldOpen = async (groupId: string) => {

@@ -5,20 +5,18 @@ import { GetPublicAccessBlockCommand } from '@aws-sdk/client-s3';
 import type { AwsClients } from '../../src/activities/aws.js';
 import { digestWorkflowId } from '../../src/activities/guardrails.js';
 import { deleteBucketPublicAccessBlockEvent } from '../../src/cli/demo-events.js';
-import { loadConfig, type Config } from '../../src/config.js';
-import { silentLogger } from '../../src/log.js';
+import type { Config } from '../../src/config.js';
 import { hourOf } from '../../src/policy/decide.js';
 import { parsePolicy } from '../../src/policy/load.js';
 import { APPROVAL_ACTIONS_BLOCK_ID, APPROVE_HELD_ACTION_ID, REJECT_HELD_ACTION_ID } from '../../src/slack/blocks.js';
-import { signSlackRequest } from '../../src/slack/signature.js';
-import { slackClient, startTriggerServer, type TriggerServer } from '../../src/triggers/server.js';
+import type { TriggerServer } from '../../src/triggers/server.js';
 import type { SubmitResult } from '../../src/triggers/submit.js';
 import { getDigest, refreshDigest } from '../../src/workflows/approval-digest.js';
 import { getStatus, type RemediationRecord } from '../../src/workflows/messages.js';
 import { ApprovalReason, RemediationStatus } from '../../src/workflows/search-attributes.js';
 import { makeBucket, REGION } from '../helpers/fixtures.js';
-import { startSlackStandIn, type SlackStandIn } from '../helpers/slack-standin.js';
-import { stackAddresses, startTestWorker, unique, type TestWorker } from '../helpers/stack.js';
+import type { SlackStandIn } from '../helpers/slack-standin.js';
+import { postSlackInteraction, startSlackTestStack, until, type SlackTestStack } from '../helpers/slack-stack.js';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
@@ -44,35 +42,20 @@ controls:
   'digest-test-policy',
 );
 
+let stack: SlackTestStack;
 let slackApi: SlackStandIn;
 let config: Config;
 let server: TriggerServer;
-let w: TestWorker;
 let client: Client;
 let aws: AwsClients;
 
 beforeAll(async () => {
-  slackApi = await startSlackStandIn({ token: BOT_TOKEN });
-  const { temporalAddress, motoEndpoint } = stackAddresses();
-  config = loadConfig({
-    TEMPORAL_ADDRESS: temporalAddress,
-    AWS_ENDPOINT_URL: motoEndpoint,
-    PORT: '0',
-    WEBHOOK_TOKEN,
-    TEMPORAL_TASK_QUEUE: unique('digest'),
-    SLACK_BOT_TOKEN: BOT_TOKEN,
-    SLACK_SIGNING_SECRET: SIGNING_SECRET,
-    SLACK_API_URL: slackApi.apiUrl,
-  });
-  w = await startTestWorker({ taskQueue: config.temporal.taskQueue, policy, slack: slackClient(config)! });
-  ({ client, aws } = w);
-  server = await startTriggerServer(config, client, silentLogger, policy);
+  stack = await startSlackTestStack({ policy, queuePrefix: 'digest', botToken: BOT_TOKEN, signingSecret: SIGNING_SECRET, webhookToken: WEBHOOK_TOKEN });
+  ({ slackApi, config, server, client, aws } = stack);
 });
 
 afterAll(async () => {
-  await server?.close();
-  await w?.stop();
-  await slackApi?.close();
+  await stack?.stop();
 });
 
 function heldClick(o: { digestId: string; approve: boolean; user: string; messageTs: string }): string {
@@ -96,22 +79,7 @@ function heldClick(o: { digestId: string; approve: boolean; user: string; messag
 }
 
 async function postClick(body: string): Promise<Response> {
-  const ts = Math.floor(Date.now() / 1000);
-  return fetch(`${server.url}/slack/interactions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': String(ts), 'x-slack-signature': signSlackRequest(SIGNING_SECRET, ts, body) },
-    body,
-  });
-}
-
-async function until<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
+  return postSlackInteraction(server.url, SIGNING_SECRET, body);
 }
 
 describe('fixes held by the hourly budget: one digest, decided in bulk', () => {

@@ -27,7 +27,7 @@ import {
   type RemediationRecord,
 } from '../messages.js';
 import { RemediationStatus, SearchAttr } from '../search-attributes.js';
-import { failureReason } from '../failure.js';
+import { failureReason, noteFailuresIn } from '../failure.js';
 
 const nonRetryableErrorTypes = [...NON_RETRYABLE_ERROR_TYPES];
 
@@ -204,14 +204,7 @@ export async function remediateFindingV1(input: RemediationInput): Promise<Remed
     throw ApplicationFailure.create({ type: 'RemediationFailed', message: reason, nonRetryable: true, details: [rec] });
   };
   /** Slack is best effort: its failure is noted, never fatal. */
-  const bestEffort = async <T>(what: string, p: Promise<T>): Promise<T | undefined> => {
-    try {
-      return await p;
-    } catch (err) {
-      notes.push(`${what}: ${failureReason(err)}`);
-      return undefined;
-    }
-  };
+  const bestEffort = noteFailuresIn(notes);
 
   // Fail closed: without a policy nothing is decided and nothing changes.
   if (!policy?.control || !policy.hash) return fail(new Error('no policy in the workflow input; nothing was changed'));
