@@ -19,6 +19,12 @@ export interface Config {
      * undefined means the SDK's default credential chain.
      */
     readonly emulatorCredentials: { readonly accessKeyId: string; readonly secretAccessKey: string } | undefined;
+    /**
+     * The role every AWS call for a finding of account X is made with (hub and spoke): the ARN
+     * template with `{account}`, and the external id its trust policy requires. Undefined: the
+     * worker's own credentials serve every finding (one account).
+     */
+    readonly memberRole?: { readonly arnTemplate: string; readonly externalId?: string | undefined } | undefined;
   };
   readonly http: {
     readonly host: string;
@@ -96,6 +102,9 @@ export const DEFAULTS = Object.freeze({
   workerActivitySlots: 40,
 });
 
+/** `arn:<partition>:iam::{account}:role/<path/name>`: the member role's ARN, the account left open. */
+const MEMBER_ROLE_ARN_PATTERN = /^arn:aws(-[a-z]+)*:iam::\{account\}:role\/[\w+=,.@/-]{1,512}$/;
+
 /** The environment variables read, with their meaning; the README's configuration table mirrors this. */
 export const ENV_VARS = Object.freeze({
   TEMPORAL_ADDRESS: `Temporal frontend host:port (default ${DEFAULTS.temporalAddress})`,
@@ -103,6 +112,8 @@ export const ENV_VARS = Object.freeze({
   TEMPORAL_TASK_QUEUE: `task queue of the remediation worker (default ${DEFAULTS.taskQueue})`,
   AWS_REGION: `default AWS region (default ${DEFAULTS.awsRegion})`,
   AWS_ENDPOINT_URL: 'send every AWS call to this endpoint (an emulator such as moto); unset for real AWS',
+  MEMBER_ROLE_ARN: 'role to assume in the finding\'s account for every AWS call made for it, with {account}, e.g. arn:aws:iam::{account}:role/rectify-remediator; unset: the worker\'s own credentials (one account)',
+  MEMBER_ROLE_EXTERNAL_ID: 'external id the member role\'s trust policy requires (sts:ExternalId)',
   HOST: `trigger server bind address (default ${DEFAULTS.httpHost})`,
   PORT: `trigger server port (default ${DEFAULTS.httpPort})`,
   WEBHOOK_TOKEN: 'shared secret webhook senders present (Authorization: Bearer or x-api-key); at least 16 characters',
@@ -172,6 +183,15 @@ export function loadConfig(env: Env = process.env): Config {
   const region = str('AWS_REGION', env['AWS_DEFAULT_REGION'] || DEFAULTS.awsRegion);
   if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) problems.push(`AWS_REGION must look like us-east-1, got "${region}"`);
 
+  const roleTemplate = env['MEMBER_ROLE_ARN'] || undefined;
+  if (roleTemplate !== undefined && !MEMBER_ROLE_ARN_PATTERN.test(roleTemplate)) {
+    problems.push(`MEMBER_ROLE_ARN must be a role ARN with {account} for the account id, like arn:aws:iam::{account}:role/rectify-remediator, got "${roleTemplate}"`);
+  }
+  const externalId = env['MEMBER_ROLE_EXTERNAL_ID'] || undefined;
+  // The value is never echoed: an external id is a shared secret between the hub and the members.
+  if (externalId !== undefined && !/^[\w+=,.@:/-]{2,1224}$/.test(externalId)) problems.push('MEMBER_ROLE_EXTERNAL_ID must be 2-1224 characters of letters, digits and +=,.@:/-');
+  if (externalId !== undefined && roleTemplate === undefined) problems.push('MEMBER_ROLE_EXTERNAL_ID is set but MEMBER_ROLE_ARN is not');
+
   const token = env['WEBHOOK_TOKEN'];
   if (token !== undefined && token !== '' && token.length < 16) {
     problems.push('WEBHOOK_TOKEN must be at least 16 characters');
@@ -230,6 +250,7 @@ export function loadConfig(env: Env = process.env): Config {
         endpointUrl !== undefined && !env['AWS_ACCESS_KEY_ID'] && !env['AWS_PROFILE']
           ? { accessKeyId: 'emulator', secretAccessKey: 'emulator' }
           : undefined,
+      memberRole: roleTemplate ? { arnTemplate: roleTemplate, externalId } : undefined,
     },
     http: {
       host: str('HOST', DEFAULTS.httpHost),

@@ -9,6 +9,10 @@ export const ErrorType = {
   ResourceNotFound: 'ResourceNotFound',
   /** AWS rejected the request as malformed or invalid for the resource. Permanent. */
   InvalidAwsRequest: 'InvalidAwsRequest',
+  /** The member role cannot be assumed in the finding's account (no role, no trust, wrong external id). Permanent. */
+  MemberRoleUnavailable: 'MemberRoleUnavailable',
+  /** The session's credentials expired or were revoked: new ones are fetched and the call retried. */
+  CredentialsExpired: 'CredentialsExpired',
   /** AWS asked us to slow down. Retried with backoff. */
   Throttled: 'Throttled',
   /** Network error or 5xx from AWS. Retried with backoff. */
@@ -27,6 +31,7 @@ export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 /** Error types that retrying cannot fix; listed in every activity retry policy. */
 export const NON_RETRYABLE_ERROR_TYPES: readonly ErrorType[] = [
   ErrorType.AccessDenied,
+  ErrorType.MemberRoleUnavailable,
   ErrorType.ResourceNotFound,
   ErrorType.InvalidAwsRequest,
   ErrorType.UnsupportedControl,

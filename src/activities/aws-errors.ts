@@ -9,14 +9,14 @@ const ACCESS_DENIED = new Set([
   'AuthFailure',
   'InvalidClientTokenId',
   'SignatureDoesNotMatch',
-  'ExpiredToken',
-  'ExpiredTokenException',
   'InvalidAccessKeyId',
   'AllAccessDisabled',
   'AccountProblem',
   'OptInRequired',
   'InvalidAccessException',
 ]);
+/** The session went stale: the caller's credentials are renewed and the call retried. */
+const STALE_CREDENTIALS = new Set(['ExpiredToken', 'ExpiredTokenException', 'TokenRefreshRequired']);
 const NOT_FOUND = new Set([
   'NoSuchBucket',
   'NotFound',
@@ -57,10 +57,17 @@ export function awsErrorCode(err: unknown): string | undefined {
   return undefined;
 }
 
+/** True when the error says the credentials went stale (expired or revoked session). */
+export function isStaleCredentials(err: unknown): boolean {
+  const code = awsErrorCode(err);
+  return code !== undefined && STALE_CREDENTIALS.has(code);
+}
+
 /** Which catalogue entry an AWS SDK error belongs to. Decided by the AWS error code and HTTP status, never by class name. */
 export function classifyAwsError(err: unknown): ErrorType {
   const code = awsErrorCode(err);
   const status = (err as AwsErrorShape | undefined)?.$metadata?.httpStatusCode;
+  if (code && STALE_CREDENTIALS.has(code)) return ErrorType.CredentialsExpired;
   if (code && ACCESS_DENIED.has(code)) return ErrorType.AccessDenied;
   if (code && THROTTLED.has(code)) return ErrorType.Throttled;
   if (code && (NOT_FOUND.has(code) || code.endsWith('.NotFound'))) return ErrorType.ResourceNotFound;
@@ -83,7 +90,7 @@ export function toApplicationFailure(err: unknown, action: string): ApplicationF
   const code = awsErrorCode(err) ?? 'UnknownError';
   const raw = (err as AwsErrorShape | undefined)?.message;
   const message = typeof raw === 'string' && raw !== '' ? raw : String(err);
-  const nonRetryable = type === ErrorType.AccessDenied || type === ErrorType.ResourceNotFound || type === ErrorType.InvalidAwsRequest;
+  const nonRetryable = type === ErrorType.AccessDenied || type === ErrorType.MemberRoleUnavailable || type === ErrorType.ResourceNotFound || type === ErrorType.InvalidAwsRequest;
   return ApplicationFailure.create({
     type,
     message: `${action} failed: ${code}: ${message}`,

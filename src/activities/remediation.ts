@@ -65,7 +65,7 @@ export function createRemediationActivities({ aws, now = () => new Date() }: Rem
     /** Reads the live resource and decides whether it violates the control under the policy's settings. Read-only. */
     async triageFinding(finding: Finding, settings: ControlSettings): Promise<Triage> {
       const control = controlFor(finding);
-      const { state, tags } = await control.read(aws, finding);
+      const { state, tags } = await control.read(aws.forAccount(finding.account), finding);
       const change = control.plan(state, settings);
       return {
         compliant: change === null,
@@ -86,13 +86,13 @@ export function createRemediationActivities({ aws, now = () => new Date() }: Rem
     async applyFix(finding: Finding, settings: ControlSettings): Promise<FixResult> {
       const control = controlFor(finding);
       const { attempt } = activityInfo();
-      const { state } = await control.read(aws, finding);
+      const { state } = await control.read(aws.forAccount(finding.account), finding);
       const change = control.plan(state, settings);
       if (change === null) {
         log.info('resource already compliant on re-read; nothing applied', { resource: finding.resource.id, attempt });
         return { applied: false, before: state, change: null, at: now().toISOString(), attempt };
       }
-      await control.apply(aws, finding, change);
+      await control.apply(aws.forAccount(finding.account), finding, change);
       return { applied: true, before: state, change: { summary: control.summarize(change, finding), details: change }, at: now().toISOString(), attempt };
     },
 
@@ -102,7 +102,7 @@ export function createRemediationActivities({ aws, now = () => new Date() }: Rem
      */
     async verifyFix(finding: Finding, before: unknown, change: PlannedChange, settings: ControlSettings): Promise<Verification> {
       const control = controlFor(finding);
-      const { state: after } = await control.read(aws, finding);
+      const { state: after } = await control.read(aws.forAccount(finding.account), finding);
       const problems = control.check(before, change.details, after, settings);
       if (problems.length > 0) {
         throw ApplicationFailure.create({
@@ -120,8 +120,8 @@ export function createRemediationActivities({ aws, now = () => new Date() }: Rem
      */
     async undoFix(finding: Finding, before: unknown, change: PlannedChange): Promise<Verification> {
       const control = controlFor(finding);
-      await control.undo(aws, finding, before, change.details);
-      const { state: after } = await control.read(aws, finding);
+      await control.undo(aws.forAccount(finding.account), finding, before, change.details);
+      const { state: after } = await control.read(aws.forAccount(finding.account), finding);
       const problems = control.checkUndo(before, change.details, after);
       if (problems.length > 0) {
         throw ApplicationFailure.create({ type: ErrorType.NotYetCompliant, message: `${finding.resource.id} is not back to its recorded state: ${problems.join('; ')}` });
@@ -133,7 +133,7 @@ export function createRemediationActivities({ aws, now = () => new Date() }: Rem
     async markExempt(finding: Finding, tagKey: string, until: string): Promise<boolean> {
       const control = controlFor(finding);
       if (!control.tag) return false;
-      await control.tag(aws, finding, tagKey, until);
+      await control.tag(aws.forAccount(finding.account), finding, tagKey, until);
       return true;
     },
   };

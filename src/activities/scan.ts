@@ -30,7 +30,7 @@ export function createScanActivities(d: ScanDeps) {
     /** One page of a control's resources in a region, and which of them violate it under the policy's settings. Read-only. */
     async scanControlPage(o: { control: ControlId; account: string; region: string; pageToken?: string; pageSize: number }): Promise<ScanPage> {
       const control = CONTROLS[o.control];
-      return control.scanPage(d.aws, {
+      return control.scanPage(d.aws.forAccount(o.account), {
         account: o.account,
         region: o.region,
         settings: d.policy.controls[o.control].settings,

@@ -3,7 +3,7 @@ import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import { workerLogger } from './logging.js';
 import { generateEvidenceKeyPem, loadEvidenceKey } from '../evidence/signing.js';
-import { createAwsClients } from '../activities/aws.js';
+import { createAwsClients, roleSessionName } from '../activities/aws.js';
 import { loadConfig } from '../config.js';
 import { InvalidInputError } from '../errors.js';
 import { createLogger } from '../log.js';
@@ -35,7 +35,11 @@ async function main(): Promise<void> {
   const native = await NativeConnection.connect({ address: config.temporal.address });
   await ensureSearchAttributes(native, config.temporal.namespace, logger);
   const client = new Client({ connection: native, namespace: config.temporal.namespace });
-  const aws = createAwsClients(config.aws, config.securityHub.endpointUrl ? { securityHubEndpoint: config.securityHub.endpointUrl } : {});
+  // Member roles are assumed as "rectify-<task queue>": the member account's CloudTrail names the product and the deployment.
+  const aws = createAwsClients(config.aws, {
+    roleSessionName: roleSessionName(config.temporal.taskQueue),
+    ...(config.securityHub.endpointUrl ? { securityHubEndpoint: config.securityHub.endpointUrl } : {}),
+  });
   const slack = slackClient(config);
   try {
     const workflowBundle = await bundleWorkflowsApart();
@@ -49,6 +53,7 @@ async function main(): Promise<void> {
       taskQueue: config.temporal.taskQueue,
       namespace: config.temporal.namespace,
       aws: config.aws.endpointUrl ?? 'aws',
+      accounts: config.aws.memberRole ? `member role ${config.aws.memberRole.arnTemplate}${config.aws.memberRole.externalId ? ' (with external id)' : ''}` : 'this worker\'s credentials only',
       slack: slack ? 'on' : 'off (approvals from the CLI)',
       policy: policyPath,
       policyHash: policy.hash,

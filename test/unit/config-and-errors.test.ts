@@ -34,6 +34,27 @@ describe('configuration', () => {
     }
   });
 
+  it('reads the member role: a role ARN with {account}, and an external id only with it, never echoed', () => {
+    const c = loadConfig({ MEMBER_ROLE_ARN: 'arn:aws:iam::{account}:role/rectify-remediator', MEMBER_ROLE_EXTERNAL_ID: 'ext-0123456789' });
+    expect(c.aws.memberRole).toEqual({ arnTemplate: 'arn:aws:iam::{account}:role/rectify-remediator', externalId: 'ext-0123456789' });
+    expect(loadConfig({}).aws.memberRole).toBeUndefined();
+    expect(loadConfig({ MEMBER_ROLE_ARN: 'arn:aws-us-gov:iam::{account}:role/security/rectify' }).aws.memberRole?.externalId).toBeUndefined();
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+        return [];
+      } catch (e) {
+        return [...(e as InvalidInputError).problems];
+      }
+    };
+    expect(problems({ MEMBER_ROLE_ARN: 'arn:aws:iam::111122223333:role/rectify-remediator' })).toEqual([expect.stringMatching(/^MEMBER_ROLE_ARN must be a role ARN with \{account\}/)]);
+    expect(problems({ MEMBER_ROLE_ARN: 'rectify-remediator' })).toHaveLength(1);
+    expect(problems({ MEMBER_ROLE_EXTERNAL_ID: 'ext-0123456789' })).toEqual(['MEMBER_ROLE_EXTERNAL_ID is set but MEMBER_ROLE_ARN is not']);
+    const bad = problems({ MEMBER_ROLE_ARN: 'arn:aws:iam::{account}:role/r', MEMBER_ROLE_EXTERNAL_ID: 'sekrit id with spaces' });
+    expect(bad).toHaveLength(1);
+    expect(bad[0]).not.toContain('sekrit');
+  });
+
   it('uses dummy credentials only for an emulator endpoint without real ones', () => {
     expect(loadConfig({ AWS_ENDPOINT_URL: 'http://127.0.0.1:5000' }).aws.emulatorCredentials).toBeDefined();
     expect(loadConfig({ AWS_ENDPOINT_URL: 'http://127.0.0.1:5000', AWS_ACCESS_KEY_ID: 'AKIA' }).aws.emulatorCredentials).toBeUndefined();
@@ -57,6 +78,8 @@ describe('AWS error catalogue', () => {
     ['MalformedXML', 400, ErrorType.InvalidAwsRequest],
     ['SomethingNew', 429, ErrorType.Throttled],
     ['SomethingElse', 403, ErrorType.AccessDenied],
+    ['ExpiredToken', 400, ErrorType.CredentialsExpired],
+    ['ExpiredTokenException', 403, ErrorType.CredentialsExpired],
   ])('%s (HTTP %s) is %s', (name, status, type) => {
     expect(classifyAwsError(awsError(name, status))).toBe(type);
   });
@@ -72,6 +95,10 @@ describe('AWS error catalogue', () => {
     expect(f.type).toBe(ErrorType.AccessDenied);
     expect(f.nonRetryable).toBe(true);
     expect(f.message).toBe('PutPublicAccessBlock on my-bucket failed: AccessDenied: AccessDenied happened');
+  });
+
+  it('an expired session is retried (with new credentials), not taken for a permanent AccessDenied', () => {
+    expect(toApplicationFailure(awsError('ExpiredToken', 400), 'x').nonRetryable).toBe(false);
   });
 
   it('throttling is retryable', () => {

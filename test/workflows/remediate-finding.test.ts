@@ -10,7 +10,7 @@ import { createSubmitter } from '../../src/triggers/submit.js';
 import { workflowIdFor, type Finding } from '../../src/findings/finding.js';
 import type { RemediationRecord } from '../../src/workflows/messages.js';
 import { RemediationStatus, SearchAttr } from '../../src/workflows/search-attributes.js';
-import { makeBucket, makeSecurityGroup, REGION, s3Finding, sgFinding, world22 } from '../helpers/fixtures.js';
+import { ACCOUNT, makeBucket, makeSecurityGroup, REGION, s3Finding, sgFinding, world22 } from '../helpers/fixtures.js';
 import { awsConfig, defaultPolicy, temporalClient, unique, workerConnection } from '../helpers/stack.js';
 import { activitiesIn, attemptsOf, summariesIn } from '../helpers/history.js';
 
@@ -145,7 +145,8 @@ describe('remediateFinding on the dev server against moto', () => {
     // A competing writer (drift from another tool) removes the block right after each fix.
     const queue = unique('drift');
     const driftAws = createAwsClients(awsConfig());
-    driftAws.s3(REGION).middlewareStack.add(
+    // On the account's clients: the ones the activities use for a finding of ACCOUNT.
+    driftAws.forAccount(ACCOUNT).s3(REGION).middlewareStack.add(
       (next, context) => async (args) => {
         const out = await next(args);
         if (context.commandName === 'PutPublicAccessBlockCommand') {

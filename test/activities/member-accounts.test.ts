@@ -1,0 +1,189 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { GetPublicAccessBlockCommand } from '@aws-sdk/client-s3';
+import { CreateRoleCommand } from '@aws-sdk/client-iam';
+import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { createAwsClients, roleSessionName, type AwsClients } from '../../src/activities/aws.js';
+import { createRemediationActivities } from '../../src/activities/remediation.js';
+import { ErrorType } from '../../src/errors.js';
+import type { Finding } from '../../src/findings/finding.js';
+import { createSubmitter } from '../../src/triggers/submit.js';
+import type { RemediationRecord } from '../../src/workflows/messages.js';
+import { ACCOUNT, DEFAULT_SETTINGS, makeBucket, REGION, s3Finding } from '../helpers/fixtures.js';
+import { defaultPolicy, startTestWorker, type TestWorker } from '../helpers/stack.js';
+import { startTrustFront, type TrustFront } from '../helpers/sts-trust.js';
+
+const HUB = ACCOUNT; // moto's default account: the hub's own credentials act here
+const EXTERNAL_ID = 'rectify-ext-7f3a91c2';
+const ROLE = 'arn:aws:iam::{account}:role/rectify-remediator';
+/** Two member accounts of this run (moto is shared by every test file). */
+const memberA = `4${String(Date.now()).slice(-11)}`;
+const memberB = `5${String(Date.now()).slice(-11)}`;
+
+let front: TrustFront;
+/** Straight to moto, as any account (moto grants any AssumeRole): for setting resources up and checking them. */
+let setup: AwsClients;
+
+/** The hub's clients as the worker makes them: through the trust front, assuming the member role. */
+function hubClients(o: { externalId?: string; onAssumeRole?: (arn: string) => void } = {}): AwsClients {
+  return createAwsClients(
+    { region: REGION, endpointUrl: front.endpoint, emulatorCredentials: { accessKeyId: 'emulator', secretAccessKey: 'emulator' }, memberRole: { arnTemplate: ROLE, externalId: o.externalId ?? EXTERNAL_ID } },
+    { roleSessionName: roleSessionName('member-test'), ...(o.onAssumeRole ? { onAssumeRole: o.onAssumeRole } : {}) },
+  );
+}
+
+const finding = (account: string, bucket: string): Finding => s3Finding(bucket, { account });
+
+async function bpaOf(aws: AwsClients, bucket: string): Promise<unknown> {
+  return aws
+    .s3(REGION)
+    .send(new GetPublicAccessBlockCommand({ Bucket: bucket }))
+    .then((o) => o.PublicAccessBlockConfiguration, (e: Error) => e.name);
+}
+
+beforeAll(async () => {
+  const moto = inject('motoEndpoint');
+  front = await startTrustFront(moto, HUB);
+  setup = createAwsClients({ region: REGION, endpointUrl: moto, emulatorCredentials: { accessKeyId: 'emulator', secretAccessKey: 'emulator' }, memberRole: { arnTemplate: 'arn:aws:iam::{account}:role/test-setup' } });
+  // The member role, as the StackSet deploys it: in A only, trusting the hub with the external id.
+  await setup.forAccount(memberA).iam().send(
+    new CreateRoleCommand({
+      RoleName: 'rectify-remediator',
+      AssumeRolePolicyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${HUB}:root` }, Action: 'sts:AssumeRole', Condition: { StringEquals: { 'sts:ExternalId': EXTERNAL_ID } } }],
+      }),
+    }),
+  );
+});
+
+afterAll(async () => {
+  setup?.destroy();
+  await front?.close();
+});
+
+describe('member accounts (hub and spoke)', () => {
+  it('forAccount acts in the member account with the assumed role, and the hub keeps its own identity', async () => {
+    const hub = hubClients();
+    try {
+      const me = await hub.sts(REGION).send(new GetCallerIdentityCommand({}));
+      expect(me.Account).toBe(HUB);
+      const inA = await hub.forAccount(memberA).sts(REGION).send(new GetCallerIdentityCommand({}));
+      expect(inA.Account).toBe(memberA);
+      expect(inA.Arn).toContain('rectify-remediator/rectify-member-test');
+    } finally {
+      hub.destroy();
+    }
+  });
+
+  it('a batch of findings of one account assumes the role once, and every S3 call names the expected bucket owner', async () => {
+    const assumed: string[] = [];
+    const hub = hubClients({ onAssumeRole: (arn) => assumed.push(arn) });
+    const acts = createRemediationActivities({ aws: hub });
+    try {
+      const buckets = await Promise.all(Array.from({ length: 8 }, () => makeBucket(setup.forAccount(memberA))));
+      const callsBefore = front.assumeRoleCalls.length;
+      const triages = await Promise.all(buckets.map((b) => acts.triageFinding(finding(memberA, b), DEFAULT_SETTINGS)));
+      expect(triages.every((t) => !t.compliant && t.plannedChange !== null)).toBe(true);
+      expect(assumed).toEqual([`arn:aws:iam::${memberA}:role/rectify-remediator`]);
+      expect(front.assumeRoleCalls.slice(callsBefore)).toEqual([{ roleArn: `arn:aws:iam::${memberA}:role/rectify-remediator`, sessionName: 'rectify-member-test', granted: true }]);
+      const calls = front.s3Requests.filter((r) => buckets.includes(r.bucket));
+      expect(calls.length).toBeGreaterThanOrEqual(buckets.length);
+      expect(new Set(calls.map((c) => c.expectedOwner))).toEqual(new Set([memberA]));
+    } finally {
+      hub.destroy();
+    }
+  });
+
+  it('an account with no member role fails the finding clearly, never with the hub\'s credentials, and touches nothing', async () => {
+    const hub = hubClients();
+    const acts = createRemediationActivities({ aws: hub });
+    try {
+      const bucket = await makeBucket(setup.forAccount(memberB));
+      const err = await acts.triageFinding(finding(memberB, bucket), DEFAULT_SETTINGS).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ApplicationFailure);
+      const f = err as ApplicationFailure;
+      expect(f.type).toBe(ErrorType.MemberRoleUnavailable);
+      expect(f.nonRetryable).toBe(true);
+      expect(f.message).toContain(`cannot act in account ${memberB}`);
+      expect(f.message).toContain(`arn:aws:iam::${memberB}:role/rectify-remediator`);
+      expect(f.message).not.toContain(EXTERNAL_ID);
+      expect(front.s3Requests.filter((r) => r.bucket === bucket)).toEqual([]);
+      expect(await bpaOf(setup.forAccount(memberB), bucket)).toBe('NoSuchPublicAccessBlockConfiguration');
+    } finally {
+      hub.destroy();
+    }
+  });
+
+  it('a wrong external id is refused like a missing role', async () => {
+    const hub = hubClients({ externalId: 'not-the-agreed-id' });
+    try {
+      const bucket = await makeBucket(setup.forAccount(memberA));
+      const f = (await createRemediationActivities({ aws: hub }).triageFinding(finding(memberA, bucket), DEFAULT_SETTINGS).catch((e: unknown) => e)) as ApplicationFailure;
+      expect(f.type).toBe(ErrorType.MemberRoleUnavailable);
+      expect(f.message).not.toContain('not-the-agreed-id');
+      expect(front.assumeRoleCalls.at(-1)).toMatchObject({ roleArn: `arn:aws:iam::${memberA}:role/rectify-remediator`, granted: false });
+    } finally {
+      hub.destroy();
+    }
+  });
+
+  it('a session that ends early is renewed: the call fails retryable once, the retry assumes the role again', async () => {
+    const assumed: string[] = [];
+    const hub = hubClients({ onAssumeRole: (arn) => assumed.push(arn) });
+    const acts = createRemediationActivities({ aws: hub });
+    try {
+      const bucket = await makeBucket(setup.forAccount(memberA));
+      await acts.triageFinding(finding(memberA, bucket), DEFAULT_SETTINGS);
+      expect(assumed).toHaveLength(1);
+      front.expireSessions();
+      const f = (await acts.triageFinding(finding(memberA, bucket), DEFAULT_SETTINGS).catch((e: unknown) => e)) as ApplicationFailure;
+      expect(f).toBeInstanceOf(ApplicationFailure);
+      expect(f.type).toBe(ErrorType.CredentialsExpired);
+      expect(f.nonRetryable).toBe(false);
+      // What the activity's retry does: the next attempt works, with a fresh session.
+      const again = await acts.triageFinding(finding(memberA, bucket), DEFAULT_SETTINGS);
+      expect(again.compliant).toBe(false);
+      expect(assumed).toHaveLength(2);
+    } finally {
+      hub.destroy();
+    }
+  });
+
+  describe('through the workflow', () => {
+    let worker: TestWorker;
+    let hub: AwsClients;
+    beforeAll(async () => {
+      hub = hubClients();
+      worker = await startTestWorker({ aws: hub });
+    });
+    afterAll(async () => {
+      await worker?.stop();
+      hub?.destroy();
+    });
+
+    it('a finding of member A is fixed in A; the same finding of the hub and of B change nothing there', async () => {
+      const inA = await makeBucket(setup.forAccount(memberA));
+      const inHub = await makeBucket(setup);
+      const inB = await makeBucket(setup.forAccount(memberB));
+      const submitter = createSubmitter(worker.client, { taskQueue: worker.taskQueue, verifyDeadlineMs: 20_000, policy: defaultPolicy });
+      const started = await submitter.submit(finding(memberA, inA));
+      const record: RemediationRecord = await worker.client.workflow.getHandle(started.workflowId, started.runId).result();
+      expect(record.outcome).toBe('remediated');
+      expect(record.account).toBe(memberA);
+      expect(await bpaOf(setup.forAccount(memberA), inA)).toEqual({ BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true });
+      expect(await bpaOf(setup, inHub)).toBe('NoSuchPublicAccessBlockConfiguration');
+
+      // B has no member role: the run fails naming the account and the role, and B's bucket is as it was.
+      const denied = await submitter.submit(finding(memberB, inB));
+      const err = await worker.client.workflow.getHandle(denied.workflowId, denied.runId).result().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(WorkflowFailedError);
+      const reason = (err as WorkflowFailedError).cause?.message ?? '';
+      expect(reason).toContain(`cannot act in account ${memberB}`);
+      expect(await bpaOf(setup.forAccount(memberB), inB)).toBe('NoSuchPublicAccessBlockConfiguration');
+      expect(started.workflowId).toContain(memberA);
+    });
+  });
+});
