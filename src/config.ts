@@ -53,6 +53,8 @@ export interface Config {
     readonly intervalMs: number;
     readonly catchupWindowMs: number;
     readonly regions: readonly string[];
+    /** Accounts the scan covers: undefined = the worker's own; `organization` = every active account of the AWS Organization. */
+    readonly accounts: readonly string[] | 'organization' | undefined;
   };
   readonly evidence: {
     /** Ed25519 private key (PKCS#8 PEM) that signs evidence records, from EVIDENCE_SIGNING_KEY or the file EVIDENCE_SIGNING_KEY_FILE. */
@@ -126,6 +128,7 @@ export const ENV_VARS = Object.freeze({
   SECURITYHUB_ENDPOINT_URL: 'endpoint for Security Hub calls only (default: AWS_ENDPOINT_URL)',
   SCAN_INTERVAL: 'how often the scheduled scan runs (default 6h)',
   SCAN_REGIONS: 'comma-separated regions the scan covers (default: AWS_REGION)',
+  SCAN_ACCOUNTS: 'accounts the scan covers: comma-separated account ids, or organization for every active account of the AWS Organization (default: the worker\'s own account)',
   SCAN_CATCHUP_WINDOW: 'missed scans within this window run after an outage (default 1h)',
   EVIDENCE_SIGNING_KEY_FILE: 'file with the Ed25519 private key (PKCS#8 PEM) that signs evidence records',
   EVIDENCE_SIGNING_KEY: 'the same key inline (PEM); prefer the file',
@@ -221,6 +224,14 @@ export function loadConfig(env: Env = process.env): Config {
   const scanRegions = str('SCAN_REGIONS', region).split(',').map((r) => r.trim()).filter(Boolean);
   // An invalid AWS_REGION is reported once, not again as the scan's default.
   if (env['SCAN_REGIONS']) for (const r of scanRegions) if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(r)) problems.push(`SCAN_REGIONS: "${r}" is not a region like us-east-1`);
+  const scanAccountsRaw = (env['SCAN_ACCOUNTS'] ?? '').trim();
+  let scanAccounts: readonly string[] | 'organization' | undefined;
+  if (scanAccountsRaw.toLowerCase() === 'organization') scanAccounts = 'organization';
+  else if (scanAccountsRaw !== '') {
+    const ids = [...new Set(scanAccountsRaw.split(',').map((a) => a.trim()).filter(Boolean))];
+    for (const a of ids) if (!/^\d{12}$/.test(a)) problems.push(`SCAN_ACCOUNTS: "${a}" is not an account id (12 digits); use a comma-separated list or "organization"`);
+    scanAccounts = ids;
+  }
   const writeBack = str('SECURITYHUB_WRITEBACK', 'on').toLowerCase();
   if (!['on', 'off', 'true', 'false'].includes(writeBack)) problems.push(`SECURITYHUB_WRITEBACK must be on or off, got "${writeBack}"`);
 
@@ -267,7 +278,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     metricsAddress,
     securityHub: { writeBack: writeBack === 'on' || writeBack === 'true', endpointUrl: env['SECURITYHUB_ENDPOINT_URL'] || endpointUrl },
-    scan: { intervalMs: duration('SCAN_INTERVAL', '6h'), catchupWindowMs: duration('SCAN_CATCHUP_WINDOW', '1h'), regions: scanRegions },
+    scan: { intervalMs: duration('SCAN_INTERVAL', '6h'), catchupWindowMs: duration('SCAN_CATCHUP_WINDOW', '1h'), regions: scanRegions, accounts: scanAccounts },
     slack: { botToken, signingSecret, apiUrl: slackApiUrl.endsWith('/') ? slackApiUrl : `${slackApiUrl}/` },
     local: {
       temporalUiPort: int('TEMPORAL_UI_PORT', DEFAULTS.temporalUiPort, 1, 65535),

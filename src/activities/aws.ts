@@ -1,6 +1,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { IAMClient } from '@aws-sdk/client-iam';
+import { OrganizationsClient } from '@aws-sdk/client-organizations';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { SecurityHubClient } from '@aws-sdk/client-securityhub';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
@@ -15,6 +16,8 @@ export interface AwsClients {
   ec2(region: string): EC2Client;
   /** IAM is global; its client lives in the default region. */
   iam(): IAMClient;
+  /** AWS Organizations (the hub lists the member accounts); global, in the default region. */
+  organizations(): OrganizationsClient;
   sts(region: string): STSClient;
   securityHub(region: string): SecurityHubClient;
   /**
@@ -135,6 +138,7 @@ function clientSet(
     };
   };
   const iam = cache((region) => new IAMClient(common(region)));
+  const organizations = cache((region) => new OrganizationsClient(common(region)));
   const self: AwsClients = {
     s3: cache((region) => {
       const s3 = new S3Client({ ...common(region), forcePathStyle: aws.endpointUrl !== undefined });
@@ -143,6 +147,7 @@ function clientSet(
     }),
     ec2: cache((region) => new EC2Client(common(region))),
     iam: () => iam(aws.region),
+    organizations: () => organizations(aws.region),
     sts: cache((region) => new STSClient(common(region))),
     securityHub: cache((region) => new SecurityHubClient({ ...common(region), ...(options.securityHubEndpoint ? { endpoint: options.securityHubEndpoint } : {}) })),
     forAccount: () => self,

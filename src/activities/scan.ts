@@ -1,4 +1,5 @@
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import { ListAccountsCommand } from '@aws-sdk/client-organizations';
 import { heartbeat } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { ControlId, Finding } from '../findings/finding.js';
@@ -25,6 +26,21 @@ export function createScanActivities(d: ScanDeps) {
     async whoAmI(region: string): Promise<string> {
       const out = await awsCall('GetCallerIdentity', () => d.aws.sts(region).send(new GetCallerIdentityCommand({})));
       return out.Account ?? '';
+    },
+
+    /** The active accounts of the AWS Organization, from the hub (organizations:ListAccounts, every page). */
+    async listOrganizationAccounts(): Promise<string[]> {
+      const accounts: string[] = [];
+      let token: string | undefined;
+      do {
+        const out = await awsCall('ListAccounts', () => d.aws.organizations().send(new ListAccountsCommand({ ...(token ? { NextToken: token } : {}) })));
+        for (const a of out.Accounts ?? []) {
+          const state = (a as { State?: string }).State ?? a.Status;
+          if (a.Id && (state === undefined || state === 'ACTIVE')) accounts.push(a.Id);
+        }
+        token = out.NextToken;
+      } while (token);
+      return accounts.sort();
     },
 
     /** One page of a control's resources in a region, and which of them violate it under the policy's settings. Read-only. */

@@ -272,8 +272,10 @@ async function scheduleCommand(args: readonly string[]): Promise<number> {
         intervalMs: config.scan.intervalMs,
         catchupWindowMs: config.scan.catchupWindowMs,
         regions: config.scan.regions,
+        ...(config.scan.accounts ? { accounts: config.scan.accounts } : {}),
       });
-      say(`schedule ${SCAN_SCHEDULE_ID} ${how}: every ${formatDuration(config.scan.intervalMs)} over ${config.scan.regions.join(', ')} (overlap: skip, catch-up window ${formatDuration(config.scan.catchupWindowMs)})`);
+      const accounts = config.scan.accounts === 'organization' ? 'every account of the organization' : config.scan.accounts ? `accounts ${config.scan.accounts.join(', ')}` : 'this account';
+      say(`schedule ${SCAN_SCHEDULE_ID} ${how}: every ${formatDuration(config.scan.intervalMs)} over ${accounts} in ${config.scan.regions.join(', ')} (overlap: skip, catch-up window ${formatDuration(config.scan.catchupWindowMs)})`);
       return 0;
     }
     if (sub === 'show') {

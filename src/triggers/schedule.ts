@@ -1,6 +1,7 @@
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, type Client, type ScheduleDescription, type ScheduleOptions } from '@temporalio/client';
 import type { ControlId } from '../findings/finding.js';
 import type { ScanInput, scanAccount } from '../workflows/scan-account.js';
+import type { OrgScanInput, scanOrganization } from '../workflows/scan-organization.js';
 
 /** The one scan schedule of a deployment; stable, so creating it again updates it. */
 export const SCAN_SCHEDULE_ID = 'rectify-scan';
@@ -11,6 +12,8 @@ export interface ScanScheduleOptions {
   /** How far back missed runs are caught up after an outage (then skipped). */
   readonly catchupWindowMs: number;
   readonly regions: readonly string[];
+  /** Many accounts (member roles): the schedule runs `scanOrganization` over them; undefined: `scanAccount` of the worker's own. */
+  readonly accounts?: readonly string[] | 'organization';
   readonly controls?: readonly ControlId[];
   readonly pageSize?: number;
   readonly scheduleId?: string;
@@ -18,16 +21,18 @@ export interface ScanScheduleOptions {
 
 function scheduleOptions(o: ScanScheduleOptions): ScheduleOptions {
   const input: ScanInput = { regions: [...o.regions], ...(o.controls ? { controls: [...o.controls] } : {}), ...(o.pageSize ? { pageSize: o.pageSize } : {}) };
+  const org: OrgScanInput | undefined = o.accounts ? { ...input, accounts: o.accounts === 'organization' ? 'organization' : [...o.accounts] } : undefined;
+  const which = o.accounts === 'organization' ? 'the organization' : o.accounts ? `${o.accounts.length} account${o.accounts.length === 1 ? '' : 's'}` : '';
   return {
     scheduleId: o.scheduleId ?? SCAN_SCHEDULE_ID,
     spec: { intervals: [{ every: o.intervalMs }] },
     action: {
       type: 'startWorkflow',
-      workflowType: 'scanAccount' satisfies typeof scanAccount.name,
+      workflowType: org ? ('scanOrganization' satisfies typeof scanOrganization.name) : ('scanAccount' satisfies typeof scanAccount.name),
       taskQueue: o.taskQueue,
-      args: [input],
+      args: [org ?? input],
       workflowId: `scan/${o.scheduleId ?? SCAN_SCHEDULE_ID}`,
-      staticSummary: `Scan ${o.regions.join(', ')} for drift`,
+      staticSummary: `Scan ${which ? `${which}, ` : ''}${o.regions.join(', ')} for drift`,
     },
     policies: {
       // A scan still running when the next is due: skip the next (the running one covers it).

@@ -1,8 +1,10 @@
-import { continueAsNew, defineQuery, proxyActivities, setHandler, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, continueAsNew, defineQuery, log, patched, proxyActivities, setHandler, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { NON_RETRYABLE_ERROR_TYPES } from '../errors.js';
+import { ErrorType, NON_RETRYABLE_ERROR_TYPES } from '../errors.js';
 import { CONTROL_IDS, ControlId, type Finding } from '../findings/finding.js';
 import { scanFinding } from '../findings/scan.js';
+import { failureReason } from './failure.js';
+import type { ScanPage } from '../activities/controls/control.js';
 
 export interface ScanTotals {
   readonly scanned: number;
@@ -12,7 +14,25 @@ export interface ScanTotals {
   readonly pages: number;
   /** Workflow runs this scan took (continue-as-new keeps each history small). */
   readonly runs: number;
+  /** Resources, or whole control and region pairs, that could not be read (the scan went on). */
+  readonly unreadable?: number;
+  /** The first `MAX_PROBLEMS` of them, with the reason. */
+  readonly problems?: readonly ScanProblem[];
 }
+
+/** Something a scan could not read, and why: one resource, or a whole control in a region (no resourceId). */
+export interface ScanProblem {
+  readonly control: ControlId;
+  readonly region: string;
+  readonly resourceId?: string;
+  readonly reason: string;
+}
+
+/** Problems kept in a scan's result (all are counted): enough to act on, small enough for history. */
+export const MAX_PROBLEMS = 50;
+
+/** The patch after which a control and region that cannot be read is recorded and the scan goes on (before, the scan failed). */
+export const SCAN_GOES_ON_PATCH = 'scan-goes-on-1';
 
 export interface ScanCursor {
   readonly controlIdx: number;
@@ -21,6 +41,8 @@ export interface ScanCursor {
 }
 
 export interface ScanInput {
+  /** The account to scan (its member role is assumed when one is configured); default: the worker's own (STS GetCallerIdentity). */
+  readonly account?: string;
   readonly regions: readonly string[];
   /** Default: every control. */
   readonly controls?: readonly ControlId[];
@@ -50,7 +72,7 @@ const READ: ActivityOptions = {
 };
 
 /** IAM is global: scanned once, in the first region. */
-const GLOBAL: readonly ControlId[] = [ControlId.IamUserConsoleMfa];
+export const GLOBAL_CONTROLS: readonly ControlId[] = [ControlId.IamUserConsoleMfa];
 
 /**
  * A scan of the account for drift no event announced: lists each control's resources in each
@@ -69,7 +91,7 @@ export async function scanAccount(input: ScanInput): Promise<ScanResult> {
   const firstRegion = input.regions[0];
   if (!firstRegion) throw new Error('a scan needs at least one region');
 
-  const account = input.progress?.account ?? (await acts.whoAmI(firstRegion));
+  const account = input.progress?.account ?? input.account ?? (await acts.whoAmI(firstRegion));
   const startedAt = input.progress?.startedAt ?? new Date().toISOString();
   const scanId = info.firstExecutionRunId;
   let totals: ScanTotals = input.progress?.totals ?? { scanned: 0, violations: 0, started: 0, joined: 0, pages: 0, runs: 0 };
@@ -80,14 +102,28 @@ export async function scanAccount(input: ScanInput): Promise<ScanResult> {
   let pagesThisRun = 0;
   for (; cursor.controlIdx < controls.length; cursor = { controlIdx: cursor.controlIdx + 1, regionIdx: 0 }) {
     const control = controls[cursor.controlIdx]!;
-    const regions = GLOBAL.includes(control) ? [firstRegion] : input.regions;
+    const regions = GLOBAL_CONTROLS.includes(control) ? [firstRegion] : input.regions;
     for (; cursor.regionIdx < regions.length; cursor = { controlIdx: cursor.controlIdx, regionIdx: cursor.regionIdx + 1 }) {
       const region = regions[cursor.regionIdx]!;
       for (;;) {
         if (pagesThisRun >= pagesPerRun || info.continueAsNewSuggested) {
           return continueAsNew<typeof scanAccount>({ ...input, progress: { account, startedAt, cursor, totals } });
         }
-        const page = await acts.scanControlPage({ control, account, region, pageSize, ...(cursor.pageToken ? { pageToken: cursor.pageToken } : {}) });
+        let page: ScanPage;
+        try {
+          page = await acts.scanControlPage({ control, account, region, pageSize, ...(cursor.pageToken ? { pageToken: cursor.pageToken } : {}) });
+        } catch (err) {
+          // Access denied, a region not enabled, an account whose role is missing: recorded, and on to the next.
+          if (!patched(SCAN_GOES_ON_PATCH) || !(err instanceof ActivityFailure)) throw err;
+          // No way into the account at all: the whole scan of it fails, saying why.
+          if (err.cause instanceof ApplicationFailure && err.cause.type === ErrorType.MemberRoleUnavailable) throw err;
+          const reason = failureReason(err);
+          log.warn('scan: could not read a control in a region; going on', { control, region, reason });
+          totals = withProblems(totals, [{ control, region, reason }]);
+          pagesThisRun++;
+          cursor = { controlIdx: cursor.controlIdx, regionIdx: cursor.regionIdx };
+          break;
+        }
         pagesThisRun++;
         const observedAt = new Date().toISOString();
         const findings: Finding[] = page.violations.map((v) => scanFinding(control, account, region, v, observedAt, scanId));
@@ -98,6 +134,7 @@ export async function scanAccount(input: ScanInput): Promise<ScanResult> {
           started += results.filter((r) => r.status === 'started').length;
           joined += results.filter((r) => r.status === 'joined').length;
         }
+        if (page.unreadable?.length) totals = withProblems(totals, page.unreadable.map((u) => ({ control, region, resourceId: u.resourceId, reason: u.reason })));
         totals = {
           ...totals,
           scanned: totals.scanned + page.scanned,
@@ -115,4 +152,9 @@ export async function scanAccount(input: ScanInput): Promise<ScanResult> {
     }
   }
   return { ...totals, account, scanId, startedAt, finishedAt: new Date().toISOString() };
+}
+
+function withProblems(totals: ScanTotals, found: readonly ScanProblem[]): ScanTotals {
+  const kept = [...(totals.problems ?? []), ...found].slice(0, MAX_PROBLEMS);
+  return { ...totals, unreadable: (totals.unreadable ?? 0) + found.length, problems: kept };
 }

@@ -18,6 +18,10 @@ export interface TrustFront {
   readonly s3Requests: { bucket: string; method: string; expectedOwner: string | undefined }[];
   /** From now on, requests signed with any assumed-role key seen so far get `ExpiredToken` (a session that ended early). */
   expireSessions(): void;
+  /** Every S3 request on `bucket` is refused with 403 AccessDenied (a bucket policy that shuts the remediator out). */
+  denyBucket(bucket: string): void;
+  /** EC2 calls of `account` in `region` get 401 AuthFailure, as in a region the account has not enabled. */
+  disableRegion(account: string, region: string): void;
   close(): Promise<void>;
 }
 
@@ -35,6 +39,10 @@ export async function startTrustFront(motoEndpoint: string, hubAccount: string):
   const s3Requests: TrustFront['s3Requests'] = [];
   const seenKeys = new Set<string>();
   const expiredKeys = new Set<string>();
+  /** Assumed-role access key -> the account it acts in (read from AssumeRole's answers). */
+  const keyAccount = new Map<string, string>();
+  const deniedBuckets = new Set<string>();
+  const disabledRegions = new Set<string>();
   const creds = { accessKeyId: 'emulator', secretAccessKey: 'emulator' };
   const sts = new STSClient({ region: 'us-east-1', endpoint: motoEndpoint, credentials: creds });
 
@@ -68,10 +76,17 @@ export async function startTrustFront(motoEndpoint: string, hubAccount: string):
     }
   }
 
-  const pass = (req: IncomingMessage, body: Buffer, res: ServerResponse) => {
+  const pass = (req: IncomingMessage, body: Buffer, res: ServerResponse, read?: (answer: string) => void) => {
     const up = request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent }, (upRes) => {
       res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-      upRes.pipe(res);
+      if (!read) return void upRes.pipe(res);
+      const parts: Buffer[] = [];
+      upRes.on('data', (c: Buffer) => parts.push(c));
+      upRes.on('end', () => {
+        const answer = Buffer.concat(parts);
+        read(answer.toString('utf8'));
+        res.end(answer);
+      });
     });
     up.on('error', () => {
       res.writeHead(502);
@@ -97,13 +112,33 @@ export async function startTrustFront(motoEndpoint: string, hubAccount: string):
         );
         return;
       }
+      const auth = req.headers['authorization'] ?? '';
+      const scope = /Credential=[A-Z0-9]+\/\d{8}\/([a-z0-9-]+)\/([a-z0-9-]+)\//.exec(auth);
+      const [region, service] = [scope?.[1] ?? '', scope?.[2] ?? ''];
+      if (service === 'ec2' && key && disabledRegions.has(`${keyAccount.get(key) ?? ''}/${region}`)) {
+        res.writeHead(401, { 'content-type': 'text/xml' });
+        res.end('<Response><Errors><Error><Code>AuthFailure</Code><Message>AWS was not able to validate the provided access credentials</Message></Error></Errors><RequestID>trust-front</RequestID></Response>');
+        return;
+      }
+      if (service === 's3') {
+        const bucket = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname.split('/')[1] ?? '');
+        if (deniedBuckets.has(bucket)) {
+          res.writeHead(403, { 'content-type': 'application/xml' });
+          res.end('<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>');
+          return;
+        }
+      }
       const form = req.method === 'POST' && body.length < 100_000 ? new URLSearchParams(body.toString('utf8')) : undefined;
       if (form?.get('Action') === 'AssumeRole') {
         const roleArn = form.get('RoleArn') ?? '';
         void judge(roleArn, form.get('ExternalId')).then(
           (refusal) => {
             assumeRoleCalls.push({ roleArn, sessionName: form.get('RoleSessionName') ?? '', granted: refusal === undefined });
-            if (refusal === undefined) return pass(req, body, res);
+            const account = /^arn:aws:iam::(\d{12}):/.exec(roleArn)?.[1] ?? '';
+            if (refusal === undefined) return pass(req, body, res, (answer) => {
+              const key = /<AccessKeyId>([^<]+)<\/AccessKeyId>/.exec(answer)?.[1];
+              if (key) keyAccount.set(key, account);
+            });
             res.writeHead(403, { 'content-type': 'text/xml' });
             res.end(
               `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>${refusal}</Message></Error><RequestId>trust-front</RequestId></ErrorResponse>`,
@@ -132,6 +167,12 @@ export async function startTrustFront(motoEndpoint: string, hubAccount: string):
     s3Requests,
     expireSessions() {
       for (const k of seenKeys) expiredKeys.add(k);
+    },
+    denyBucket(bucket) {
+      deniedBuckets.add(bucket);
+    },
+    disableRegion(account, region) {
+      disabledRegions.add(`${account}/${region}`);
     },
     async close() {
       sts.destroy();

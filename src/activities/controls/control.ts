@@ -19,6 +19,8 @@ export interface ScanPage {
   readonly violations: readonly Violation[];
   /** Resources looked at in this page. */
   readonly scanned: number;
+  /** Resources listed but not readable for good (access denied, ...), with the reason; the scan went on without them. */
+  readonly unreadable?: readonly { readonly resourceId: string; readonly reason: string }[];
   /** Undefined on the last page. */
   readonly nextPageToken?: string;
 }

@@ -6,7 +6,7 @@ import { awsCall, awsErrorCode } from '../aws-errors.js';
 import type { AwsClients } from '../aws.js';
 import { assertAccount } from './account.js';
 import type { Control, Violation } from './control.js';
-import { clamp, mapLimit, nextPage, SCAN_CONCURRENCY, unlessGone } from './scan-util.js';
+import { clamp, judgeEach, nextPage } from './scan-util.js';
 
 export interface IamUserMfaState {
   readonly userName: string;
@@ -105,12 +105,13 @@ export const iamUserMfa: Control<IamUserMfaState, EnableMfaRequest> = {
       const out = await awsCall('ListUsers', () => aws.iam().send(new ListUsersCommand({ MaxItems: clamp(o.pageSize, 1, 1000), ...(marker ? { Marker: marker } : {}) })));
       return { items: (out.Users ?? []).flatMap((u) => (u.UserName ? [u.UserName] : [])), next: out.IsTruncated ? out.Marker : undefined };
     });
-    const found = await mapLimit(page.items, SCAN_CONCURRENCY, async (userName): Promise<Violation | null> => {
-      const state = await unlessGone(readUserMfa(aws, userName));
-      return state && planMfa(state) ? { resourceId: userName, title: `IAM user ${userName} has console access without MFA`, severity: Severity.Medium } : null;
-    });
+    const judged = await judgeEach(
+      page.items,
+      (userName) => readUserMfa(aws, userName),
+      (userName, state): Violation | null => (planMfa(state) ? { resourceId: userName, title: `IAM user ${userName} has console access without MFA`, severity: Severity.Medium } : null),
+    );
     return {
-      violations: found.filter((v): v is Violation => v !== null),
+      ...judged,
       scanned: page.items.length,
       ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}),
     };

@@ -3,7 +3,7 @@ import type { ControlSettings } from '../../policy/types.js';
 import { awsCall } from '../aws-errors.js';
 import type { AwsClients } from '../aws.js';
 import type { ScanPage, Violation } from './control.js';
-import { mapLimit, nextPage, SCAN_CONCURRENCY, unlessGone } from './scan-util.js';
+import { judgeEach, nextPage } from './scan-util.js';
 
 /**
  * Buckets per ListBuckets call. Not the scan's page size: moto (5.2.5) truncates at MaxBuckets
@@ -30,12 +30,8 @@ export async function scanBuckets<S>(s: BucketScan<S>): Promise<ScanPage> {
     );
     return { items: (out.Buckets ?? []).flatMap((b) => (b.Name ? [b.Name] : [])), next: out.ContinuationToken };
   });
-  const found = await mapLimit(page.items, SCAN_CONCURRENCY, async (bucket) => {
-    const state = await unlessGone(s.readState(bucket));
-    return state === undefined ? null : s.violation(bucket, state);
-  });
   return {
-    violations: found.filter((v): v is Violation => v !== null),
+    ...(await judgeEach(page.items, (bucket) => s.readState(bucket), (bucket, state) => s.violation(bucket, state))),
     scanned: page.items.length,
     ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}),
   };

@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { ErrorType } from '../../errors.js';
+import type { ScanPage, Violation } from './control.js';
 
 /** One page as an AWS list API returned it. */
 export interface ListPage<T> {
@@ -96,4 +97,31 @@ export async function unlessGone<T>(p: Promise<T>): Promise<T | undefined> {
     if (err instanceof ApplicationFailure && err.type === ErrorType.ResourceNotFound) return undefined;
     throw err;
   }
+}
+
+/**
+ * Reads each listed resource (`SCAN_CONCURRENCY` at a time) and judges it. A resource deleted
+ * since the listing is skipped; one that cannot be read for good (access denied, say) is listed
+ * with the reason and the scan goes on; a passing error (throttling, an outage) fails the page,
+ * which is retried.
+ */
+export async function judgeEach<S>(
+  ids: readonly string[],
+  read: (id: string) => Promise<S>,
+  judge: (id: string, state: S) => Violation | null,
+): Promise<Pick<ScanPage, 'violations' | 'unreadable'>> {
+  const unreadable: { resourceId: string; reason: string }[] = [];
+  const found = await mapLimit(ids, SCAN_CONCURRENCY, async (id) => {
+    try {
+      const state = await unlessGone(read(id));
+      return state === undefined ? null : judge(id, state);
+    } catch (err) {
+      if (err instanceof ApplicationFailure && err.nonRetryable) {
+        unreadable.push({ resourceId: id, reason: err.message });
+        return null;
+      }
+      throw err;
+    }
+  });
+  return { violations: found.filter((v): v is Violation => v !== null), ...(unreadable.length ? { unreadable } : {}) };
 }
