@@ -4,6 +4,7 @@ import { heartbeat } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { ControlId, Finding } from '../findings/finding.js';
 import type { Policy } from '../policy/types.js';
+import { controlPolicyFor } from '../policy/load.js';
 import { createSubmitter, type SubmitResult } from '../triggers/submit.js';
 import { awsCall } from './aws-errors.js';
 import type { AwsClients } from './aws.js';
@@ -49,7 +50,7 @@ export function createScanActivities(d: ScanDeps) {
       return control.scanPage(d.aws.forAccount(o.account), {
         account: o.account,
         region: o.region,
-        settings: d.policy.controls[o.control].settings,
+        settings: controlPolicyFor(d.policy, o.control, o.account).settings,
         pageSize: o.pageSize,
         ...(o.pageToken ? { pageToken: o.pageToken } : {}),
       });

@@ -14,6 +14,7 @@ import { CONTROL_IDS, NOTIFY_ONLY_CONTROLS, type ControlId } from '../findings/f
 import { formatDuration } from './decide.js';
 import {
   MODES,
+  type AccountGroup,
   type ControlPolicy,
   type ControlSettings,
   type EscalationLadder,
@@ -299,7 +300,8 @@ const SETTINGS_KEYS = ['ports', 'encryption'] as const;
 const ENCRYPTION_KEYS = ['algorithm', 'kmsKeyId'] as const;
 const ENCRYPTION_ALGORITHMS = ['AES256', 'aws:kms'] as const;
 const UNDO_KEYS = ['window', 'exemptFor'] as const;
-const TOP_KEYS = ['version', 'exemptions', 'defaults', 'controls'] as const;
+const TOP_KEYS = ['version', 'exemptions', 'defaults', 'controls', 'accounts'] as const;
+const ACCOUNT_GROUP_KEYS = ['name', 'ids', 'controls', ...SECTION_KEYS] as const;
 const EXEMPTION_KEYS = ['tag'] as const;
 
 /** Calls `read` for each key present in `obj`; a defined result is stored under the same key in `out`. */
@@ -715,34 +717,93 @@ export function parsePolicy(text: string, source = 'policy'): Policy {
     }
   }
 
-  const controls = {} as Record<ControlId, ControlPolicy>;
-  for (const control of CONTROL_IDS) {
-    const section = sections.get(control);
-    const path = `controls.${control}`;
-    let effective = section ? merge(defaults, section) : defaults;
-    // What is wrong with the defaults' ladder or undo is reported once, under defaults.
-    if (section?.escalation) {
-      for (const problem of ladderProblems(effective.escalation)) {
-        if (!defaultLadderProblems.includes(problem)) pb.add(`${path}.escalation`, problem);
+  /**
+   * The effective policy of `control` from layers over the defaults (the control's section, then
+   * an account group's, then the group's own section for the control). What is wrong with the
+   * defaults' ladder or undo is reported once, under defaults; a layer's own mistakes under its path.
+   */
+  const effectiveControl = (control: ControlId, layers: readonly { section: Section; path: string }[]): ControlPolicy => {
+    let effective = defaults;
+    for (const { section, path } of layers) {
+      effective = merge(effective, section);
+      if (section.escalation) {
+        for (const problem of ladderProblems(effective.escalation)) {
+          if (!defaultLadderProblems.includes(problem)) pb.add(`${path}.escalation`, problem);
+        }
       }
-    }
-    if (section?.undo) {
-      for (const problem of undoProblems(effective.undo)) {
-        if (!defaultUndoProblems.includes(problem)) pb.add(`${path}.undo`, problem);
+      if (section.undo) {
+        for (const problem of undoProblems(effective.undo)) {
+          if (!defaultUndoProblems.includes(problem)) pb.add(`${path}.undo`, problem);
+        }
       }
+      kmsKeyProblems(section, effective, path, pb);
     }
-    if (section) kmsKeyProblems(section, effective, path, pb);
     if (NOTIFY_ONLY_CONTROLS.includes(control) && !NOTIFY_ONLY_MODES.includes(effective.mode)) {
-      // Said in the control's own section: a mistake. Inherited from defaults (or built in): notify.
-      if (section?.mode !== undefined) {
-        pb.add(
-          `${path}.mode`,
-          `must be notify, dry-run or off: ${control} has no automatic fix, got ${describe(section.mode)}`,
-        );
+      // Said in a section of the control itself: a mistake. Inherited (defaults, an account group, built in): notify.
+      const own = layers.filter((l) => l.path.endsWith(`controls.${control}`) && l.section.mode !== undefined);
+      for (const l of own) {
+        pb.add(`${l.path}.mode`, `must be notify, dry-run or off: ${control} has no automatic fix, got ${describe(l.section.mode)}`);
       }
       effective = { ...effective, mode: 'notify' };
     }
-    controls[control] = structuredClone({ control, ...effective });
+    return structuredClone({ control, ...effective });
+  };
+
+  const controls = {} as Record<ControlId, ControlPolicy>;
+  for (const control of CONTROL_IDS) {
+    const section = sections.get(control);
+    controls[control] = effectiveControl(control, section ? [{ section, path: `controls.${control}` }] : []);
+  }
+
+  const accountGroups: AccountGroup[] = [];
+  if (Object.hasOwn(top, 'accounts') && top.accounts !== null) {
+    if (!Array.isArray(top.accounts)) {
+      pb.add('accounts', `must be a list of account groups ({ name, ids, and any key of defaults }), got ${describe(top.accounts)}`);
+    } else {
+      const seen = new Map<string, string>();
+      top.accounts.forEach((g: unknown, i: number) => {
+        const path = `accounts[${i}]`;
+        const obj = mapping(g, path, ACCOUNT_GROUP_KEYS, pb);
+        if (!obj) return;
+        const name = obj.name;
+        if (typeof name !== 'string' || name.trim() === '') pb.add(join(path, 'name'), `required: a name for the group, e.g. production, got ${describe(name)}`);
+        const label = typeof name === 'string' && name.trim() !== '' ? name : path;
+        const ids = Object.hasOwn(obj, 'ids') ? accountList(obj.ids, join(path, 'ids'), pb) : undefined;
+        if (!Object.hasOwn(obj, 'ids')) pb.add(join(path, 'ids'), 'required: the 12-digit account ids of the group, quoted');
+        else if (ids && ids.length === 0) pb.add(join(path, 'ids'), 'must name at least one account');
+        for (const id of ids ?? []) {
+          const earlier = seen.get(id);
+          if (earlier) pb.add(join(path, 'ids'), `account ${id} is already in ${earlier}: an account belongs to one group`);
+          else seen.set(id, `accounts[${i}] (${label})`);
+        }
+        const rest = Object.fromEntries(Object.entries(obj).filter(([k]) => (SECTION_KEYS as readonly string[]).includes(k)));
+        const groupSection = readSection(rest, path, pb);
+        const own = new Map<ControlId, Section>();
+        if (Object.hasOwn(obj, 'controls') && obj.controls !== null) {
+          if (!isObj(obj.controls)) pb.add(join(path, 'controls'), `must be a mapping of control id to its section, got ${describe(obj.controls)}`);
+          else {
+            for (const [id, section] of Object.entries(obj.controls)) {
+              const cpath = `${path}.controls.${id}`;
+              if (!(CONTROL_IDS as readonly string[]).includes(id)) {
+                pb.add(cpath, `unknown control (${suggestion(id, CONTROL_IDS)}supported: ${CONTROL_IDS.join(', ')})`);
+                continue;
+              }
+              own.set(id as ControlId, readSection(section, cpath, pb));
+            }
+          }
+        }
+        const groupControls = {} as Record<ControlId, ControlPolicy>;
+        for (const control of CONTROL_IDS) {
+          const layers = [
+            ...(sections.has(control) ? [{ section: sections.get(control)!, path: `controls.${control}` }] : []),
+            { section: groupSection, path },
+            ...(own.has(control) ? [{ section: own.get(control)!, path: `${path}.controls.${control}` }] : []),
+          ];
+          groupControls[control] = effectiveControl(control, layers);
+        }
+        accountGroups.push({ name: label, ids: ids ?? [], controls: groupControls });
+      });
+    }
   }
 
   if (pb.list.length > 0) throw fail();
@@ -751,6 +812,7 @@ export function parsePolicy(text: string, source = 'policy'): Policy {
     hash: createHash('sha256').update(text, 'utf8').digest('hex'),
     exemptionTag,
     controls,
+    ...(accountGroups.length ? { accounts: accountGroups } : {}),
   });
 }
 
@@ -803,9 +865,21 @@ export async function loadPolicyFile(path: string): Promise<Policy> {
   return parsePolicy(text, path);
 }
 
-/** What a workflow of `control` receives. */
-export function snapshotFor(p: Policy, control: ControlId): PolicySnapshot {
-  const c = (p.controls as Partial<Record<string, ControlPolicy>>)[control];
+/** The account group `account` belongs to, if the policy has one for it. */
+export function accountGroupOf(p: Policy, account: string | undefined): AccountGroup | undefined {
+  return account === undefined ? undefined : p.accounts?.find((g) => g.ids.includes(account));
+}
+
+/** The effective policy of `control` for a resource of `account` (its account group's, when it is in one). */
+export function controlPolicyFor(p: Policy, control: ControlId, account?: string): ControlPolicy {
+  const group = accountGroupOf(p, account);
+  const c = (group?.controls ?? (p.controls as Partial<Record<string, ControlPolicy>>))[control];
   if (!c) throw new InvalidInputError(`policy ${p.hash.slice(0, 12)}`, [`controls.${control}: no policy for this control`]);
-  return { hash: p.hash, exemptionTag: p.exemptionTag, control: c };
+  return c;
+}
+
+/** What a workflow of `control` receives, for a resource of `account`. */
+export function snapshotFor(p: Policy, control: ControlId, account?: string): PolicySnapshot {
+  const group = accountGroupOf(p, account);
+  return { hash: p.hash, exemptionTag: p.exemptionTag, control: controlPolicyFor(p, control, account), ...(group ? { accountGroup: group.name } : {}) };
 }

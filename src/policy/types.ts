@@ -98,6 +98,16 @@ export interface Policy {
   /** Name of the tag that exempts a resource; value: an expiry date (YYYY-MM-DD or ISO 8601) or "permanent". */
   readonly exemptionTag: string;
   readonly controls: Readonly<Record<ControlId, ControlPolicy>>;
+  /** Account groups with policies of their own (first listed wins; an account is in one group at most). */
+  readonly accounts?: readonly AccountGroup[];
+}
+
+/** Accounts that get a policy of their own (e.g. production: approve; sandboxes: auto). */
+export interface AccountGroup {
+  readonly name: string;
+  readonly ids: readonly string[];
+  /** The effective policy of each control for these accounts: defaults, the control's section, the group's, the group's section for the control. */
+  readonly controls: Readonly<Record<ControlId, ControlPolicy>>;
 }
 
 /** What a workflow receives: the policy of its control, with the policy's hash and exemption tag. */
@@ -105,4 +115,6 @@ export interface PolicySnapshot {
   readonly hash: string;
   readonly exemptionTag: string;
   readonly control: ControlPolicy;
+  /** The account group whose policy this is, when the resource's account is in one. */
+  readonly accountGroup?: string;
 }

@@ -116,7 +116,7 @@ export async function requestUndo(
   if (!control || !isControlId(control)) return { ok: false, message: `Not accepted: ${o.remediation.workflowId} is not a remediation of a known control` };
   const remediation = { workflowId: run.workflowId, runId: run.runId };
   const requestedAt = new Date().toISOString();
-  const input: RevertInput = { remediation, by: o.by, ...(o.reason ? { reason: o.reason } : {}), policy: snapshotFor(o.policy, control), requestedAt };
+  const input: RevertInput = { remediation, by: o.by, ...(o.reason ? { reason: o.reason } : {}), policy: snapshotFor(o.policy, control, run.typedSearchAttributes.get(SearchAttr.Account)), requestedAt };
   const copied = [SearchAttr.FindingId, SearchAttr.Control, SearchAttr.Resource, SearchAttr.Account, SearchAttr.Region, SearchAttr.Severity].flatMap((key) => {
     const value = run.typedSearchAttributes.get(key);
     return value ? [{ key, value }] : [];

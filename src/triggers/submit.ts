@@ -78,7 +78,7 @@ export function createSubmitter(client: Client, opts: { taskQueue: string; verif
           finding,
           receivedAt: receivedAt.toISOString(),
           verifyDeadlineMs: opts.verifyDeadlineMs,
-          policy: snapshotFor(opts.policy, finding.control),
+          policy: snapshotFor(opts.policy, finding.control, finding.account),
           ...(previous ? { previous } : {}),
         };
         try {

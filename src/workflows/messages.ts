@@ -118,6 +118,8 @@ export interface RemediationRecord {
   readonly severity: string;
   readonly source: FindingSource;
   readonly policyHash: string;
+  /** The policy's account group that decided, when the account is in one. */
+  readonly accountGroup?: string;
   readonly mode: Mode;
   readonly outcome: Outcome;
   /** Why it ended this way (failed, rejected, exempt, out of scope, dry run...). */

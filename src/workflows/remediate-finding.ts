@@ -223,6 +223,7 @@ async function remediate(input: RemediationInput): Promise<RemediationRecord> {
     severity: finding.severity,
     source: finding.source,
     policyHash: policy?.hash ?? '',
+    ...(policy?.accountGroup ? { accountGroup: policy.accountGroup } : {}),
     mode: policy?.control?.mode ?? 'off',
     outcome,
     ...(reason ? { reason } : {}),

@@ -10,7 +10,9 @@ import { createRemediationActivities } from '../../src/activities/remediation.js
 import { ErrorType } from '../../src/errors.js';
 import type { Finding } from '../../src/findings/finding.js';
 import { createSubmitter } from '../../src/triggers/submit.js';
-import type { RemediationRecord } from '../../src/workflows/messages.js';
+import { getStatus, type RemediationInput, type RemediationRecord } from '../../src/workflows/messages.js';
+import { RemediationStatus } from '../../src/workflows/search-attributes.js';
+import { parsePolicy } from '../../src/policy/load.js';
 import { ACCOUNT, DEFAULT_SETTINGS, makeBucket, REGION, s3Finding } from '../helpers/fixtures.js';
 import { defaultPolicy, startTestWorker, type TestWorker } from '../helpers/stack.js';
 import { startTrustFront, type TrustFront } from '../helpers/sts-trust.js';
@@ -184,6 +186,49 @@ describe('member accounts (hub and spoke)', () => {
       expect(reason).toContain(`cannot act in account ${memberB}`);
       expect(await bpaOf(setup.forAccount(memberB), inB)).toBe('NoSuchPublicAccessBlockConfiguration');
       expect(started.workflowId).toContain(memberA);
+    });
+
+    it('an account group of the policy decides for its accounts: production asks, the rest fix', async () => {
+      const policy = parsePolicy(
+        `version: 1
+defaults: { mode: auto, undo: { window: 0 } }
+accounts:
+  - name: production
+    ids: ["${memberA}"]
+    mode: approve
+`,
+        'groups',
+      );
+      const submitter = createSubmitter(worker.client, { taskQueue: worker.taskQueue, verifyDeadlineMs: 20_000, policy });
+      const prodBucket = await makeBucket(setup.forAccount(memberA));
+      const asked = await submitter.submit(finding(memberA, prodBucket));
+      const handle = worker.client.workflow.getHandle(asked.workflowId, asked.runId);
+      let status = '';
+      for (let i = 0; i < 100 && status !== RemediationStatus.AwaitingApproval; i++) {
+        status = (await handle.query(getStatus)).status;
+        if (status !== RemediationStatus.AwaitingApproval) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(status).toBe(RemediationStatus.AwaitingApproval);
+      // The workflow's input carries the group's policy (the history shows which policy decided).
+      const history = await handle.fetchHistory();
+      const [input] = history.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads!.map((p) => JSON.parse(Buffer.from(p.data!).toString()) as RemediationInput);
+      expect(input!.policy).toMatchObject({ accountGroup: 'production', control: { mode: 'approve' } });
+      expect(await bpaOf(setup.forAccount(memberA), prodBucket)).toBe('NoSuchPublicAccessBlockConfiguration');
+      await handle.terminate('test over');
+
+      const other = `6${String(Date.now()).slice(-11)}`;
+      await setup.forAccount(other).iam().send(
+        new CreateRoleCommand({
+          RoleName: 'rectify-remediator',
+          AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: HUB }, Action: 'sts:AssumeRole' }] }),
+        }),
+      );
+      const sandboxBucket = await makeBucket(setup.forAccount(other));
+      const fixed = await submitter.submit(finding(other, sandboxBucket));
+      const record: RemediationRecord = await worker.client.workflow.getHandle(fixed.workflowId, fixed.runId).result();
+      expect(record.outcome).toBe('remediated');
+      expect(record.accountGroup).toBeUndefined();
+      expect(record.mode).toBe('auto');
     });
   });
 });

@@ -316,7 +316,7 @@ describe('parsePolicy: structure', () => {
     ['a string', 'hello\n', '"hello"'],
     ['a number', '1\n', '1'],
   ])('rejects a top level that is %s', (_name, text, got) => {
-    expect(problemsOf(() => parsePolicy(text))).toEqual([`must be a mapping with keys version, exemptions, defaults, controls, got ${got}`]);
+    expect(problemsOf(() => parsePolicy(text))).toEqual([`must be a mapping with keys version, exemptions, defaults, controls, accounts, got ${got}`]);
   });
 
   it('requires version', () => {
@@ -344,8 +344,8 @@ describe('parsePolicy: structure', () => {
 
 describe('parsePolicy: unknown keys and controls', () => {
   it.each([
-    [{ verison: 1 }, 'verison: unknown key (did you mean version? expected one of: version, exemptions, defaults, controls)'],
-    [{ default: {} }, 'default: unknown key (did you mean defaults? expected one of: version, exemptions, defaults, controls)'],
+    [{ verison: 1 }, 'verison: unknown key (did you mean version? expected one of: version, exemptions, defaults, controls, accounts)'],
+    [{ default: {} }, 'default: unknown key (did you mean defaults? expected one of: version, exemptions, defaults, controls, accounts)'],
     [{ exemptions: { key: 'x' } }, 'exemptions.key: unknown key (expected one of: tag)'],
     [{ defaults: { Mode: 'auto' } }, 'defaults.Mode: unknown key (did you mean mode? '],
     [{ defaults: { scope: { account: [] } } }, 'defaults.scope.account: unknown key (did you mean accounts? expected one of: accounts, regions, tags)'],
@@ -1014,5 +1014,88 @@ describe('policyWarnings', () => {
   it('names notify-mode controls with no channel', () => {
     const p = parse({ controls: { [S3]: { mode: 'notify' }, [MFA]: { channel: 'C0123456789' } } });
     expect(policyWarnings(p)).toEqual([`controls.${S3}: mode is notify but no Slack channel is set: nobody is told in Slack`]);
+  });
+});
+
+describe('account groups (per-account policy)', () => {
+  const PROD = '111111111111';
+  const SANDBOX = '222222222222';
+  const yaml = `
+version: 1
+defaults:
+  mode: auto
+  approvers: { users: [UDEFAULT01] }
+controls:
+  s3-block-public-access:
+    mode: auto
+  ec2-sg-admin-ports-open:
+    requireApprovalWhenTagged: { environment: [production] }
+accounts:
+  - name: production
+    ids: ["${PROD}"]
+    mode: approve
+    approvers: { users: [UPRODAPPR1] }
+    controls:
+      ec2-sg-admin-ports-open: { mode: notify }
+  - name: sandboxes
+    ids: ["${SANDBOX}", "333333333333"]
+    guardrails: { maxAutoFixesPerHour: 500 }
+`;
+
+  it('a production account asks, a sandbox fixes, any other account gets the control as written', () => {
+    const p = parsePolicy(yaml, 'groups');
+    const prod = snapshotFor(p, ControlId.S3BlockPublicAccess, PROD);
+    expect(prod.accountGroup).toBe('production');
+    expect(prod.control.mode).toBe('approve');
+    expect(prod.control.approvers.users).toEqual(['UPRODAPPR1']);
+    // The group's own section for a control comes last.
+    expect(snapshotFor(p, ControlId.SgAdminPortsOpen, PROD).control.mode).toBe('notify');
+    // Everything else is merged key by key, as for a control's section.
+    expect(snapshotFor(p, ControlId.SgAdminPortsOpen, SANDBOX).control.requireApprovalWhenTagged).toEqual({ environment: ['production'] });
+    const sandbox = snapshotFor(p, ControlId.S3BlockPublicAccess, SANDBOX);
+    expect(sandbox).toMatchObject({ accountGroup: 'sandboxes', control: { mode: 'auto', guardrails: { maxAutoFixesPerHour: 500 } } });
+    expect(sandbox.control.approvers.users).toEqual(['UDEFAULT01']);
+    const other = snapshotFor(p, ControlId.S3BlockPublicAccess, '444444444444');
+    expect(other.accountGroup).toBeUndefined();
+    expect(other.control).toEqual(p.controls[ControlId.S3BlockPublicAccess]);
+    expect(snapshotFor(p, ControlId.S3BlockPublicAccess).control).toEqual(p.controls[ControlId.S3BlockPublicAccess]);
+    // A control with no automatic fix inherits approve from its group as notify.
+    expect(snapshotFor(p, ControlId.IamUserConsoleMfa, PROD).control.mode).toBe('notify');
+  });
+
+  it('lists every problem of the groups by path', () => {
+    const problems = problemsOf(() =>
+      parsePolicy(
+        `
+version: 1
+accounts:
+  - ids: ["${PROD}"]
+    mdoe: auto
+  - name: again
+    ids: ["${PROD}", "333333333333"]
+    controls:
+      iam-user-console-mfa: { mode: auto }
+      s3-public-bucket: { mode: auto }
+  - name: empty
+    ids: []
+  - name: unquoted
+    ids: [22222222222]
+`,
+        'bad-groups',
+      ),
+    );
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^accounts\[0\]\.mdoe: unknown key \(did you mean mode\?/),
+        expect.stringMatching(/^accounts\[0\]\.name: required/),
+        `accounts[1].ids: account ${PROD} is already in accounts[0] (accounts[0]): an account belongs to one group`,
+        expect.stringMatching(/^accounts\[3\]\.ids\[0\]: must be a 12-digit AWS account id in quotes/),
+        expect.stringMatching(/^accounts\[1\]\.controls\.iam-user-console-mfa\.mode: must be notify, dry-run or off/),
+        expect.stringMatching(/^accounts\[1\]\.controls\.s3-public-bucket: unknown control/),
+        'accounts[2].ids: must name at least one account',
+      ]),
+    );
+    expect(problems.filter((p) => p.includes('mdoe'))).toHaveLength(1);
+    expect(problemsOf(() => parsePolicy('version: 1\naccounts: { production: [] }\n'))).toEqual([expect.stringMatching(/^accounts: must be a list of account groups/)]);
   });
 });
