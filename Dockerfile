@@ -4,12 +4,13 @@
 #   worker (default):  node --import tsx src/worker/main.ts
 #   trigger server:    node --import tsx src/triggers/main.ts   (listens on $PORT, default 3000; set HOST=0.0.0.0)
 #
+# Node.js 24 (LTS; the same version CI tests with, scripts/node-lts.mjs).
 # Debian bookworm (glibc) on purpose: the Temporal TypeScript worker loads a native
 # core-bridge that ships glibc builds only, so alpine/musl images do not work.
 # No secrets are baked in: WEBHOOK_TOKEN and AWS credentials come from the runtime environment.
 
 # ---- dependencies ---------------------------------------------------------------
-FROM node:20-bookworm-slim AS deps
+FROM node:24.21.0-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 # Exactly what package-lock.json pins. Dev dependencies are kept on purpose: the
@@ -18,7 +19,7 @@ RUN --mount=type=cache,target=/root/.npm \
     npm ci --no-audit --no-fund
 
 # ---- runtime --------------------------------------------------------------------
-FROM node:20-bookworm-slim AS runtime
+FROM node:24.21.0-bookworm-slim AS runtime
 # slim images lack the system CA bundle; Node has its own, but the native Temporal
 # core-bridge may use the system trust store for TLS (e.g. Temporal Cloud).
 RUN apt-get update \

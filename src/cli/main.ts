@@ -55,7 +55,7 @@ The CLI reaches Temporal at TEMPORAL_ADDRESS (default 127.0.0.1:7233).
 `;
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
-// The pinned AWS SDK supports Node 20; its notice about future SDK releases would interrupt the demo.
+// On Node 20 (past its end of life; 22 and 24 are supported) the AWS SDK prints a notice at every client start, which would interrupt the demo.
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 
 async function up(args: readonly string[]): Promise<number> {

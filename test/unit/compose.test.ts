@@ -340,16 +340,22 @@ describe('Dockerfile', () => {
       return { image: words[0]!, alias };
     });
 
-  it('builds on a glibc Node 20 image in every stage', () => {
+  it('builds on a glibc Node.js LTS image (22 or 24) in every stage', () => {
     expect(stages.length).toBeGreaterThan(0);
     const aliases = new Set<string>();
     for (const { image, alias } of stages) {
       if (!aliases.has(image)) {
-        expect(image).toMatch(/^(docker\.io\/(library\/)?)?node:20(\.\d+){0,2}-(bookworm|bullseye|trixie)(-slim)?(@sha256:[0-9a-f]{64})?$/);
+        expect(image).toMatch(/^(docker\.io\/(library\/)?)?node:(22|24)(\.\d+){0,2}-(bookworm|bullseye|trixie)(-slim)?(@sha256:[0-9a-f]{64})?$/);
         expect(image).not.toMatch(/alpine|musl/);
       }
       if (alias) aliases.add(alias);
     }
+  });
+
+  it('ships the Node.js version CI tests on', () => {
+    const pinned = /NODE_LTS_VERSION = '([\d.]+)'/.exec(readFileSync(path.join(ROOT, 'scripts', 'node-lts.mjs'), 'utf8'))?.[1];
+    expect(pinned).toMatch(/^(22|24)\./);
+    for (const { image } of stages.filter((s) => s.image.startsWith('node:'))) expect(image).toBe(`node:${pinned}-bookworm-slim`);
   });
 
   it('runs the final stage as a non-root user', () => {
