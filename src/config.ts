@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { InvalidInputError } from './errors.js';
 import { parseDuration } from './policy/load.js';
+import { resolveTemporalConnection, TEMPORAL_CONNECTION_ENV_VARS, TEMPORAL_DEFAULTS, type TemporalConnection } from './temporal-connection.js';
 
 /** Everything the worker, the trigger server and the CLI read from the environment, parsed once. */
 export interface Config {
@@ -8,6 +9,11 @@ export interface Config {
     readonly address: string;
     readonly namespace: string;
     readonly taskQueue: string;
+    /**
+     * How to connect (TLS, mTLS, API key), from the TEMPORAL_* variables and the profile file of
+     * @temporalio/envconfig; `connection.options()` feeds NativeConnection and Connection alike.
+     */
+    readonly connection: TemporalConnection;
   };
   readonly aws: {
     /** Region for clients when a finding names none. */
@@ -87,8 +93,8 @@ export interface Config {
 }
 
 export const DEFAULTS = Object.freeze({
-  temporalAddress: '127.0.0.1:7233',
-  temporalNamespace: 'default',
+  temporalAddress: TEMPORAL_DEFAULTS.address,
+  temporalNamespace: TEMPORAL_DEFAULTS.namespace,
   taskQueue: 'remediation',
   awsRegion: 'us-east-1',
   httpHost: '127.0.0.1',
@@ -109,8 +115,9 @@ const MEMBER_ROLE_ARN_PATTERN = /^arn:aws(-[a-z]+)*:iam::\{account\}:role\/[\w+=
 
 /** The environment variables read, with their meaning; the README's configuration table mirrors this. */
 export const ENV_VARS = Object.freeze({
-  TEMPORAL_ADDRESS: `Temporal frontend host:port (default ${DEFAULTS.temporalAddress})`,
-  TEMPORAL_NAMESPACE: `Temporal namespace (default ${DEFAULTS.temporalNamespace})`,
+  TEMPORAL_ADDRESS: `Temporal frontend host:port (default ${DEFAULTS.temporalAddress}, or the profile's)`,
+  TEMPORAL_NAMESPACE: `Temporal namespace (default ${DEFAULTS.temporalNamespace}, or the profile's)`,
+  ...TEMPORAL_CONNECTION_ENV_VARS,
   TEMPORAL_TASK_QUEUE: `task queue of the remediation worker (default ${DEFAULTS.taskQueue})`,
   AWS_REGION: `default AWS region (default ${DEFAULTS.awsRegion})`,
   AWS_ENDPOINT_URL: 'send every AWS call to this endpoint (an emulator such as moto); unset for real AWS',
@@ -168,8 +175,9 @@ export function loadConfig(env: Env = process.env): Config {
     return n;
   };
 
-  const address = str('TEMPORAL_ADDRESS', DEFAULTS.temporalAddress);
-  if (!/^[^\s:/]+:\d{1,5}$/.test(address)) problems.push(`TEMPORAL_ADDRESS must be host:port, got "${address}"`);
+  // Address, namespace, TLS and API key: the environment over the profile file, as for the temporal CLI.
+  const temporal = resolveTemporalConnection(env);
+  problems.push(...temporal.problems);
 
   const endpointRaw = env['AWS_ENDPOINT_URL'];
   let endpointUrl: string | undefined;
@@ -250,9 +258,10 @@ export function loadConfig(env: Env = process.env): Config {
 
   const config: Config = {
     temporal: {
-      address,
-      namespace: str('TEMPORAL_NAMESPACE', DEFAULTS.temporalNamespace),
+      address: temporal.connection.address,
+      namespace: temporal.connection.namespace,
       taskQueue: str('TEMPORAL_TASK_QUEUE', DEFAULTS.taskQueue),
+      connection: temporal.connection,
     },
     aws: {
       region,

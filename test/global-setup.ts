@@ -5,6 +5,7 @@ import type { TestProject } from 'vitest/node';
 import { ensureMoto, startMoto } from '../src/stack/moto.js';
 import { freePort } from '../src/stack/process.js';
 import { ensureTemporalCli, startDevServer } from '../src/stack/temporal.js';
+import { plainTemporalEnv } from '../src/temporal-connection.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -21,6 +22,11 @@ declare module 'vitest' {
  */
 export default async function setup(project: TestProject) {
   const say = (l: string) => console.log(`[test stack] ${l}`);
+  // Test files and the processes they spawn talk to this run's plain dev server: no TLS, API key or
+  // profile from the developer's shell or ~/.config/temporalio/temporal.toml (tests that want them set their own).
+  const plain = plainTemporalEnv(process.env);
+  for (const k of Object.keys(process.env)) if (!(k in plain)) delete process.env[k];
+  process.env['TEMPORAL_CONFIG_FILE'] = plain['TEMPORAL_CONFIG_FILE'];
   const logs = await mkdtemp(join(tmpdir(), 'rectify-test-'));
   const [temporalBin, motoBin] = await Promise.all([ensureTemporalCli(say), ensureMoto(say)]);
   const [temporalPort, uiPort, motoPort] = [await freePort(), await freePort(), await freePort()];

@@ -10,6 +10,7 @@ import type { SubmitResult } from '../triggers/submit.js';
 import type { RemediationRecord } from '../workflows/messages.js';
 import { SearchAttr } from '../workflows/search-attributes.js';
 import { authorizeIngressEvent, configNonCompliantEvent, deleteBucketPublicAccessBlockEvent, securityHubS3_8Event } from './demo-events.js';
+import { plainTemporalEnv } from '../temporal-connection.js';
 
 export interface DemoOptions {
   readonly aws: AwsClients;
@@ -165,7 +166,8 @@ function runCli(args: string[], temporalAddress: string): Promise<{ code: number
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
       cwd: REPO_ROOT,
-      env: { ...process.env, TEMPORAL_ADDRESS: temporalAddress },
+      // The local stack's dev server is plain, whatever TLS / profile settings this shell has for another Temporal.
+      env: { ...plainTemporalEnv(process.env), TEMPORAL_ADDRESS: temporalAddress },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

@@ -5,6 +5,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createAwsClients, type AwsClients } from '../activities/aws.js';
 import { loadConfig, type Config } from '../config.js';
+import { plainTemporalEnv } from '../temporal-connection.js';
 import type { Logger } from '../log.js';
 import { ensureMoto, startMoto, type MotoServer } from '../stack/moto.js';
 import { portOrFree } from '../stack/process.js';
@@ -41,7 +42,8 @@ export interface LocalStack {
  * the environment (7233/8233/5000/3000); busy ones are replaced by free ones.
  */
 export async function startLocalStack(o: { dataDir: string; say: (line: string) => void; logger: Logger; env?: NodeJS.ProcessEnv }): Promise<LocalStack> {
-  const env = o.env ?? process.env;
+  // The embedded dev server is plain: TLS, API key and profile settings (meant for another Temporal) are left out.
+  const env = plainTemporalEnv(o.env ?? process.env);
   const base = loadConfig(env);
   const policyPath = base.policyFile ?? DEFAULT_POLICY_PATH;
   const policy = await loadPolicyFile(policyPath);
@@ -78,11 +80,12 @@ export async function startLocalStack(o: { dataDir: string; say: (line: string) 
   const evidenceKeyFile = join(o.dataDir, 'evidence-key.pem');
   const evidenceKey = loadEvidenceKey(config.evidence.signingKeyPem ?? (await readOrCreateSecret(evidenceKeyFile, generateEvidenceKeyPem, (s) => s.includes('PRIVATE KEY'))));
   const aws = createAwsClients(config.aws, config.securityHub.endpointUrl ? { securityHubEndpoint: config.securityHub.endpointUrl } : {});
-  const connection = await Connection.connect({ address: config.temporal.address });
+  // Plain (see plainTemporalEnv above), through the same options as every other connection.
+  const connection = await Connection.connect(config.temporal.connection.options());
   // A database from an older version may lack newer attributes; the dev server's flags add them only when it creates one.
   await ensureSearchAttributes(connection, config.temporal.namespace, o.logger);
   const client = new Client({ connection, namespace: config.temporal.namespace });
-  const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
+  const nativeConnection = await NativeConnection.connect(config.temporal.connection.options());
   const slack = slackClient(config);
   const workflowBundle = await bundleWorkflowsApart();
   const worker: Worker = await createWorker({ connection: nativeConnection, workflowBundle, client, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, aws, policy, verifyDeadlineMs: config.remediation.verifyDeadlineMs, securityHubWriteBack: config.securityHub.writeBack, evidenceKey, tuning: config.worker, ...(slack ? { slack } : {}) });

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../config.js';
 import { InvalidInputError } from '../errors.js';
+import { explainConnectFailure } from '../temporal-connection.js';
 import { createLogger } from '../log.js';
 import { DEFAULT_POLICY_PATH, loadPolicyFile, policyWarnings } from '../policy/load.js';
 import { formatDuration } from '../policy/decide.js';
@@ -40,7 +41,7 @@ commands:
   undo <id> [--as NAME] [--reason TEXT]
                                 take a verified fix back while its undo window is open; <id> is
                                 the remediation's workflow id (finding/...) or the finding id
-  schedule apply                create or update the scan schedule (SCAN_INTERVAL, SCAN_REGIONS)
+  schedule apply                create or update the scan schedule (SCAN_INTERVAL, SCAN_REGIONS, SCAN_ACCOUNTS)
   schedule show | pause | unpause | delete
   scan now                      run a scan right away (through the schedule)
   policy validate [FILE]        check a policy file (default: POLICY_FILE or policy/default.yaml)
@@ -51,7 +52,9 @@ commands:
                                 verification and an HTML report for auditors (default DIR:
                                 ./evidence-<from>-<to>); exit 1 when a record fails verification
 
-The CLI reaches Temporal at TEMPORAL_ADDRESS (default 127.0.0.1:7233).
+The CLI reaches Temporal at TEMPORAL_ADDRESS (default 127.0.0.1:7233), namespace TEMPORAL_NAMESPACE,
+with TLS / mTLS / an API key from TEMPORAL_TLS_*, TEMPORAL_API_KEY or a TEMPORAL_PROFILE of the
+Temporal config file (the same settings as the temporal CLI).
 `;
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -119,8 +122,10 @@ async function up(args: readonly string[]): Promise<number> {
 
 async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
   const config = loadConfig();
-  const connection = await Connection.connect({ address: config.temporal.address, connectTimeout: 5000 }).catch((err: Error) => {
-    throw new Error(`cannot reach Temporal at ${config.temporal.address} (${err.message}); is the stack up? set TEMPORAL_ADDRESS`);
+  // TLS, mTLS or an API key as the environment / profile says (src/temporal-connection.ts).
+  const temporal = config.temporal.connection;
+  const connection = await Connection.connect({ ...temporal.options(), connectTimeout: 5000 }).catch(async (err: unknown) => {
+    throw await explainConnectFailure(temporal, err);
   });
   try {
     return await fn(new Client({ connection, namespace: config.temporal.namespace }));
@@ -349,7 +354,7 @@ async function main(argv: readonly string[]): Promise<number> {
         return 2;
       }
       await withClient((client) => scanScheduleCommand(client, 'trigger'));
-      say(`scan started (schedule ${SCAN_SCHEDULE_ID}); follow it in the Temporal UI: WorkflowType = "scanAccount"`);
+      say(`scan started (schedule ${SCAN_SCHEDULE_ID}); follow it in the Temporal UI: WorkflowType = "${loadConfig().scan.accounts ? 'scanOrganization' : 'scanAccount'}"`);
       return 0;
     case 'help':
     case '--help':

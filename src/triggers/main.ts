@@ -13,12 +13,16 @@ async function main(): Promise<void> {
   const policy = await loadPolicyFile(policyPath);
   for (const w of policyWarnings(policy)) logger.warn('policy', { warning: w });
   // Lazy: the server starts (and /healthz says "unreachable") even while Temporal is still coming up.
-  const connection = Connection.lazy({ address: config.temporal.address });
+  // TLS, mTLS or an API key as the environment / profile says (src/temporal-connection.ts).
+  const connection = Connection.lazy(config.temporal.connection.options());
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const server = await startTriggerServer(config, client, logger, policy);
   logger.info('trigger server listening', {
     url: server.url,
     temporal: config.temporal.address,
+    namespace: config.temporal.namespace,
+    tls: config.temporal.connection.tls,
+    ...(config.temporal.connection.profile ? { temporalProfile: config.temporal.connection.profile } : {}),
     policy: policyPath,
     policyHash: policy.hash,
     slackInteractions: config.slack.signingSecret ? 'on' : 'off',

@@ -7,6 +7,7 @@ import { createAwsClients, roleSessionName } from '../activities/aws.js';
 import { loadConfig } from '../config.js';
 import { InvalidInputError } from '../errors.js';
 import { createLogger } from '../log.js';
+import { explainConnectFailure, TemporalConnectionError } from '../temporal-connection.js';
 import { DEFAULT_POLICY_PATH, loadPolicyFile, policyWarnings } from '../policy/load.js';
 import { slackClient } from '../triggers/server.js';
 import { bundleWorkflowsApart, createWorker } from './create-worker.js';
@@ -32,7 +33,11 @@ async function main(): Promise<void> {
   }
   // One connection, the SDK's native one, for polling and for the client calls activities make
   // (the budget count, the digest): no second gRPC stack in JavaScript.
-  const native = await NativeConnection.connect({ address: config.temporal.address });
+  // TLS, mTLS or an API key as the environment / profile says (src/temporal-connection.ts).
+  const temporal = config.temporal.connection;
+  const native = await NativeConnection.connect(temporal.options()).catch(async (err: unknown) => {
+    throw await explainConnectFailure(temporal, err);
+  });
   await ensureSearchAttributes(native, config.temporal.namespace, logger);
   const client = new Client({ connection: native, namespace: config.temporal.namespace });
   // Member roles are assumed as "rectify-<task queue>": the member account's CloudTrail names the product and the deployment.
@@ -52,6 +57,9 @@ async function main(): Promise<void> {
     logger.info('worker running', {
       taskQueue: config.temporal.taskQueue,
       namespace: config.temporal.namespace,
+      temporal: temporal.address,
+      tls: temporal.tls,
+      ...(temporal.profile ? { temporalProfile: temporal.profile } : {}),
       aws: config.aws.endpointUrl ?? 'aws',
       accounts: config.aws.memberRole ? `member role ${config.aws.memberRole.arnTemplate}${config.aws.memberRole.externalId ? ' (with external id)' : ''}` : 'this worker\'s credentials only',
       slack: slack ? 'on' : 'off (approvals from the CLI)',
@@ -70,6 +78,8 @@ async function main(): Promise<void> {
 main().catch((err: unknown) => {
   if (err instanceof InvalidInputError) {
     process.stderr.write(`worker not started, ${err.message.split(': ')[0]}:\n${err.problems.map((p) => `  - ${p}`).join('\n')}\n`);
+  } else if (err instanceof TemporalConnectionError) {
+    process.stderr.write(`worker not started: ${err.message}\n`);
   } else {
     process.stderr.write(`worker failed: ${(err as Error).stack ?? String(err)}\n`);
   }
