@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { GetPublicAccessBlockCommand } from '@aws-sdk/client-s3';
-import { CreateRoleCommand } from '@aws-sdk/client-iam';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
@@ -15,7 +14,7 @@ import { RemediationStatus } from '../../src/workflows/search-attributes.js';
 import { parsePolicy } from '../../src/policy/load.js';
 import { ACCOUNT, DEFAULT_SETTINGS, makeBucket, REGION, s3Finding } from '../helpers/fixtures.js';
 import { defaultPolicy, startTestWorker, type TestWorker } from '../helpers/stack.js';
-import { startTrustFront, type TrustFront } from '../helpers/sts-trust.js';
+import { createMemberRole, startTrustFront, type TrustFront } from '../helpers/sts-trust.js';
 
 const HUB = ACCOUNT; // moto's default account: the hub's own credentials act here
 const EXTERNAL_ID = 'rectify-ext-7f3a91c2';
@@ -50,15 +49,7 @@ beforeAll(async () => {
   front = await startTrustFront(moto, HUB);
   setup = createAwsClients({ region: REGION, endpointUrl: moto, emulatorCredentials: { accessKeyId: 'emulator', secretAccessKey: 'emulator' }, memberRole: { arnTemplate: 'arn:aws:iam::{account}:role/test-setup' } });
   // The member role, as the StackSet deploys it: in A only, trusting the hub with the external id.
-  await setup.forAccount(memberA).iam().send(
-    new CreateRoleCommand({
-      RoleName: 'rectify-remediator',
-      AssumeRolePolicyDocument: JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${HUB}:root` }, Action: 'sts:AssumeRole', Condition: { StringEquals: { 'sts:ExternalId': EXTERNAL_ID } } }],
-      }),
-    }),
-  );
+  await createMemberRole(setup, memberA, HUB, EXTERNAL_ID);
 });
 
 afterAll(async () => {
@@ -217,12 +208,7 @@ accounts:
       await handle.terminate('test over');
 
       const other = `6${String(Date.now()).slice(-11)}`;
-      await setup.forAccount(other).iam().send(
-        new CreateRoleCommand({
-          RoleName: 'rectify-remediator',
-          AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: HUB }, Action: 'sts:AssumeRole' }] }),
-        }),
-      );
+      await createMemberRole(setup, other, HUB);
       const sandboxBucket = await makeBucket(setup.forAccount(other));
       const fixed = await submitter.submit(finding(other, sandboxBucket));
       const record: RemediationRecord = await worker.client.workflow.getHandle(fixed.workflowId, fixed.runId).result();

@@ -1,6 +1,7 @@
 import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
+import { CreateRoleCommand, GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
+import type { AwsClients } from '../../src/activities/aws.js';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 
 /**
@@ -180,4 +181,22 @@ export async function startTrustFront(motoEndpoint: string, hubAccount: string):
       await new Promise<void>((r) => server.close(() => r()));
     },
   };
+}
+
+/**
+ * The member role `rectify-remediator` in `account` (through `setup`, clients straight to moto
+ * that can act as any account), trusting `hub`, with the external id condition when one is given.
+ */
+export async function createMemberRole(setup: AwsClients, account: string, hub: string, externalId?: string): Promise<void> {
+  await setup.forAccount(account).iam().send(
+    new CreateRoleCommand({
+      RoleName: 'rectify-remediator',
+      AssumeRolePolicyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          { Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${hub}:root` }, Action: 'sts:AssumeRole', ...(externalId ? { Condition: { StringEquals: { 'sts:ExternalId': externalId } } } : {}) },
+        ],
+      }),
+    }),
+  );
 }

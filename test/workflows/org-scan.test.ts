@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
-import { CreateRoleCommand } from '@aws-sdk/client-iam';
 import { CreateAccountCommand, CreateOrganizationCommand } from '@aws-sdk/client-organizations';
 import { GetPublicAccessBlockCommand } from '@aws-sdk/client-s3';
 import { createAwsClients, roleSessionName, type AwsClients } from '../../src/activities/aws.js';
@@ -12,7 +11,7 @@ import type { RemediationRecord } from '../../src/workflows/messages.js';
 import type { OrgScanResult } from '../../src/workflows/scan-organization.js';
 import { ACCOUNT, makeBucket, makeSecurityGroup } from '../helpers/fixtures.js';
 import { startTestWorker, unique, type TestWorker } from '../helpers/stack.js';
-import { startTrustFront, type TrustFront } from '../helpers/sts-trust.js';
+import { createMemberRole, startTrustFront, type TrustFront } from '../helpers/sts-trust.js';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
@@ -42,15 +41,7 @@ beforeAll(async () => {
   [memberA, memberB] = made as [string, string];
   // The member role in both members (as the StackSet deploys it); none in the management account.
   for (const account of [memberA, memberB]) {
-    await setup.forAccount(account).iam().send(
-      new CreateRoleCommand({
-        RoleName: 'rectify-remediator',
-        AssumeRolePolicyDocument: JSON.stringify({
-          Version: '2012-10-17',
-          Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${HUB}:root` }, Action: 'sts:AssumeRole', Condition: { StringEquals: { 'sts:ExternalId': EXTERNAL_ID } } }],
-        }),
-      }),
-    );
+    await createMemberRole(setup, account, HUB, EXTERNAL_ID);
   }
   const a = setup.forAccount(memberA);
   const b = setup.forAccount(memberB);
