@@ -5,6 +5,7 @@ import { OrganizationsClient } from '@aws-sdk/client-organizations';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { SecurityHubClient } from '@aws-sdk/client-securityhub';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { asyncLocalStorage as activityContext } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Config } from '../config.js';
 import { ErrorType } from '../errors.js';
@@ -131,6 +132,7 @@ function clientSet(
       if (!c) {
         c = make(region);
         if (account?.onStaleCredentials) watchStaleCredentials(c, account.onStaleCredentials);
+        if (account) nameTheRun(c);
         byRegion.set(region, c);
         all.push(c);
       }
@@ -167,6 +169,27 @@ function expectBucketOwner(s3: S3Client, account: string): void {
       return next(args);
     },
     { step: 'initialize', name: 'rectifyExpectedBucketOwner', override: true },
+  );
+}
+
+/**
+ * Every call made for a finding carries its workflow in the User-Agent (`rectify-run/<workflow
+ * id>`), which the member account's CloudTrail records with each event: the role session names
+ * the product and the deployment (one session serves all findings of the account), the user
+ * agent names the remediation that acted. The header is not signed, so this changes no signature.
+ */
+function nameTheRun(client: SdkClient): void {
+  (client.middlewareStack as S3Client['middlewareStack']).add(
+    (next) => async (args) => {
+      const run = activityContext.getStore()?.info.workflowExecution?.workflowId;
+      const request = args.request as { headers?: Record<string, string> };
+      if (run && request.headers) {
+        const tag = `rectify-run/${run.replace(/[^\w./:@=+-]/g, '_')}`;
+        for (const h of ['user-agent', 'x-amz-user-agent']) if (request.headers[h] !== undefined) request.headers[h] = `${request.headers[h]} ${tag}`;
+      }
+      return next(args);
+    },
+    { step: 'finalizeRequest', priority: 'high', name: 'rectifyRunUserAgent', override: true },
   );
 }
 

@@ -168,6 +168,10 @@ describe('member accounts (hub and spoke)', () => {
       expect(record.account).toBe(memberA);
       expect(await bpaOf(setup.forAccount(memberA), inA)).toEqual({ BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true });
       expect(await bpaOf(setup, inHub)).toBe('NoSuchPublicAccessBlockConfiguration');
+      // Each call names the remediation in its User-Agent (CloudTrail's userAgent), the fix included.
+      const calls = front.s3Requests.filter((r) => r.bucket === inA);
+      expect(calls.some((r) => r.method === 'PUT')).toBe(true);
+      expect(calls.every((r) => r.userAgent.includes(`rectify-run/${started.workflowId}`))).toBe(true);
 
       // B has no member role: the run fails naming the account and the role, and B's bucket is as it was.
       const denied = await submitter.submit(finding(memberB, inB));

@@ -16,7 +16,7 @@ export interface TrustFront {
   /** Role ARNs of the AssumeRole calls answered (granted or refused), in order. */
   readonly assumeRoleCalls: { roleArn: string; sessionName: string; granted: boolean }[];
   /** S3 requests on a bucket: the bucket and the `x-amz-expected-bucket-owner` header sent (undefined when none). */
-  readonly s3Requests: { bucket: string; method: string; expectedOwner: string | undefined }[];
+  readonly s3Requests: { bucket: string; method: string; expectedOwner: string | undefined; userAgent: string }[];
   /** From now on, requests signed with any assumed-role key seen so far get `ExpiredToken` (a session that ended early). */
   expireSessions(): void;
   /** Every S3 request on `bucket` is refused with 403 AccessDenied (a bucket policy that shuts the remediator out). */
@@ -155,7 +155,7 @@ export async function startTrustFront(motoEndpoint: string, hubAccount: string):
       // S3 (path-style against the emulator): the first path segment is the bucket.
       if (!form?.get('Action') && req.headers['authorization']?.includes('/s3/aws4_request')) {
         const bucket = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname.split('/')[1] ?? '');
-        if (bucket) s3Requests.push({ bucket, method: req.method ?? '', expectedOwner: req.headers['x-amz-expected-bucket-owner'] as string | undefined });
+        if (bucket) s3Requests.push({ bucket, method: req.method ?? '', expectedOwner: req.headers['x-amz-expected-bucket-owner'] as string | undefined, userAgent: req.headers['user-agent'] ?? '' });
       }
       pass(req, body, res);
     });
