@@ -26,25 +26,31 @@ const violatingBuckets: string[] = [];
 let prodGroup = '';
 
 /**
- * Runs `fn` over `items` with at most `n` in flight. Setup only: moto in server mode now and
- * then answers a burst of concurrent writes with an HTML 500 page, so each item gets three tries.
+ * `fn`, tried up to six times with backoff. Setup only: moto in server mode now and then answers
+ * a burst of concurrent writes with an HTML 500 page (more often on a busy machine).
  */
+async function withRetry<R>(fn: () => Promise<R>): Promise<R> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= 6) throw err;
+      await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
+    }
+  }
+}
+
+/** Runs `fn` over `items` with at most `n` in flight. */
 async function pool<T>(items: readonly T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
   let i = 0;
-  const withRetry = async (t: T) => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn(t);
-      } catch (err) {
-        if (attempt >= 3) throw err;
-        await new Promise((r) => setTimeout(r, 200 * attempt));
-      }
-    }
-  };
   await Promise.all(Array.from({ length: n }, async () => {
-    while (i < items.length) await withRetry(items[i++]!);
+    while (i < items.length) await fn(items[i++]!);
   }));
 }
+
+/** `p`, or `fallback()` when it fails with the AWS error `code` (a retried create that had landed). */
+const unless = <R>(code: string, p: Promise<R>, fallback: () => Promise<R> | R): Promise<R> =>
+  p.catch((err: unknown) => ((err as { name?: string }).name === code ? fallback() : Promise.reject(err)));
 
 beforeAll(async () => {
   aws = createAwsClients(awsConfig(REGION));
@@ -53,23 +59,32 @@ beforeAll(async () => {
 
   const ec2 = aws.ec2(REGION);
   const s3 = aws.s3(REGION);
-  const vpc = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.50.0.0/16' }))).Vpc!.VpcId!;
+  const vpc = (await withRetry(() => ec2.send(new CreateVpcCommand({ CidrBlock: '10.50.0.0/16' })))).Vpc!.VpcId!;
   const prefix = unique('scan-sg');
   await pool([...Array(GROUPS).keys()], 8, async (i) => {
     const violating = i % 400 === 7; // 5 of 2000
     const production = i === 407;
-    const id = (
-      await ec2.send(
-        new CreateSecurityGroupCommand({
-          GroupName: `${prefix}-${i}`,
-          Description: 'scan test',
-          VpcId: vpc,
-          ...(production ? { TagSpecifications: [{ ResourceType: 'security-group', Tags: [{ Key: 'environment', Value: 'production' }] }] } : {}),
-        }),
-      )
-    ).GroupId!;
+    const GroupName = `${prefix}-${i}`;
+    const id = await withRetry(() =>
+      unless(
+        'InvalidGroup.Duplicate',
+        ec2
+          .send(
+            new CreateSecurityGroupCommand({
+              GroupName,
+              Description: 'scan test',
+              VpcId: vpc,
+              ...(production ? { TagSpecifications: [{ ResourceType: 'security-group', Tags: [{ Key: 'environment', Value: 'production' }] }] } : {}),
+            }),
+          )
+          .then((o) => o.GroupId!),
+        async () => (await ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: [GroupName] }] }))).SecurityGroups![0]!.GroupId!,
+      ),
+    );
     if (violating) {
-      await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: id, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] }));
+      await withRetry(() =>
+        unless('InvalidPermission.Duplicate', ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: id, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] })), () => undefined),
+      );
       if (production) prodGroup = id;
       else violatingGroups.push(id);
     }
@@ -77,12 +92,12 @@ beforeAll(async () => {
   const bucketPrefix = unique('scan-b').toLowerCase();
   await pool([...Array(BUCKETS).keys()], 8, async (i) => {
     const bucket = `${bucketPrefix}-${i}`;
-    await s3.send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: REGION } }));
+    await withRetry(() => unless('BucketAlreadyOwnedByYou', s3.send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: REGION } })), () => undefined));
     if (i % 40 === 3) {
-      await s3.send(new DeletePublicAccessBlockCommand({ Bucket: bucket }));
+      await withRetry(() => s3.send(new DeletePublicAccessBlockCommand({ Bucket: bucket })));
       violatingBuckets.push(bucket);
     } else {
-      await s3.send(new PutPublicAccessBlockCommand({ Bucket: bucket, PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true } }));
+      await withRetry(() => s3.send(new PutPublicAccessBlockCommand({ Bucket: bucket, PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true } })));
     }
   });
 }, 300_000);
