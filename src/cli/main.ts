@@ -13,6 +13,8 @@ import { portOrFree } from '../stack/process.js';
 import { decideFromCli, formatPending, listPending, resolveUndoTarget } from './approvals.js';
 import { decideByQuery, requestUndo, sendUndo } from '../triggers/decisions.js';
 import { applyScanSchedule, scanScheduleCommand, SCAN_SCHEDULE_ID } from '../triggers/schedule.js';
+import type { ScanProblem, ScanResult } from '../workflows/scan-account.js';
+import type { OrgScanResult } from '../workflows/scan-organization.js';
 import { APPROVAL_REASONS, pendingQuery, type PendingFilter } from '../workflows/queries.js';
 import { ApprovalReason } from '../workflows/search-attributes.js';
 import { summarizeHeld } from '../activities/digest.js';
@@ -44,6 +46,7 @@ commands:
   schedule apply                create or update the scan schedule (SCAN_INTERVAL, SCAN_REGIONS, SCAN_ACCOUNTS)
   schedule show | pause | unpause | delete
   scan now                      run a scan right away (through the schedule)
+  scan show                     the latest scheduled scan: per account and region, what was scanned, found, and not read (and why)
   policy validate [FILE]        check a policy file (default: POLICY_FILE or policy/default.yaml)
                                 and list every problem; starts nothing
   evidence export --from DATE --to DATE [--control ID]... [--account ID]... [--status S]...
@@ -299,6 +302,46 @@ async function scheduleCommand(args: readonly string[]): Promise<number> {
   });
 }
 
+/** Prints the latest run of the scan schedule: still running, or its result per account and region. */
+async function showLatestScan(client: Client): Promise<number> {
+  const d = await scanScheduleCommand(client, 'describe');
+  const last = d?.info.recentActions.at(-1)?.action.workflow;
+  if (!last) {
+    say(`schedule ${SCAN_SCHEDULE_ID} has not run a scan yet (npm run cli -- scan now)`);
+    return 1;
+  }
+  const handle = client.workflow.getHandle(last.workflowId, last.firstExecutionRunId);
+  const run = await handle.describe();
+  if (run.status.name === 'RUNNING') {
+    say(`scan ${last.workflowId} (${run.type}) is running since ${run.startTime.toISOString()}`);
+    return 0;
+  }
+  if (run.status.name !== 'COMPLETED') {
+    say(`scan ${last.workflowId} (${run.type}) ended ${run.status.name}`);
+    return 1;
+  }
+  const problems = (list: readonly ScanProblem[] | undefined, more: number) => {
+    for (const p of list ?? []) say(`      ${p.control} ${p.region}${p.resourceId ? ` ${p.resourceId}` : ''}: ${p.reason}`);
+    if (more > (list?.length ?? 0)) say(`      ... and ${more - (list?.length ?? 0)} more`);
+  };
+  if (run.type === 'scanOrganization') {
+    const r = (await handle.result()) as OrgScanResult;
+    const t = r.totals;
+    say(`scan ${last.workflowId}: ${r.accounts.length} accounts x ${r.regions.length} regions, finished ${r.finishedAt}`);
+    say(`  scanned ${t.scanned}, found ${t.violations}, started ${t.started}, joined ${t.joined}, not read ${t.unreadable}, failed ${t.failed}`);
+    for (const s of r.scans) {
+      say(`  ${s.account} ${s.region}: ${s.status === 'failed' ? `FAILED: ${s.reason ?? ''}` : `scanned ${s.scanned}, found ${s.violations}, started ${s.started}, joined ${s.joined}, not read ${s.unreadable}`}`);
+      problems(s.problems, s.unreadable);
+    }
+    return t.failed > 0 ? 1 : 0;
+  }
+  const r = (await handle.result()) as ScanResult;
+  say(`scan ${last.workflowId}: account ${r.account}, finished ${r.finishedAt}`);
+  say(`  scanned ${r.scanned}, found ${r.violations}, started ${r.started}, joined ${r.joined}, not read ${r.unreadable ?? 0}`);
+  problems(r.problems, r.unreadable ?? 0);
+  return 0;
+}
+
 async function policyCommand(args: readonly string[]): Promise<number> {
   const [sub, file, ...rest] = args;
   if (sub !== 'validate' || rest.length > 0) {
@@ -349,8 +392,9 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'schedule':
       return scheduleCommand(rest);
     case 'scan':
+      if (rest[0] === 'show' && rest.length === 1) return withClient(showLatestScan);
       if (rest[0] !== 'now' || rest.length > 1) {
-        process.stderr.write('usage: scan now\n');
+        process.stderr.write('usage: scan now | scan show\n');
         return 2;
       }
       await withClient((client) => scanScheduleCommand(client, 'trigger'));

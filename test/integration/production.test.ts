@@ -160,6 +160,11 @@ describe('production: one hub, two member accounts, by the README', () => {
       const scan: OrgScanResult = await client.workflow.getHandle(scanId!.workflowId, scanId!.runId).result();
       expect(scan.accounts).toEqual([...members]);
       expect(scan.scans.map((s) => [s.account, s.status])).toEqual(members.map((m) => [m, 'scanned']));
+      // The same result from the CLI, per account and region.
+      const shown = await cli('scan', 'show');
+      expect(shown).toContain(`scan ${scanId!.workflowId}: 2 accounts x 1 regions`);
+      for (const s of scan.scans) expect(shown).toContain(`  ${s.account} ${REGION}: scanned ${s.scanned}, found ${s.violations}, started ${s.started}, joined ${s.joined}, not read ${s.unreadable}`);
+      expect(shown).toContain('failed 0');
       const fixed: RemediationRecord = await client.workflow
         .getHandle(workflowIdFor({ account: b, region: REGION, control: ControlId.SgAdminPortsOpen, resource: { type: ResourceType.SecurityGroup, id: group } }))
         .result();
