@@ -59,7 +59,7 @@ export function memberRoleArn(template: string, account: string): string {
  * resolution applies. With `aws.memberRole`, `forAccount(X)` assumes the role in X.
  */
 export function createAwsClients(aws: Config['aws'], options: AwsClientOptions = {}): AwsClients {
-  const hub = clientSet(aws, options, aws.emulatorCredentials ? { ...aws.emulatorCredentials } : undefined);
+  const hub = clientSet(aws, options, aws.emulatorCredentials);
   const accounts = new Map<string, AwsClients>();
   const retired: AwsClients[] = [];
   const sessionName = options.roleSessionName ?? roleSessionName();
@@ -73,9 +73,7 @@ export function createAwsClients(aws: Config['aws'], options: AwsClientOptions =
     const role = aws.memberRole;
     const credentials = role
       ? assumedRole(hub.sts(aws.region), { roleArn: memberRoleArn(role.arnTemplate, account), account, sessionName, ...(role.externalId ? { externalId: role.externalId } : {}) }, options.onAssumeRole)
-      : aws.emulatorCredentials
-        ? { ...aws.emulatorCredentials }
-        : undefined;
+      : aws.emulatorCredentials;
     const fresh: AwsClients = clientSet(aws, options, credentials, {
       expectedBucketOwner: account,
       // A session that went stale (expired early, revoked) is dropped: the activity's retry assumes the role afresh.

@@ -35,6 +35,16 @@ function hubClients(o: { externalId?: string; onAssumeRole?: (arn: string) => vo
   );
 }
 
+/** Runs `fn` with hub clients of its own (no credentials shared with another test), destroyed after. */
+async function withHub(o: Parameters<typeof hubClients>[0], fn: (hub: AwsClients) => Promise<void>): Promise<void> {
+  const hub = hubClients(o);
+  try {
+    await fn(hub);
+  } finally {
+    hub.destroy();
+  }
+}
+
 const finding = (account: string, bucket: string): Finding => s3Finding(bucket, { account });
 
 async function bpaOf(aws: AwsClients, bucket: string): Promise<unknown> {
@@ -59,23 +69,19 @@ afterAll(async () => {
 
 describe('member accounts (hub and spoke)', () => {
   it('forAccount acts in the member account with the assumed role, and the hub keeps its own identity', async () => {
-    const hub = hubClients();
-    try {
+    await withHub({}, async (hub) => {
       const me = await hub.sts(REGION).send(new GetCallerIdentityCommand({}));
       expect(me.Account).toBe(HUB);
       const inA = await hub.forAccount(memberA).sts(REGION).send(new GetCallerIdentityCommand({}));
       expect(inA.Account).toBe(memberA);
       expect(inA.Arn).toContain('rectify-remediator/rectify-member-test');
-    } finally {
-      hub.destroy();
-    }
+    });
   });
 
   it('a batch of findings of one account assumes the role once, and every S3 call names the expected bucket owner', async () => {
     const assumed: string[] = [];
-    const hub = hubClients({ onAssumeRole: (arn) => assumed.push(arn) });
-    const acts = createRemediationActivities({ aws: hub });
-    try {
+    await withHub({ onAssumeRole: (arn) => assumed.push(arn) }, async (hub) => {
+      const acts = createRemediationActivities({ aws: hub });
       const buckets = await Promise.all(Array.from({ length: 8 }, () => makeBucket(setup.forAccount(memberA))));
       const callsBefore = front.assumeRoleCalls.length;
       const triages = await Promise.all(buckets.map((b) => acts.triageFinding(finding(memberA, b), DEFAULT_SETTINGS)));
@@ -85,15 +91,12 @@ describe('member accounts (hub and spoke)', () => {
       const calls = front.s3Requests.filter((r) => buckets.includes(r.bucket));
       expect(calls.length).toBeGreaterThanOrEqual(buckets.length);
       expect(new Set(calls.map((c) => c.expectedOwner))).toEqual(new Set([memberA]));
-    } finally {
-      hub.destroy();
-    }
+    });
   });
 
   it('an account with no member role fails the finding clearly, never with the hub\'s credentials, and touches nothing', async () => {
-    const hub = hubClients();
-    const acts = createRemediationActivities({ aws: hub });
-    try {
+    await withHub({}, async (hub) => {
+      const acts = createRemediationActivities({ aws: hub });
       const bucket = await makeBucket(setup.forAccount(memberB));
       const err = await acts.triageFinding(finding(memberB, bucket), DEFAULT_SETTINGS).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ApplicationFailure);
@@ -105,29 +108,23 @@ describe('member accounts (hub and spoke)', () => {
       expect(f.message).not.toContain(EXTERNAL_ID);
       expect(front.s3Requests.filter((r) => r.bucket === bucket)).toEqual([]);
       expect(await bpaOf(setup.forAccount(memberB), bucket)).toBe('NoSuchPublicAccessBlockConfiguration');
-    } finally {
-      hub.destroy();
-    }
+    });
   });
 
   it('a wrong external id is refused like a missing role', async () => {
-    const hub = hubClients({ externalId: 'not-the-agreed-id' });
-    try {
+    await withHub({ externalId: 'not-the-agreed-id' }, async (hub) => {
       const bucket = await makeBucket(setup.forAccount(memberA));
       const f = (await createRemediationActivities({ aws: hub }).triageFinding(finding(memberA, bucket), DEFAULT_SETTINGS).catch((e: unknown) => e)) as ApplicationFailure;
       expect(f.type).toBe(ErrorType.MemberRoleUnavailable);
       expect(f.message).not.toContain('not-the-agreed-id');
       expect(front.assumeRoleCalls.at(-1)).toMatchObject({ roleArn: `arn:aws:iam::${memberA}:role/rectify-remediator`, granted: false });
-    } finally {
-      hub.destroy();
-    }
+    });
   });
 
   it('a session that ends early is renewed: the call fails retryable once, the retry assumes the role again', async () => {
     const assumed: string[] = [];
-    const hub = hubClients({ onAssumeRole: (arn) => assumed.push(arn) });
-    const acts = createRemediationActivities({ aws: hub });
-    try {
+    await withHub({ onAssumeRole: (arn) => assumed.push(arn) }, async (hub) => {
+      const acts = createRemediationActivities({ aws: hub });
       const bucket = await makeBucket(setup.forAccount(memberA));
       await acts.triageFinding(finding(memberA, bucket), DEFAULT_SETTINGS);
       expect(assumed).toHaveLength(1);
@@ -140,9 +137,7 @@ describe('member accounts (hub and spoke)', () => {
       const again = await acts.triageFinding(finding(memberA, bucket), DEFAULT_SETTINGS);
       expect(again.compliant).toBe(false);
       expect(assumed).toHaveLength(2);
-    } finally {
-      hub.destroy();
-    }
+    });
   });
 
   describe('through the workflow', () => {
