@@ -2,7 +2,7 @@ import type { WebClient } from '@slack/web-api';
 import { createGuardrailActivities, type GuardrailDeps } from './guardrails.js';
 import { createRemediationActivities, type RemediationDeps } from './remediation.js';
 import { createSlackActivities } from './slack.js';
-import { createSecurityHubActivities } from './securityhub.js';
+import { createSecurityHubActivities, securityHubClients } from './securityhub.js';
 import { createScanActivities } from './scan.js';
 import { createUndoActivities } from './undo.js';
 import { createEvidenceActivities } from './evidence.js';
@@ -35,7 +35,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createSlackActivities(deps.slack),
     ...createGuardrailActivities(deps.ledger),
     ...createDigestActivities({ client: deps.ledger.client, ...(deps.slack ? { slack: deps.slack } : {}) }),
-    ...(deps.securityHubWriteBack === false ? writeBackOff : createSecurityHubActivities({ client: (region) => deps.aws.securityHub(region) })),
+    ...(deps.securityHubWriteBack === false ? writeBackOff : createSecurityHubActivities(securityHubClients(deps.aws))),
     ...createUndoActivities(deps.ledger),
     ...createEvidenceActivities({
       key: deps.evidenceKey,

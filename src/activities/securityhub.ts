@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { log } from '@temporalio/activity';
 import { BatchUpdateFindingsCommand, type SecurityHubClient } from '@aws-sdk/client-securityhub';
 import { ErrorType } from '../errors.js';
+import type { AwsClients } from './aws.js';
 import { awsCall } from './aws-errors.js';
 
 /**
@@ -15,6 +16,11 @@ export interface SecurityHubTarget {
   readonly findingId: string;
   readonly productArn: string;
   readonly region: string;
+  /**
+   * The member account whose own Security Hub holds the finding (`securityHubHolder`): the
+   * update goes there, with that account's member role. Absent: the hub's Security Hub.
+   */
+  readonly account?: string;
 }
 
 /** Workflow statuses rectify sets. (`NEW` exists too; rectify never moves a finding back to it.) */
@@ -63,8 +69,16 @@ function invalid(message: string): ApplicationFailure {
 }
 
 export interface SecurityHubDeps {
-  /** The Security Hub client of a region (findings live in the region that produced them). */
-  client(region: string): SecurityHubClient;
+  /**
+   * The Security Hub client of a region (findings live in the region that produced them): the
+   * hub's, or with `account` that member account's (its member role).
+   */
+  client(region: string, account?: string): SecurityHubClient;
+}
+
+/** Security Hub clients from the worker's AWS clients: the hub's own, or a member account's. */
+export function securityHubClients(aws: AwsClients): SecurityHubDeps {
+  return { client: (region, account) => (account ? aws.forAccount(account) : aws).securityHub(region) };
 }
 
 export function createSecurityHubActivities(o: SecurityHubDeps) {
@@ -85,7 +99,7 @@ export function createSecurityHubActivities(o: SecurityHubDeps) {
       const identifier = { Id: target.findingId, ProductArn: target.productArn };
       const action = `BatchUpdateFindings ${update.status} on ${target.findingId}`;
       const out = await awsCall(action, () =>
-        o.client(target.region).send(
+        o.client(target.region, target.account).send(
           new BatchUpdateFindingsCommand({
             FindingIdentifiers: [identifier],
             Workflow: { Status: update.status },

@@ -103,6 +103,18 @@ export function workflowIdFor(f: Pick<Finding, 'account' | 'region' | 'control' 
   return `finding/${f.account}/${region}/${f.control}/${f.resource.id}`;
 }
 
+/**
+ * Which Security Hub takes a finding's write-back. An organization's findings normally reach the
+ * hub through its Security Hub administrator (the event's `account` is the hub's, the finding's
+ * `AwsAccountId` the member's): the hub updates them with its own credentials. A member that
+ * forwards its own Security Hub events to the hub's bus (event account = finding account) holds
+ * the finding itself: the write-back goes to that account, through its member role. Returns
+ * that account, or undefined for the hub's own Security Hub.
+ */
+export function securityHubHolder(f: Pick<Finding, 'account' | 'origin'>): string | undefined {
+  return f.origin['securityHubAccount'] === f.account ? f.account : undefined;
+}
+
 /** A one-line description for logs, UIs and Slack. */
 export function describeFinding(f: Finding): string {
   return `${f.control} on ${f.resource.id} (${f.account}/${f.region})`;

@@ -221,6 +221,8 @@ function normalizeAsff(env: Envelope, f: unknown, prefix: string, problems: Prob
   if (typeof productArn === 'string' && productArn !== '') origin['productArn'] = cleanText(productArn, LIMITS.originChars);
   const generatorId = getOwn(f, 'GeneratorId');
   if (typeof generatorId === 'string' && generatorId !== '') origin['generatorId'] = cleanText(generatorId, LIMITS.originChars);
+  // The account whose Security Hub sent the event: the administrator's for aggregated findings, the member's own otherwise.
+  if (env.account !== undefined) origin['securityHubAccount'] = env.account;
 
   return {
     finding: {

@@ -17,6 +17,7 @@ import {
 import type { Activities, PlannedChange, Triage } from '../activities/index.js';
 import type { MessageRef } from '../activities/slack.js';
 import { NON_RETRYABLE_ERROR_TYPES } from '../errors.js';
+import { securityHubHolder } from '../findings/finding.js';
 import {
   budgetVerdict,
   checkScope,
@@ -584,9 +585,10 @@ async function remediate(input: RemediationInput): Promise<RemediationRecord> {
     const productArn = finding.origin['productArn'];
     const findingId = finding.origin['findingId'];
     if (finding.source !== 'securityhub' || !productArn || !findingId) return;
+    const account = securityHubHolder(finding);
     const out = await bestEffort(
       `Security Hub write-back (${status})`,
-      outside.updateSecurityHubFinding({ findingId, productArn, region: finding.region }, { status, note, updatedBy: 'rectify' }),
+      outside.updateSecurityHubFinding({ findingId, productArn, region: finding.region, ...(account ? { account } : {}) }, { status, note, updatedBy: 'rectify' }),
     );
     s.securityHub = { status, updated: out?.updated ?? false, ...(out?.reason ? { reason: out.reason } : {}) };
   }

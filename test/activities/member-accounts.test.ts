@@ -4,16 +4,20 @@ import { GetPublicAccessBlockCommand } from '@aws-sdk/client-s3';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
 import { createAwsClients, roleSessionName, type AwsClients } from '../../src/activities/aws.js';
 import { createRemediationActivities } from '../../src/activities/remediation.js';
+import { createSecurityHubActivities, securityHubClients } from '../../src/activities/securityhub.js';
 import { ErrorType } from '../../src/errors.js';
-import type { Finding } from '../../src/findings/finding.js';
+import { securityHubHolder, type Finding } from '../../src/findings/finding.js';
 import { createSubmitter } from '../../src/triggers/submit.js';
 import { getStatus, type RemediationInput, type RemediationRecord } from '../../src/workflows/messages.js';
 import { RemediationStatus } from '../../src/workflows/search-attributes.js';
 import { parsePolicy } from '../../src/policy/load.js';
 import { ACCOUNT, DEFAULT_SETTINGS, makeBucket, REGION, s3Finding } from '../helpers/fixtures.js';
 import { defaultPolicy, startTestWorker, type TestWorker } from '../helpers/stack.js';
+import { startSecurityHubStandIn } from '../helpers/securityhub-standin.js';
 import { createMemberRole, startTrustFront, type TrustFront } from '../helpers/sts-trust.js';
 
 const HUB = ACCOUNT; // moto's default account: the hub's own credentials act here
@@ -28,10 +32,10 @@ let front: TrustFront;
 let setup: AwsClients;
 
 /** The hub's clients as the worker makes them: through the trust front, assuming the member role. */
-function hubClients(o: { externalId?: string; onAssumeRole?: (arn: string) => void } = {}): AwsClients {
+function hubClients(o: { externalId?: string; onAssumeRole?: (arn: string) => void; securityHubEndpoint?: string } = {}): AwsClients {
   return createAwsClients(
     { region: REGION, endpointUrl: front.endpoint, emulatorCredentials: { accessKeyId: 'emulator', secretAccessKey: 'emulator' }, memberRole: { arnTemplate: ROLE, externalId: o.externalId ?? EXTERNAL_ID } },
-    { roleSessionName: roleSessionName('member-test'), ...(o.onAssumeRole ? { onAssumeRole: o.onAssumeRole } : {}) },
+    { roleSessionName: roleSessionName('member-test'), ...(o.onAssumeRole ? { onAssumeRole: o.onAssumeRole } : {}), ...(o.securityHubEndpoint ? { securityHubEndpoint: o.securityHubEndpoint } : {}) },
   );
 }
 
@@ -138,6 +142,51 @@ describe('member accounts (hub and spoke)', () => {
       expect(again.compliant).toBe(false);
       expect(assumed).toHaveLength(2);
     });
+  });
+
+  it('Security Hub write-back goes to the Security Hub holding the finding: a member\'s own with its role, an aggregated one with the hub\'s credentials', async () => {
+    const securityHub = await startSecurityHubStandIn();
+    const assumed: string[] = [];
+    try {
+      await withHub({ onAssumeRole: (arn) => assumed.push(arn), securityHubEndpoint: securityHub.url }, async (hub) => {
+        const acts = createSecurityHubActivities(securityHubClients(hub));
+        const env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
+        const write = (...args: Parameters<typeof acts.updateSecurityHubFinding>) => env.run(acts.updateSecurityHubFinding, ...args);
+        const productArn = `arn:aws:securityhub:${REGION}::product/aws/securityhub`;
+        const own = `arn:aws:securityhub:${REGION}:${memberA}:security-control/S3.8/finding/held-by-member`;
+        const aggregated = `arn:aws:securityhub:${REGION}:${memberA}:security-control/S3.8/finding/aggregated`;
+        securityHub.addFinding(own, productArn);
+        securityHub.addFinding(aggregated, productArn);
+        const update = { status: 'RESOLVED', note: 'rectify: remediated', updatedBy: 'rectify' } as const;
+
+        // The event came from A's own bus (event account = finding account): A's Security Hub, A's role.
+        const heldByA = securityHubHolder({ account: memberA, origin: { securityHubAccount: memberA } });
+        expect(heldByA).toBe(memberA);
+        expect(await write({ findingId: own, productArn, region: REGION, account: memberA }, update)).toEqual({ updated: true });
+        expect(assumed).toEqual([`arn:aws:iam::${memberA}:role/rectify-remediator`]);
+        const [inA] = securityHub.requests.slice(-1);
+        expect(inA!.accessKeyId).toBeDefined();
+        expect(inA!.accessKeyId).not.toBe('emulator');
+
+        // The hub aggregates it as Security Hub administrator (event account = hub): the hub's own credentials.
+        expect(securityHubHolder({ account: memberA, origin: { securityHubAccount: HUB } })).toBeUndefined();
+        expect(await write({ findingId: aggregated, productArn, region: REGION }, update)).toEqual({ updated: true });
+        expect(securityHub.requests.at(-1)!.accessKeyId).toBe('emulator');
+        expect(assumed).toHaveLength(1);
+        expect(securityHub.finding(own, productArn)?.Workflow.Status).toBe('RESOLVED');
+        expect(securityHub.finding(aggregated, productArn)?.Workflow.Status).toBe('RESOLVED');
+
+        // B has no member role: its own Security Hub is not written with the hub's credentials instead.
+        const inB = `arn:aws:securityhub:${REGION}:${memberB}:security-control/S3.8/finding/held-by-b`;
+        securityHub.addFinding(inB, productArn);
+        const sent = securityHub.requests.length;
+        const f = (await write({ findingId: inB, productArn, region: REGION, account: memberB }, update).catch((e: unknown) => e)) as ApplicationFailure;
+        expect(f.type).toBe(ErrorType.MemberRoleUnavailable);
+        expect(securityHub.requests.length).toBe(sent);
+      });
+    } finally {
+      await securityHub.close();
+    }
   });
 
   describe('through the workflow', () => {

@@ -29,6 +29,8 @@ export interface RecordedRequest {
   readonly contentType: string | undefined;
   /** True when the request carried a SigV4 Authorization header. */
   readonly signed: boolean;
+  /** The access key id the request was signed with (SigV4 `Credential=<key>/...`). */
+  readonly accessKeyId: string | undefined;
   /** The JSON body as parsed (undefined when it was not JSON). */
   readonly body: unknown;
   /** HTTP status answered. */
@@ -129,7 +131,7 @@ export async function startSecurityHubStandIn(): Promise<SecurityHubStandIn> {
       body = undefined;
     }
     const record = (status: number, error?: string) =>
-      requests.push({ method, path, contentType: req.headers['content-type'], signed: /^AWS4-HMAC-SHA256 /.test(req.headers.authorization ?? ''), body, status, ...(error ? { error } : {}) });
+      requests.push({ method, path, contentType: req.headers['content-type'], signed: /^AWS4-HMAC-SHA256 /.test(req.headers.authorization ?? ''), accessKeyId: /Credential=([^/,\s]+)\//.exec(req.headers.authorization ?? '')?.[1], body, status, ...(error ? { error } : {}) });
 
     if (path !== '/findings/batchupdate') {
       record(404, 'UnknownOperation');

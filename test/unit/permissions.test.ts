@@ -13,7 +13,9 @@ import { loadTemplate, resolve, sampleValues, type Template, type Values } from 
  * action(s) it needs, split by who makes the call:
  *   member side: src/activities/controls/** and src/activities/remediation.ts, which run with the
  *                member role in the finding's account (AwsClients.forAccount);
- *   hub side:    everything else under src/, with the worker's own credentials.
+ *   hub side:    everything else under src/, with the worker's own credentials;
+ *   both:        src/activities/securityhub.ts (the write-back goes to the Security Hub holding the
+ *                finding: the hub's as administrator, or a member's own through its role).
  * deploy/member-role.yaml must grant exactly the member-side actions and deploy/hub-policy.yaml
  * exactly the hub-side ones: a new call without its permission fails here, and so does a
  * permission no code uses. Both templates also pass cfn-lint, and their policies parliament.
@@ -24,6 +26,11 @@ const HUB_TEMPLATE = 'deploy/hub-policy.yaml';
 
 /** Source files whose AWS calls run in the member account, by path. */
 const isMemberSide = (file: string) => file.startsWith('src/activities/controls/') || file === 'src/activities/remediation.ts';
+
+/** Source files whose calls run on either side, depending on where the resource lives. */
+const BOTH_SIDES: Record<string, string> = {
+  'src/activities/securityhub.ts': "writes back to the Security Hub holding the finding: the hub's (administrator) or a member's own",
+};
 
 /**
  * Source files that only ever talk to the local AWS emulator: no deployed identity needs their
@@ -241,12 +248,14 @@ async function derive(): Promise<{ needs: Needs; problems: string[] }> {
       problems.push(actions);
       continue;
     }
-    const side = isMemberSide(c.file) ? 'member' : 'hub';
+    const sides: Side[] = BOTH_SIDES[c.file] ? ['member', 'hub'] : isMemberSide(c.file) ? ['member'] : ['hub'];
     for (const a of actions) {
       if (NO_PERMISSION_NEEDED[a]) continue;
-      const sites = needs[side].get(a) ?? [];
-      sites.push(`${c.site} ${c.operation}Command`);
-      needs[side].set(a, sites);
+      for (const side of sides) {
+        const sites = needs[side].get(a) ?? [];
+        sites.push(`${c.site} ${c.operation}Command`);
+        needs[side].set(a, sites);
+      }
     }
   }
   return { needs, problems };

@@ -118,7 +118,7 @@ function assertValidFinding(f: Finding): void {
   expect(['active', 'resolved']).toContain(f.state);
   expect(Object.getPrototypeOf(f.origin)).toBe(Object.prototype);
   for (const [k, v] of Object.entries(f.origin)) {
-    expect(['eventName', 'eventSource', 'eventId', 'actor', 'productArn', 'findingId', 'securityControlId', 'generatorId', 'configRuleName', 'configRuleArn', 'scanner']).toContain(k);
+    expect(['eventName', 'eventSource', 'eventId', 'actor', 'productArn', 'findingId', 'securityControlId', 'generatorId', 'securityHubAccount', 'configRuleName', 'configRuleArn', 'scanner']).toContain(k);
     expect(typeof v).toBe('string');
   }
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { securityHubHolder } from '../../../src/findings/finding.js';
 import { normalizeEventBridgeEvent } from '../../../src/findings/index.js';
 import { REMOVE, edit, load, only, problemsOf } from './helpers.js';
 
@@ -33,6 +34,7 @@ describe('Security Hub: mapped controls', () => {
         securityControlId: 'S3.8',
         productArn: 'arn:aws:securityhub:us-east-1::product/aws/securityhub',
         generatorId: 'security-control/S3.8',
+        securityHubAccount: '123456789012',
       },
     });
   });
@@ -54,8 +56,20 @@ describe('Security Hub: mapped controls', () => {
         securityControlId: 'EC2.19',
         productArn: 'arn:aws:securityhub:us-east-1::product/aws/securityhub',
         generatorId: 'security-control/EC2.19',
+        securityHubAccount: '123456789012',
       },
     });
+  });
+
+  it('records which account\'s Security Hub sent the finding: write-back goes there only when it is the finding\'s own', () => {
+    const own = only(s3Failed);
+    expect(own.origin['securityHubAccount']).toBe('123456789012');
+    expect(securityHubHolder(own)).toBe('123456789012');
+    // Aggregated: the administrator's bus sent a member's finding; the hub writes back with its own credentials.
+    const aggregated = only(edit(s3Failed, ['account'], '210987654321'));
+    expect(aggregated.account).toBe('123456789012');
+    expect(aggregated.origin['securityHubAccount']).toBe('210987654321');
+    expect(securityHubHolder(aggregated)).toBeUndefined();
   });
 
   it.each(['EC2.13', 'EC2.14'])('%s -> ec2-sg-admin-ports-open', (controlId) => {
@@ -110,6 +124,7 @@ describe('Security Hub: S3 ACL and default encryption controls', () => {
         securityControlId: 'S3.2',
         productArn: 'arn:aws:securityhub:us-east-1::product/aws/securityhub',
         generatorId: 'security-control/S3.2',
+        securityHubAccount: '123456789012',
       },
     });
   });
@@ -167,6 +182,7 @@ describe('Security Hub: EBS encryption by default (EC2.7, AwsAccount)', () => {
         securityControlId: 'EC2.7',
         productArn: 'arn:aws:securityhub:eu-central-1::product/aws/securityhub',
         generatorId: 'cis-aws-foundations-benchmark/v/3.0.0/2.2.1',
+        securityHubAccount: '123456789012',
       },
     });
   });
@@ -217,6 +233,7 @@ describe('Security Hub: IAM user console MFA (IAM.5, IAM.19)', () => {
         securityControlId: 'IAM.5',
         productArn: 'arn:aws:securityhub:us-east-1::product/aws/securityhub',
         generatorId: 'security-control/IAM.5',
+        securityHubAccount: '123456789012',
       },
     });
   });
