@@ -28,6 +28,9 @@ import { pendingQuery } from '../src/workflows/queries.js';
 import { createSubmitter } from '../src/triggers/submit.js';
 import { createWorker } from '../src/worker/create-worker.js';
 import { getStatus } from '../src/workflows/messages.js';
+import { createMemberRole, startTrustFront } from '../test/helpers/sts-trust.js';
+import { scanAccount } from '../src/workflows/scan-account.js';
+import { accountScanWorkflowId, scanOrganization } from '../src/workflows/scan-organization.js';
 
 export const HISTORIES_DIR = join(REPO_ROOT, 'test', 'replay', 'histories');
 const say = (l: string) => console.log(`[record] ${l}`);
@@ -54,6 +57,14 @@ const [temporalBin, motoBin] = await Promise.all([ensureTemporalCli(say), ensure
 const [temporal, moto] = await Promise.all([startDevServer({ binary: temporalBin, port: await freePort() }), startMoto({ binary: motoBin, port: await freePort() })]);
 const config = loadConfig({ TEMPORAL_ADDRESS: temporal.address, AWS_ENDPOINT_URL: moto.endpoint });
 const aws = createAwsClients(config.aws);
+const ACCOUNT = '123456789012';
+const MEMBER = '210987654321';
+const OFF_REGION = 'us-west-2';
+/** The hub with a member role, through a front that judges AssumeRole as STS does and can shut a region: for the organization scan. */
+const front = await startTrustFront(moto.endpoint, ACCOUNT);
+const orgAws = createAwsClients({ ...config.aws, endpointUrl: front.endpoint, memberRole: { arnTemplate: 'arn:aws:iam::{account}:role/rectify-remediator' } });
+/** Straight to moto as any account (moto grants any AssumeRole): sets the member accounts up. */
+const setup = createAwsClients({ ...config.aws, memberRole: { arnTemplate: 'arn:aws:iam::{account}:role/recording-setup' } });
 const connection = await Connection.connect({ address: temporal.address });
 const client = new Client({ connection });
 const native = await NativeConnection.connect({ address: temporal.address });
@@ -63,7 +74,7 @@ const finding = (control: ControlId, id: string): Finding => ({
   id: `recording-${id}`,
   source: 'generic',
   control,
-  account: '123456789012',
+  account: ACCOUNT,
   region,
   resource: { type: control === ControlId.SgAdminPortsOpen ? ResourceType.SecurityGroup : ResourceType.S3Bucket, id },
   severity: 'HIGH',
@@ -102,7 +113,34 @@ const approve = (h: WorkflowHandle, decision: 'approve' | 'reject' = 'approve') 
  * Each scenario: a policy, what happens (findings submitted, what a person does meanwhile), and
  * the workflows whose histories are kept, by file name.
  */
-const scenarios: { name: string; modes?: string; undo?: boolean; run: (submit: Submit, taskQueue: string) => Promise<[string, WorkflowHandle][]> }[] = [
+const scenarios: { name: string; modes?: string; undo?: boolean; org?: boolean; run: (submit: Submit, taskQueue: string) => Promise<[string, WorkflowHandle][]> }[] = [
+  {
+    // First, while moto holds nothing else: the worker's own account, then an organization of two
+    // accounts (the second through the member role), every control; what they find is fixed.
+    // Workflow ids are the file names: replay derives the children's ids from the parent's.
+    name: 'scan',
+    org: true,
+    run: async (_submit, taskQueue) => {
+      await bucket('rec-scan-hub');
+      await createMemberRole(setup, ACCOUNT, ACCOUNT);
+      await createMemberRole(setup, MEMBER, ACCOUNT);
+      // The member has not enabled the second region: its EC2 controls there are recorded as unreadable, and the scan goes on.
+      front.disableRegion(MEMBER, OFF_REGION);
+      const member = setup.forAccount(MEMBER);
+      await member.s3(region).send(new CreateBucketCommand({ Bucket: 'rec-scan-member' }));
+      await member.s3(region).send(new DeletePublicAccessBlockCommand({ Bucket: 'rec-scan-member' }));
+      const own = await client.workflow.start(scanAccount, { taskQueue, workflowId: 'scan-account', args: [{ regions: [region] }] });
+      await own.result();
+      const org = await client.workflow.start(scanOrganization, { taskQueue, workflowId: 'scan-organization', args: [{ accounts: [ACCOUNT, MEMBER], regions: [region, OFF_REGION] }] });
+      await org.result();
+      return [
+        ['scan-account', own],
+        ['scan-organization', org],
+        ['scan-account-member', client.workflow.getHandle(accountScanWorkflowId(org.workflowId, MEMBER, region))],
+        ['scan-account-region-off', client.workflow.getHandle(accountScanWorkflowId(org.workflowId, MEMBER, OFF_REGION))],
+      ];
+    },
+  },
   { name: 'auto-fix', run: async (submit) => [['auto-fix', await submit(finding(ControlId.S3BlockPublicAccess, await bucket('rec-auto-fix')))]] },
   { name: 'already-compliant', run: async (submit) => [['already-compliant', await submit(finding(ControlId.S3BlockPublicAccess, await bucket('rec-compliant').then(async (b) => { await createWorkerlessFix(b); return b; })))]] },
   {
@@ -202,13 +240,18 @@ async function createWorkerlessFix(b: string): Promise<void> {
 }
 
 // Only the current code's histories are re-recorded; v1/ keeps the first version's for good.
+// `npm run record-histories -- scan undo` records just those scenarios and keeps every other file.
+const only = process.argv.slice(2);
+const unknown = only.filter((n) => !scenarios.some((s) => s.name === n));
+if (unknown.length) throw new Error(`no such scenario: ${unknown.join(', ')} (scenarios: ${scenarios.map((s) => s.name).join(', ')})`);
 await mkdir(HISTORIES_DIR, { recursive: true });
-for (const f of await readdir(HISTORIES_DIR)) if (f.endsWith('.json')) await rm(join(HISTORIES_DIR, f));
+if (only.length === 0) for (const f of await readdir(HISTORIES_DIR)) if (f.endsWith('.json')) await rm(join(HISTORIES_DIR, f));
 try {
   for (const s of scenarios) {
+    if (only.length && !only.includes(s.name)) continue;
     const p = s.undo ? undoPolicy : policy(s.modes ?? '');
     const taskQueue = `record-${s.name}`;
-    const worker = await createWorker({ connection: native, client, namespace: 'default', taskQueue, aws, policy: p });
+    const worker = await createWorker({ connection: native, client, namespace: 'default', taskQueue, aws: s.org ? orgAws : aws, policy: p });
     const submitter = createSubmitter(client, { taskQueue, verifyDeadlineMs: 5000, policy: p });
     const submit: Submit = async (f) => {
       const r = await submitter.submit(f);
@@ -227,5 +270,8 @@ try {
   await native.close();
   await connection.close();
   aws.destroy();
+  orgAws.destroy();
+  setup.destroy();
+  await front.close();
   await Promise.all([temporal.stop(), moto.stop()]);
 }

@@ -6,7 +6,7 @@
 import { sleep } from '@temporalio/workflow';
 import { remediateFinding as current } from '../../src/workflows/remediate-finding.js';
 
-export { approvalDigest, fixLedger, revertFix, scanAccount, undoWindow } from '../../src/workflows/index.js';
+export { approvalDigest, fixLedger, revertFix, scanAccount, scanOrganization, undoWindow } from '../../src/workflows/index.js';
 
 export async function remediateFinding(...args: Parameters<typeof current>): ReturnType<typeof current> {
   await sleep('1 second');
