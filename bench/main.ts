@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { REPO_ROOT } from '../src/stack/paths.js';
+import { plainTemporalEnv } from '../src/temporal-connection.js';
 import { billableActions } from './cost.js';
 import { count, logStats, postEvent, records, waitFor, type Closed } from './driver.js';
 import { cpuSeconds, rssMiB, startBenchStack } from './stack.js';
@@ -375,7 +376,7 @@ async function timedCli(args: string[]): Promise<{ seconds: number; output: stri
   const output = await new Promise<string>((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), ...args], {
       cwd: REPO_ROOT,
-      env: { ...process.env, TEMPORAL_ADDRESS: stack.temporal.address },
+      env: { ...plainTemporalEnv(), TEMPORAL_ADDRESS: stack.temporal.address },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

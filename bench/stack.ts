@@ -10,6 +10,7 @@ import { Client, Connection } from '@temporalio/client';
 import { createAwsClients, type AwsClients } from '../src/activities/aws.js';
 import { loadConfig, type Config } from '../src/config.js';
 import { generateEvidenceKeyPem } from '../src/evidence/signing.js';
+import { plainTemporalEnv } from '../src/temporal-connection.js';
 import { ensureMoto, startMoto, type MotoServer } from '../src/stack/moto.js';
 import { REPO_ROOT } from '../src/stack/paths.js';
 import { freePort, startProcess, waitUntilReady, type Managed } from '../src/stack/process.js';
@@ -66,7 +67,8 @@ export async function startBenchStack(dir: string): Promise<BenchStack> {
   const token = 'bench-token-0123456789abcdef';
   const httpPort = await freePort();
   const env: NodeJS.ProcessEnv = {
-    ...process.env,
+    // The bench's own dev server: none of the user's Temporal TLS, API key or profile settings.
+    ...plainTemporalEnv(),
     TEMPORAL_ADDRESS: temporal.address,
     AWS_ENDPOINT_URL: writes.endpoint,
     POLICY_FILE: await benchPolicy(dir),
