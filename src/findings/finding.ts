@@ -103,6 +103,9 @@ export function workflowIdFor(f: Pick<Finding, 'account' | 'region' | 'control' 
   return `finding/${f.account}/${region}/${f.control}/${f.resource.id}`;
 }
 
+/** `Note.UpdatedBy` of every Security Hub write-back: how the events it causes are told from new evaluations. */
+export const SECURITY_HUB_NOTE_AUTHOR = 'rectify';
+
 /**
  * Which Security Hub takes a finding's write-back. An organization's findings normally reach the
  * hub through its Security Hub administrator (the event's `account` is the hub's, the finding's

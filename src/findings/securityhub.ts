@@ -16,6 +16,7 @@ import {
   ControlId,
   FindingSource,
   ResourceType,
+  SECURITY_HUB_NOTE_AUTHOR,
   type Finding,
   type FindingState,
   type Severity,
@@ -149,6 +150,11 @@ function normalizeAsff(env: Envelope, f: unknown, prefix: string, problems: Prob
     state = 'resolved';
   } else if (workflowStatus === 'SUPPRESSED') {
     return { ignored: { reason: 'suppressed in Security Hub', ref: id } };
+  } else if (workflowStatus === 'RESOLVED') {
+    // Security Hub itself sets RESOLVED back to NEW when a new evaluation fails: that event is acted on.
+    return { ignored: { reason: 'workflow status RESOLVED in Security Hub (a new failed evaluation resets it to NEW)', ref: id } };
+  } else if (isOwnWriteBack(f)) {
+    return { ignored: { reason: `the event of ${SECURITY_HUB_NOTE_AUTHOR}'s own write-back: not evaluated again since`, ref: id } };
   } else if (complianceStatus === 'FAILED') {
     state = 'active';
   } else if (complianceStatus === 'WARNING' || complianceStatus === 'NOT_AVAILABLE') {
@@ -239,6 +245,19 @@ function normalizeAsff(env: Envelope, f: unknown, prefix: string, problems: Prob
       origin,
     },
   };
+}
+
+/**
+ * The imported event a write-back of this product caused: BatchUpdateFindings produces a new
+ * "Findings - Imported" event but leaves `UpdatedAt` (the provider's last evaluation) alone, so
+ * a note of ours at or after `UpdatedAt` means nothing was evaluated since we wrote.
+ */
+function isOwnWriteBack(f: Obj): boolean {
+  const by = getPath(f, 'Note', 'UpdatedBy');
+  if (typeof by !== 'string' || by !== SECURITY_HUB_NOTE_AUTHOR) return false;
+  const noted = Date.parse(String(getPath(f, 'Note', 'UpdatedAt')));
+  const evaluated = Date.parse(String(getOwn(f, 'UpdatedAt')));
+  return Number.isNaN(evaluated) || (!Number.isNaN(noted) && noted >= evaluated);
 }
 
 function resourceIdOf(

@@ -17,7 +17,7 @@ import {
 import type { Activities, PlannedChange, Triage } from '../activities/index.js';
 import type { MessageRef } from '../activities/slack.js';
 import { NON_RETRYABLE_ERROR_TYPES } from '../errors.js';
-import { securityHubHolder } from '../findings/finding.js';
+import { SECURITY_HUB_NOTE_AUTHOR, securityHubHolder } from '../findings/finding.js';
 import {
   budgetVerdict,
   checkScope,
@@ -588,7 +588,7 @@ async function remediate(input: RemediationInput): Promise<RemediationRecord> {
     const account = securityHubHolder(finding);
     const out = await bestEffort(
       `Security Hub write-back (${status})`,
-      outside.updateSecurityHubFinding({ findingId, productArn, region: finding.region, ...(account ? { account } : {}) }, { status, note, updatedBy: 'rectify' }),
+      outside.updateSecurityHubFinding({ findingId, productArn, region: finding.region, ...(account ? { account } : {}) }, { status, note, updatedBy: SECURITY_HUB_NOTE_AUTHOR }),
     );
     s.securityHub = { status, updated: out?.updated ?? false, ...(out?.reason ? { reason: out.reason } : {}) };
   }

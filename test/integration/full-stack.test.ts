@@ -62,7 +62,7 @@ describe('full stack over HTTP: webhook -> Temporal -> moto', () => {
     expect((await client.workflow.getHandle(r.workflowId).describe()).status.name).toBe('COMPLETED');
   });
 
-  it('a Security Hub S3.8 finding fixes the bucket and is RESOLVED in Security Hub; the remediation own CloudTrail event starts nothing', async () => {
+  it('a Security Hub S3.8 finding fixes the bucket and is RESOLVED in Security Hub; neither the fix\'s own CloudTrail event nor the event the write-back causes starts anything', async () => {
     const bucket = await makeBucket(aws);
     const event = securityHubS3_8Event(bucket, REGION);
     const asff = (event.detail['findings'] as { Id: string; ProductArn: string }[])[0]!;
@@ -79,6 +79,25 @@ describe('full stack over HTTP: webhook -> Temporal -> moto', () => {
     expect(securityHub.requests.every((q) => q.signed)).toBe(true);
     const live = await aws.s3(REGION).send(new GetPublicAccessBlockCommand({ Bucket: bucket }));
     expect(live.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true });
+
+    // The write-back causes a "Findings - Imported" event of its own: the same finding, still
+    // FAILED until the next evaluation, now RESOLVED with our note. It starts nothing.
+    const caused = structuredClone(event);
+    const causedAsff = (caused.detail['findings'] as Record<string, unknown>[])[0]!;
+    causedAsff['Workflow'] = { Status: written.Workflow.Status };
+    causedAsff['Note'] = { ...written.Note };
+    const started = (await client.workflow.count(`WorkflowId = "${r.workflowId}"`)).count;
+    const loop = await postEvent(caused);
+    expect(loop.status).toBe(202);
+    expect(loop.body.findings).toEqual([]);
+    expect(loop.body.ignored).toEqual([{ reason: 'workflow status RESOLVED in Security Hub (a new failed evaluation resets it to NEW)', ref: asff.Id }]);
+    // Even where Security Hub shows it otherwise (e.g. NOTIFIED while waiting), our own note marks the echo.
+    causedAsff['Workflow'] = { Status: 'NOTIFIED' };
+    const echoNotified = await postEvent(caused);
+    expect(echoNotified.body.findings).toEqual([]);
+    expect(echoNotified.body.ignored).toEqual([{ reason: "the event of rectify's own write-back: not evaluated again since", ref: asff.Id }]);
+    expect((await client.workflow.count(`WorkflowId = "${r.workflowId}"`)).count).toBe(started);
+    expect(securityHub.requests.filter((q) => q.status === 200)).toHaveLength(1);
 
     // What CloudTrail reports for our own PutPublicAccessBlock call.
     const own = deleteBucketPublicAccessBlockEvent(bucket, REGION);

@@ -301,7 +301,27 @@ describe('Security Hub: states', () => {
     ]);
   });
 
-  it.each(['NOTIFIED', 'NEW', 'RESOLVED'])('Workflow.Status %s with FAILED -> active', (status) => {
+  it('Workflow.Status RESOLVED -> ignored (Security Hub sets it back to NEW on the next failed evaluation)', () => {
+    expect(normalizeEventBridgeEvent(edit(s3Failed, [...F, 'Workflow', 'Status'], 'RESOLVED'))).toEqual({
+      findings: [],
+      ignored: [{ reason: 'workflow status RESOLVED in Security Hub (a new failed evaluation resets it to NEW)', ref: S3_ID }],
+    });
+  });
+
+  it('the event of our own write-back is ignored; a new evaluation after it, or a note of someone else, is acted on', () => {
+    const updatedAt = String(asffOf(s3Failed)['UpdatedAt']);
+    const later = new Date(Date.parse(updatedAt) + 60_000).toISOString();
+    const earlier = new Date(Date.parse(updatedAt) - 60_000).toISOString();
+    const noted = (by: string, at: string) => edit(edit(s3Failed, [...F, 'Workflow', 'Status'], 'NOTIFIED'), [...F, 'Note'], { Text: 'rectify: waiting for approval', UpdatedBy: by, UpdatedAt: at });
+    expect(normalizeEventBridgeEvent(noted('rectify', later))).toEqual({ findings: [], ignored: [{ reason: "the event of rectify's own write-back: not evaluated again since", ref: S3_ID }] });
+    expect(normalizeEventBridgeEvent(noted('rectify', updatedAt)).ignored).toHaveLength(1);
+    // Evaluated again (UpdatedAt moved past our note): still failing, so act.
+    expect(only(noted('rectify', earlier)).state).toBe('active');
+    expect(only(noted('alice', later)).state).toBe('active');
+    expect(only(edit(noted('rectify', later), [...F, 'UpdatedAt'], new Date(Date.parse(later) + 1000).toISOString())).state).toBe('active');
+  });
+
+  it.each(['NOTIFIED', 'NEW'])('Workflow.Status %s with FAILED -> active', (status) => {
     expect(only(edit(s3Failed, [...F, 'Workflow', 'Status'], status)).state).toBe('active');
   });
 
