@@ -22,10 +22,23 @@ export interface Triage {
   readonly readAt: string;
   /** sha256 of the canonical JSON of `before`: tells whether the resource changed since a rejection. */
   readonly stateDigest?: string;
+  /**
+   * Set when the planned change must be approved by a person whatever the mode says, with the
+   * reason in words: the control's settings ask for it for this kind of change (e.g.
+   * ec2-sg-admin-ports-open with `settings.wideRules: approve`, when the fix splits a world-open
+   * range or all-traffic rule: "a world-open rule (0.0.0.0/0 tcp/0-65535) also serves more than
+   * ports 22, 3389: ..."). Absent when the policy's mode and tags alone decide.
+   */
+  readonly approvalNeeded?: string;
 }
 export interface PlannedChange {
   readonly summary: string;
   readonly details: unknown;
+  /**
+   * sha256 of the canonical JSON of `details`: what an approval is bound to. Absent in plans
+   * recorded before approvals were bound to one.
+   */
+  readonly digest?: string;
 }
 export interface FixResult {
   /** False when the resource was already compliant on re-read (fixed by someone, or by an earlier attempt). */
@@ -36,6 +49,11 @@ export interface FixResult {
   readonly at: string;
   /** Which attempt of the activity this was; > 1 means an earlier attempt may have applied the change before failing. */
   readonly attempt: number;
+  /**
+   * True when the change the resource needs now is not the approved one (`change` is what it
+   * needs now): nothing was applied; the workflow asks again.
+   */
+  readonly differsFromApproved?: boolean;
 }
 export interface Verification {
   readonly after: unknown;
@@ -45,6 +63,22 @@ export interface Verification {
 export interface RemediationDeps {
   readonly aws: AwsClients;
   readonly now?: () => Date;
+}
+
+/** sha256 of the canonical JSON of a value (a change, a state): equal values have equal digests. */
+export function digestOf(value: unknown): string {
+  return createHash('sha256').update(canonicalJson(value), 'utf8').digest('hex');
+}
+
+function planned(control: { summarize(change: never, finding: Finding): string }, change: unknown, finding: Finding): PlannedChange {
+  return { summary: control.summarize(change as never, finding), details: change, digest: digestOf(change) };
+}
+
+/** A planned change that must go to a person says why in its `approvalNeeded` (a non-empty string); any other change does not. */
+function approvalNeededOf(change: unknown): string | undefined {
+  if (typeof change !== 'object' || change === null) return undefined;
+  const why = (change as { approvalNeeded?: unknown }).approvalNeeded;
+  return typeof why === 'string' && why !== '' ? why : undefined;
 }
 
 function controlFor(finding: Finding) {
@@ -67,23 +101,27 @@ export function createRemediationActivities({ aws, now = () => new Date() }: Rem
       const control = controlFor(finding);
       const { state, tags } = await control.read(aws.forAccount(finding.account), finding);
       const change = control.plan(state, settings);
+      const approvalNeeded = approvalNeededOf(change);
       return {
         compliant: change === null,
         before: state,
         stateSummary: control.describe(state),
         tags,
-        plannedChange: change === null ? null : { summary: control.summarize(change, finding), details: change },
+        plannedChange: change === null ? null : planned(control, change, finding),
         fixable: control.fixable,
         readAt: now().toISOString(),
-        stateDigest: createHash('sha256').update(canonicalJson(state), 'utf8').digest('hex'),
+        stateDigest: digestOf(state),
+        ...(approvalNeeded === undefined ? {} : { approvalNeeded }),
       };
     },
 
     /**
      * Re-reads the resource and applies exactly the change its current state needs. Running it
-     * again after success finds nothing to change and changes nothing.
+     * again after success finds nothing to change and changes nothing. With `approved` (a
+     * person's decision, bound to a plan), only that plan is ever applied: when the resource now
+     * needs another change, nothing is applied and the result says so (`differsFromApproved`).
      */
-    async applyFix(finding: Finding, settings: ControlSettings): Promise<FixResult> {
+    async applyFix(finding: Finding, settings: ControlSettings, approved?: { readonly digest: string }): Promise<FixResult> {
       const control = controlFor(finding);
       const { attempt } = activityInfo();
       const { state } = await control.read(aws.forAccount(finding.account), finding);
@@ -92,8 +130,13 @@ export function createRemediationActivities({ aws, now = () => new Date() }: Rem
         log.info('resource already compliant on re-read; nothing applied', { resource: finding.resource.id, attempt });
         return { applied: false, before: state, change: null, at: now().toISOString(), attempt };
       }
+      const plan = planned(control, change, finding);
+      if (approved && plan.digest !== approved.digest) {
+        log.warn('the change needed now is not the approved one; nothing applied', { resource: finding.resource.id, attempt });
+        return { applied: false, before: state, change: plan, at: now().toISOString(), attempt, differsFromApproved: true };
+      }
       await control.apply(aws.forAccount(finding.account), finding, change);
-      return { applied: true, before: state, change: { summary: control.summarize(change, finding), details: change }, at: now().toISOString(), attempt };
+      return { applied: true, before: state, change: plan, at: now().toISOString(), attempt };
     },
 
     /**

@@ -14,6 +14,7 @@ import { CONTROL_IDS, NOTIFY_ONLY_CONTROLS, type ControlId } from '../findings/f
 import { formatDuration } from './decide.js';
 import {
   MODES,
+  WIDE_RULES,
   type AccountGroup,
   type ControlPolicy,
   type ControlSettings,
@@ -22,6 +23,7 @@ import {
   type Policy,
   type PolicySnapshot,
   type UndoSettings,
+  type WideRules,
 } from './types.js';
 
 /** The shipped default policy. */
@@ -51,7 +53,7 @@ export const BUILTIN_DEFAULTS: Effective = {
     timeoutAction: 'reject',
   },
   guardrails: { maxAutoFixesPerHour: 20, flap: { maxFixes: 3, windowMs: 10 * 60_000 }, rejectionHoldMs: 7 * 86_400_000 },
-  settings: { ports: [22, 3389], encryption: { algorithm: 'AES256' } },
+  settings: { ports: [22, 3389], wideRules: 'split', encryption: { algorithm: 'AES256' } },
   undo: { windowMs: 3_600_000, exemptForMs: 7 * 86_400_000 },
 };
 
@@ -252,6 +254,16 @@ function portList(v: unknown, path: string, pb: Problems): number[] | undefined 
   return ok ? out : undefined;
 }
 
+/** What the fix does with a wide rule: split, revoke or approve. */
+function wideRules(v: unknown, path: string, pb: Problems): WideRules | undefined {
+  if (typeof v === 'string' && (WIDE_RULES as readonly string[]).includes(v)) return v as WideRules;
+  pb.add(
+    path,
+    `must be split (revoke the rule and re-open the rest of it without the ports), revoke (the whole rule) or approve (split once a person approves), got ${describe(v)}`,
+  );
+  return undefined;
+}
+
 const PARTITION = String.raw`aws(?:-[a-z]+)*`;
 const REGION = String.raw`[a-z]{2}(?:-[a-z]+)+-\d{1,2}`;
 const KEY_ID = String.raw`(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})`;
@@ -283,6 +295,7 @@ interface Section {
   guardrails?: { maxAutoFixesPerHour?: number; flap?: { maxFixes?: number; windowMs?: number }; rejectionHoldMs?: number };
   settings?: {
     ports?: number[];
+    wideRules?: WideRules;
     /** kmsKeyId null: no key (unsets an inherited one: S3 then uses its AWS managed key, aws/s3). */
     encryption?: { algorithm?: ControlSettings['encryption']['algorithm']; kmsKeyId?: string | null };
   };
@@ -296,7 +309,7 @@ const ESCALATION_KEYS = ['remindAfter', 'escalateAfter', 'escalateTo', 'timeoutA
 const ESCALATE_TO_KEYS = ['channel', 'users', 'groups'] as const;
 const GUARDRAIL_KEYS = ['maxAutoFixesPerHour', 'flap', 'rejectionHold'] as const;
 const FLAP_KEYS = ['maxFixes', 'window'] as const;
-const SETTINGS_KEYS = ['ports', 'encryption'] as const;
+const SETTINGS_KEYS = ['ports', 'wideRules', 'encryption'] as const;
 const ENCRYPTION_KEYS = ['algorithm', 'kmsKeyId'] as const;
 const ENCRYPTION_ALGORITHMS = ['AES256', 'aws:kms'] as const;
 const UNDO_KEYS = ['window', 'exemptFor'] as const;
@@ -483,6 +496,7 @@ function readSection(v: unknown, path: string, pb: Problems): Section {
       const settings: NonNullable<Section['settings']> = {};
       each(o, settings, {
         ports: (v) => portList(v, join(p, 'ports'), pb),
+        wideRules: (w) => wideRules(w, join(p, 'wideRules'), pb),
         encryption: (e) => {
           const ep = join(p, 'encryption');
           const eo = mapping(e, ep, ENCRYPTION_KEYS, pb);
@@ -565,6 +579,7 @@ function merge(base: Effective, s: Section): Effective {
     },
     settings: {
       ports: s.settings?.ports ?? base.settings.ports,
+      wideRules: s.settings?.wideRules ?? base.settings.wideRules,
       encryption: mergeEncryption(base.settings.encryption, s.settings?.encryption),
     },
     undo: {

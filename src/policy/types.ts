@@ -60,10 +60,31 @@ export interface Scope {
   readonly tags: Readonly<Record<string, string>>;
 }
 
+/**
+ * ec2-sg-admin-ports-open: what the fix does with a world-open rule that reaches a listed port
+ * among others (a port range such as tcp 0-65535, or all traffic), where revoking the whole rule
+ * would also close the public service behind it (80, 443, ...).
+ */
+export const WideRules = {
+  /** Revoke the rule and re-open the same source, protocol and description on what remains without the listed ports. */
+  Split: 'split',
+  /** Revoke the whole rule. */
+  Revoke: 'revoke',
+  /** Plan the split, and have a person approve it first. */
+  Approve: 'approve',
+} as const;
+export type WideRules = (typeof WideRules)[keyof typeof WideRules];
+export const WIDE_RULES: readonly WideRules[] = Object.values(WideRules);
+
 /** Settings that change what a control counts as compliant or how it fixes. Each control reads the ones it knows. */
 export interface ControlSettings {
   /** ec2-sg-admin-ports-open: ports never to be reachable from 0.0.0.0/0 or ::/0 (EC2.19-style list). Default [22, 3389]. */
   readonly ports: readonly number[];
+  /**
+   * ec2-sg-admin-ports-open: how a wide rule (a range or all traffic that contains a listed port)
+   * is fixed. Default split; optional in snapshots taken before it existed (they split too).
+   */
+  readonly wideRules?: WideRules;
   /** s3-default-encryption: the default encryption buckets must have. Default SSE-S3 (AES256). */
   readonly encryption: { readonly algorithm: 'AES256' | 'aws:kms'; readonly kmsKeyId?: string };
 }

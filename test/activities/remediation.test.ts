@@ -164,12 +164,13 @@ describe('security group admin ports against moto', () => {
     const f = sgFinding(groupId);
     const t = await run(acts.triageFinding, f, S);
     expect(t.compliant).toBe(false);
-    expect(t.plannedChange?.summary).toBe(`Revoke 0.0.0.0/0 tcp/22, ::/0 tcp/22, 0.0.0.0/0 tcp/3000-3500 on ${groupId}`);
+    // 3000-3500 contains 3389: it is revoked and the rest of it re-opened (settings.wideRules split, the default).
+    expect(t.plannedChange?.summary).toBe(`Revoke 0.0.0.0/0 tcp/22, ::/0 tcp/22, 0.0.0.0/0 tcp/3000-3500 on ${groupId} and re-open tcp 3000-3388, 3390-3500 to 0.0.0.0/0`);
 
     const fix = await run(acts.applyFix, f, S);
     expect(fix.applied).toBe(true);
     const keys = (await liveRules(groupId)).map(ruleKey).sort();
-    expect(keys).toEqual(['tcp|22-22|10.0.0.0/8', 'tcp|443-443|0.0.0.0/0', 'tcp|5432-5432|192.168.1.0/24']);
+    expect(keys).toEqual(['tcp|22-22|10.0.0.0/8', 'tcp|3000-3388|0.0.0.0/0', 'tcp|3390-3500|0.0.0.0/0', 'tcp|443-443|0.0.0.0/0', 'tcp|5432-5432|192.168.1.0/24']);
     await run(acts.verifyFix, f, fix.before, fix.change!, S);
 
     const again = await run(acts.applyFix, f, S);
@@ -200,6 +201,9 @@ describe('security group admin ports against moto', () => {
       sortRules([
         { protocol: 'tcp', fromPort: 22, toPort: 22, cidrIpv4: '10.0.0.0/8', description: 'VPN' },
         { protocol: 'udp', fromPort: 53, toPort: 53, cidrIpv4: '0.0.0.0/0' },
+        // The rest of 0-1024 (settings.wideRules split, the default), with its description.
+        { protocol: 'tcp', fromPort: 0, toPort: 21, cidrIpv4: '0.0.0.0/0', description: 'low ports' },
+        { protocol: 'tcp', fromPort: 23, toPort: 1024, cidrIpv4: '0.0.0.0/0', description: 'low ports' },
       ]),
     );
     await run(acts.verifyFix, f, fix.before, fix.change!, S);
@@ -227,17 +231,19 @@ describe('security group admin ports against moto', () => {
     expect(await liveRules(groupId)).toEqual([{ protocol: 'tcp', fromPort: 3306, toPort: 3306, cidrIpv4: '0.0.0.0/0' }]);
   });
 
-  it('all traffic from the internet is revoked', async () => {
+  it('all traffic from the internet is revoked (whole with settings.wideRules revoke)', async () => {
     const groupId = await makeSecurityGroup(aws, [{ IpProtocol: '-1', IpRanges: [{ CidrIp: '0.0.0.0/0' }] }]);
-    const t = await run(acts.triageFinding, sgFinding(groupId), S);
+    const whole = { ...S, wideRules: 'revoke' as const };
+    const t = await run(acts.triageFinding, sgFinding(groupId), whole);
     expect(t.plannedChange?.summary).toBe(`Revoke 0.0.0.0/0 all traffic on ${groupId}`);
-    await run(acts.applyFix, sgFinding(groupId), S);
+    await run(acts.applyFix, sgFinding(groupId), whole);
+    expect(await liveRules(groupId)).toEqual([]);
     expect((await run(acts.triageFinding, sgFinding(groupId), S)).compliant).toBe(true);
   });
 
   it('all traffic from the internet offends even with an empty port list', async () => {
     const groupId = await makeSecurityGroup(aws, [{ IpProtocol: '-1', Ipv6Ranges: [{ CidrIpv6: '::/0' }] }, world22]);
-    const t = await run(acts.triageFinding, sgFinding(groupId), { ...S, ports: [] });
+    const t = await run(acts.triageFinding, sgFinding(groupId), { ...S, ports: [], wideRules: 'revoke' });
     expect(t.plannedChange?.summary).toBe(`Revoke ::/0 all traffic on ${groupId}`);
   });
 

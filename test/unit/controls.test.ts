@@ -197,12 +197,12 @@ describe('security group admin ports: plan and check', () => {
     }));
   const portsArb = fc.uniqueArray(fc.integer({ min: 0, max: 65535 }), { maxLength: 8 });
 
-  it('property: for any port list, the plan revokes exactly the world-open rules that reach a listed port (or all traffic); applying it passes the check, keeps every other rule, and undo restores them', () => {
+  it('property: for any port list, the plan (wideRules: revoke) revokes exactly the world-open rules that reach a listed port (or all traffic); applying it passes the check, keeps every other rule, and undo restores them', () => {
     fc.assert(
       // A group holds each rule (protocol, ports, source) at most once.
       fc.property(fc.uniqueArray(ruleArb, { maxLength: 30, selector: ruleKey }), fc.oneof(fc.constant([...PORTS]), portsArb), (rules, ports) => {
         const before = group(rules);
-        const plan = planRevoke(before, ports);
+        const plan = planRevoke(before, ports, 'revoke');
         const expected = rules.filter((r) => {
           const world = r.cidrIpv4 === '0.0.0.0/0' || r.cidrIpv6 === '::/0';
           if (!world) return false;

@@ -112,7 +112,7 @@ describe('the shipped default policy', () => {
   it('has the documented settings and undo for every control', () => {
     for (const id of CONTROL_IDS) {
       const c = policy.controls[id];
-      expect(c.settings, id).toEqual({ ports: [22, 3389], encryption: { algorithm: 'AES256' } });
+      expect(c.settings, id).toEqual({ ports: [22, 3389], wideRules: 'split', encryption: { algorithm: 'AES256' } });
       expect(c.undo, id).toEqual({ windowMs: HOUR, exemptForMs: 7 * DAY });
     }
   });
@@ -452,8 +452,8 @@ describe('parsePolicy: validation rules', () => {
     ['flap maxFixes fractional', { guardrails: { flap: { maxFixes: 1.5 } } }, 'defaults.guardrails.flap.maxFixes', /must be an integer >= 1/],
     ['flap window zero', { guardrails: { flap: { window: '0s' } } }, 'defaults.guardrails.flap.window', /must be longer than 0/],
     ['flap window garbage', { guardrails: { flap: { window: 'ten minutes' } } }, 'defaults.guardrails.flap.window', /must be a duration like 30m, got "ten minutes"/],
-    ['settings not a mapping', { settings: [22] }, 'defaults.settings', /must be a mapping with keys ports, encryption, got a list/],
-    ['settings unknown key', { settings: { port: [22] } }, 'defaults.settings.port', /unknown key \(did you mean ports\? expected one of: ports, encryption\)/],
+    ['settings not a mapping', { settings: [22] }, 'defaults.settings', /must be a mapping with keys ports, wideRules, encryption, got a list/],
+    ['settings unknown key', { settings: { port: [22] } }, 'defaults.settings.port', /unknown key \(did you mean ports\? expected one of: ports, wideRules, encryption\)/],
     ['ports not a list', { settings: { ports: 22 } }, 'defaults.settings.ports', /must be a list of port numbers like \[22, 3389\], got 22/],
     ['ports a comma-separated string', { settings: { ports: '22, 3389' } }, 'defaults.settings.ports', /must be a list of port numbers/],
     ['ports empty', { settings: { ports: [] } }, 'defaults.settings.ports', /must list at least one port/],
@@ -746,9 +746,9 @@ describe('parsePolicy: defaults merged with control sections', () => {
         [EBS]: { settings: {} },
       },
     });
-    expect(p.controls[SG].settings).toEqual({ ports: [22], encryption: { algorithm: 'aws:kms', kmsKeyId: 'alias/org-key' } });
-    expect(p.controls[ENC].settings).toEqual({ ports: [22, 3389, 5432], encryption: { algorithm: 'aws:kms', kmsKeyId: KEY_ARN } });
-    expect(p.controls[EBS].settings).toEqual({ ports: [22, 3389, 5432], encryption: { algorithm: 'aws:kms', kmsKeyId: 'alias/org-key' } });
+    expect(p.controls[SG].settings).toEqual({ ports: [22], wideRules: 'split', encryption: { algorithm: 'aws:kms', kmsKeyId: 'alias/org-key' } });
+    expect(p.controls[ENC].settings).toEqual({ ports: [22, 3389, 5432], wideRules: 'split', encryption: { algorithm: 'aws:kms', kmsKeyId: KEY_ARN } });
+    expect(p.controls[EBS].settings).toEqual({ ports: [22, 3389, 5432], wideRules: 'split', encryption: { algorithm: 'aws:kms', kmsKeyId: 'alias/org-key' } });
     expect(p.controls[S3].settings).toEqual(p.controls[EBS].settings);
   });
 

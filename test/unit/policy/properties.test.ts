@@ -14,7 +14,7 @@ import {
   type FixGrant,
 } from '../../../src/policy/decide.js';
 import { parseDuration, parsePolicy } from '../../../src/policy/load.js';
-import { MODES, type ControlSettings, type EscalationLadder, type Guardrails, type PolicySnapshot, type UndoSettings } from '../../../src/policy/types.js';
+import { MODES, WIDE_RULES, type ControlSettings, type EscalationLadder, type Guardrails, type PolicySnapshot, type UndoSettings } from '../../../src/policy/types.js';
 
 // ---- arbitraries -------------------------------------------------------------------------
 
@@ -58,6 +58,7 @@ const arbKmsKeyId = fc.oneof(
 /** Valid settings as the types allow them: a KMS key id only with aws:kms. */
 const arbSettings: fc.Arbitrary<ControlSettings> = fc.record({
   ports: arbPorts,
+  wideRules: fc.constantFrom(...WIDE_RULES),
   encryption: fc.oneof(
     fc.constant({ algorithm: 'AES256' as const }),
     fc.constant({ algorithm: 'aws:kms' as const }),
@@ -322,7 +323,7 @@ describe('parsePolicy properties', () => {
         };
         const policy = parsePolicy(stringify({ version: 1, defaults, controls: { [ControlId.SgAdminPortsOpen]: own } }));
         const c = policy.controls[ControlId.SgAdminPortsOpen];
-        expect(c.settings).toEqual({ ports: ports ?? base.ports, encryption: base.encryption });
+        expect(c.settings).toEqual({ ports: ports ?? base.ports, wideRules: base.wideRules, encryption: base.encryption });
         expect(c.undo).toEqual({ windowMs: baseUndo.windowMs, exemptForMs: exemptForMs ?? baseUndo.exemptForMs });
       }),
     );
