@@ -14,6 +14,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createAwsClients } from '../src/activities/aws.js';
 import { loadConfig } from '../src/config.js';
+import { withPayloadCodec } from '../src/codec/encryption.js';
 import { ControlId, ResourceType, type Finding } from '../src/findings/finding.js';
 import { parsePolicy } from '../src/policy/load.js';
 import { ensureMoto, startMoto } from '../src/stack/moto.js';
@@ -33,6 +34,13 @@ import { scanAccount } from '../src/workflows/scan-account.js';
 import { accountScanWorkflowId, scanOrganization } from '../src/workflows/scan-organization.js';
 
 export const HISTORIES_DIR = join(REPO_ROOT, 'test', 'replay', 'histories');
+/**
+ * `--encrypted <scenario>...`: those scenarios with payload encryption on, with the fixed test key
+ * of this file (a test fixture, never a real key), into histories/encrypted/; the replay test
+ * decodes them with the codec.
+ */
+export const ENCRYPTED_HISTORY_KEYS = join(REPO_ROOT, 'test', 'replay', 'encrypted-history-keys.txt');
+const encrypted = process.argv.includes('--encrypted');
 const say = (l: string) => console.log(`[record] ${l}`);
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 Runtime.install({ logger: new DefaultLogger('ERROR') });
@@ -55,7 +63,7 @@ const undoPolicy = parsePolicy(`version: 1\ndefaults:\n  undo: { window: 1h, exe
 
 const [temporalBin, motoBin] = await Promise.all([ensureTemporalCli(say), ensureMoto(say)]);
 const [temporal, moto] = await Promise.all([startDevServer({ binary: temporalBin, port: await freePort() }), startMoto({ binary: motoBin, port: await freePort() })]);
-const config = loadConfig({ TEMPORAL_ADDRESS: temporal.address, AWS_ENDPOINT_URL: moto.endpoint });
+const config = loadConfig({ TEMPORAL_ADDRESS: temporal.address, AWS_ENDPOINT_URL: moto.endpoint, ...(encrypted ? { PAYLOAD_ENCRYPTION_KEYS_FILE: ENCRYPTED_HISTORY_KEYS } : {}) });
 const aws = createAwsClients(config.aws);
 const ACCOUNT = '123456789012';
 const MEMBER = '210987654321';
@@ -66,7 +74,7 @@ const orgAws = createAwsClients({ ...config.aws, endpointUrl: front.endpoint, me
 /** Straight to moto as any account (moto grants any AssumeRole): sets the member accounts up. */
 const setup = createAwsClients({ ...config.aws, memberRole: { arnTemplate: 'arn:aws:iam::{account}:role/recording-setup' } });
 const connection = await Connection.connect({ address: temporal.address });
-const client = new Client({ connection });
+const client = new Client({ connection, ...withPayloadCodec(config.payloadEncryption) });
 const native = await NativeConnection.connect({ address: temporal.address });
 const region = config.aws.region;
 
@@ -241,17 +249,19 @@ async function createWorkerlessFix(b: string): Promise<void> {
 
 // Only the current code's histories are re-recorded; v1/ keeps the first version's for good.
 // `npm run record-histories -- scan undo` records just those scenarios and keeps every other file.
-const only = process.argv.slice(2);
+const only = process.argv.slice(2).filter((a) => a !== '--encrypted');
+if (encrypted && only.length === 0) throw new Error('name the scenarios to record encrypted, e.g. --encrypted auto-fix');
+const outDir = encrypted ? join(HISTORIES_DIR, 'encrypted') : HISTORIES_DIR;
 const unknown = only.filter((n) => !scenarios.some((s) => s.name === n));
 if (unknown.length) throw new Error(`no such scenario: ${unknown.join(', ')} (scenarios: ${scenarios.map((s) => s.name).join(', ')})`);
-await mkdir(HISTORIES_DIR, { recursive: true });
+await mkdir(outDir, { recursive: true });
 if (only.length === 0) for (const f of await readdir(HISTORIES_DIR)) if (f.endsWith('.json')) await rm(join(HISTORIES_DIR, f));
 try {
   for (const s of scenarios) {
     if (only.length && !only.includes(s.name)) continue;
     const p = s.undo ? undoPolicy : policy(s.modes ?? '');
     const taskQueue = `record-${s.name}`;
-    const worker = await createWorker({ connection: native, client, namespace: 'default', taskQueue, aws: s.org ? orgAws : aws, policy: p });
+    const worker = await createWorker({ connection: native, client, namespace: 'default', taskQueue, aws: s.org ? orgAws : aws, policy: p, ...withPayloadCodec(config.payloadEncryption) });
     const submitter = createSubmitter(client, { taskQueue, verifyDeadlineMs: 5000, policy: p });
     const submit: Submit = async (f) => {
       const r = await submitter.submit(f);
@@ -261,7 +271,7 @@ try {
       const files = await s.run(submit, taskQueue);
       for (const [, h] of files) if (!h.workflowId.startsWith('digest/')) await h.result().catch(() => undefined);
       for (const [name, handle] of files) {
-        await writeFile(join(HISTORIES_DIR, `${name}.json`), historyToJSON(await handle.fetchHistory()) + '\n');
+        await writeFile(join(outDir, `${name}.json`), historyToJSON(await handle.fetchHistory()) + '\n');
         say(`recorded ${name} (${handle.workflowId})`);
       }
     });

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { InvalidInputError } from './errors.js';
 import { parseDuration } from './policy/load.js';
 import { resolveTemporalConnection, TEMPORAL_CONNECTION_ENV_VARS, TEMPORAL_DEFAULTS, type TemporalConnection } from './temporal-connection.js';
+import { PAYLOAD_ENCRYPTION_ENV_VARS, resolvePayloadEncryption, type PayloadEncryption } from './codec/encryption.js';
 
 /** Everything the worker, the trigger server and the CLI read from the environment, parsed once. */
 export interface Config {
@@ -38,7 +39,20 @@ export interface Config {
     /** Shared secret EventBridge (or any sender) presents as `Authorization: Bearer` or `x-api-key`. */
     readonly webhookToken: string | undefined;
     readonly bodyLimitBytes: number;
+    /**
+     * The codec server for the Temporal Web UI and CLI (`POST /codec/encode`, `/codec/decode`):
+     * the bearer token it requires and the Web UI origins it answers CORS requests from.
+     * Undefined: not served (404).
+     */
+    readonly codecServer: { readonly token: string; readonly corsOrigins: readonly string[] } | undefined;
   };
+  /**
+   * Payloads (workflow inputs and results, activity results, signals, memos...) encrypted at rest in
+   * Temporal with AES-256-GCM; undefined: not encrypted. Every Client and the Worker take
+   * `withPayloadCodec(payloadEncryption)` (src/codec/encryption.ts). The keys stay inside the
+   * codec: this object serializes and logs as key ids only.
+   */
+  readonly payloadEncryption: PayloadEncryption | undefined;
   /** Path of the policy file; undefined means the shipped default (policy/default.yaml). */
   readonly policyFile: string | undefined;
   readonly slack: {
@@ -127,6 +141,9 @@ export const ENV_VARS = Object.freeze({
   PORT: `trigger server port (default ${DEFAULTS.httpPort})`,
   WEBHOOK_TOKEN: 'shared secret webhook senders present (Authorization: Bearer or x-api-key); at least 16 characters',
   BODY_LIMIT_BYTES: `largest accepted request body (default ${DEFAULTS.bodyLimitBytes})`,
+  ...PAYLOAD_ENCRYPTION_ENV_VARS,
+  CODEC_SERVER_TOKEN: 'bearer token the codec server (POST /codec/encode, /codec/decode on the trigger server) requires, at least 16 characters, not the webhook token; unset: no codec server (404); needs payload encryption keys',
+  CODEC_SERVER_CORS_ORIGINS: 'comma-separated origins of the Temporal Web UI allowed to call the codec server from the browser, e.g. http://localhost:8233; unset: no CORS (the temporal CLI needs none)',
   POLICY_FILE: 'path of the policy file (default: policy/default.yaml)',
   SLACK_BOT_TOKEN: 'Slack bot token (xoxb-...); unset: no Slack, approvals from the CLI',
   SLACK_SIGNING_SECRET: 'Slack signing secret; needed to accept Approve/Reject clicks on /slack/interactions',
@@ -208,6 +225,31 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push('WEBHOOK_TOKEN must be at least 16 characters');
   }
 
+  // Payload encryption keys: never echoed, in a problem or anywhere else.
+  const encryption = resolvePayloadEncryption(env);
+  problems.push(...encryption.problems);
+  const codecToken = env['CODEC_SERVER_TOKEN']?.trim() || undefined;
+  if (codecToken !== undefined) {
+    if (codecToken.length < 16) problems.push('CODEC_SERVER_TOKEN must be at least 16 characters');
+    // Who may send findings is not thereby allowed to read every history.
+    if (codecToken === token?.trim()) problems.push('CODEC_SERVER_TOKEN must differ from WEBHOOK_TOKEN');
+    const keysSet = Boolean(env['PAYLOAD_ENCRYPTION_KEYS']?.trim() || env['PAYLOAD_ENCRYPTION_KEYS_FILE']?.trim());
+    if (!keysSet) problems.push('CODEC_SERVER_TOKEN is set but no payload encryption key is (PAYLOAD_ENCRYPTION_KEYS or PAYLOAD_ENCRYPTION_KEYS_FILE): there is nothing to decode');
+  }
+  const corsOrigins = [...new Set((env['CODEC_SERVER_CORS_ORIGINS'] ?? '').split(',').map((o) => o.trim()).filter(Boolean))];
+  for (const o of corsOrigins) {
+    let origin: string | undefined;
+    try {
+      const u = new URL(o);
+      if (u.protocol === 'http:' || u.protocol === 'https:') origin = u.origin;
+    } catch {
+      origin = undefined;
+    }
+    if (o === '*') problems.push('CODEC_SERVER_CORS_ORIGINS: "*" is refused; name the Temporal Web UI\'s origin, e.g. http://localhost:8233');
+    else if (origin !== o) problems.push(`CODEC_SERVER_CORS_ORIGINS: "${o}" is not an origin like http://localhost:8233 (scheme, host and port; no path or trailing slash)`);
+  }
+  if (corsOrigins.length > 0 && codecToken === undefined) problems.push('CODEC_SERVER_CORS_ORIGINS is set but CODEC_SERVER_TOKEN is not: there is no codec server');
+
   const slackApiUrl = str('SLACK_API_URL', 'https://slack.com/api/');
   try {
     const u = new URL(slackApiUrl);
@@ -277,7 +319,9 @@ export function loadConfig(env: Env = process.env): Config {
       port: int('PORT', DEFAULTS.httpPort, 0, 65535),
       webhookToken: token === '' ? undefined : token,
       bodyLimitBytes: int('BODY_LIMIT_BYTES', DEFAULTS.bodyLimitBytes, 1024, 64 * 1024 * 1024),
+      codecServer: codecToken !== undefined ? { token: codecToken, corsOrigins } : undefined,
     },
+    payloadEncryption: encryption.encryption,
     policyFile: env['POLICY_FILE'] || undefined,
     evidence: {
       signingKeyPem,

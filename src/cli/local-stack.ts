@@ -5,6 +5,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createAwsClients, type AwsClients } from '../activities/aws.js';
 import { loadConfig, type Config } from '../config.js';
+import { withPayloadCodec } from '../codec/encryption.js';
 import { plainTemporalEnv } from '../temporal-connection.js';
 import type { Logger } from '../log.js';
 import { ensureMoto, startMoto, type MotoServer } from '../stack/moto.js';
@@ -84,11 +85,13 @@ export async function startLocalStack(o: { dataDir: string; say: (line: string) 
   const connection = await Connection.connect(config.temporal.connection.options());
   // A database from an older version may lack newer attributes; the dev server's flags add them only when it creates one.
   await ensureSearchAttributes(connection, config.temporal.namespace, o.logger);
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  // Payloads are encrypted only when PAYLOAD_ENCRYPTION_KEYS (or _FILE) is set: off by default here too.
+  const payloadCodec = withPayloadCodec(config.payloadEncryption);
+  const client = new Client({ connection, namespace: config.temporal.namespace, ...payloadCodec });
   const nativeConnection = await NativeConnection.connect(config.temporal.connection.options());
   const slack = slackClient(config);
   const workflowBundle = await bundleWorkflowsApart();
-  const worker: Worker = await createWorker({ connection: nativeConnection, workflowBundle, client, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, aws, policy, verifyDeadlineMs: config.remediation.verifyDeadlineMs, securityHubWriteBack: config.securityHub.writeBack, evidenceKey, tuning: config.worker, ...(slack ? { slack } : {}) });
+  const worker: Worker = await createWorker({ connection: nativeConnection, workflowBundle, client, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, aws, policy, verifyDeadlineMs: config.remediation.verifyDeadlineMs, securityHubWriteBack: config.securityHub.writeBack, evidenceKey, tuning: config.worker, ...payloadCodec, ...(slack ? { slack } : {}) });
   await rm(workflowBundle.codePath, { force: true });
   const workerDone = worker.run();
   const trigger = await startTriggerServer(config, client, o.logger, policy);

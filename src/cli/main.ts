@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../config.js';
+import { describePayloadEncryption, withPayloadCodec } from '../codec/encryption.js';
 import { InvalidInputError } from '../errors.js';
 import { explainConnectFailure } from '../temporal-connection.js';
 import { createLogger } from '../log.js';
@@ -99,6 +100,8 @@ async function up(args: readonly string[]): Promise<number> {
   say(`  Security Hub      write-back ${stack.config.securityHub.writeBack ? 'on' : 'off (moto has no BatchUpdateFindings; SECURITYHUB_WRITEBACK=on to force)'}`);
   say(`  Metrics           http://127.0.0.1:${metricsPort}/metrics (Prometheus)`);
   say(`  Evidence key      ${stack.evidenceKeyId} (Ed25519, private key in ${stack.evidenceKeyFile})`);
+  if (stack.config.payloadEncryption) say(`  Payloads          encrypted in Temporal: ${describePayloadEncryption(stack.config.payloadEncryption)}`);
+  if (stack.config.http.codecServer) say(`  Codec server      ${stack.trigger.url}/codec (for the Web UI's codec endpoint; token from CODEC_SERVER_TOKEN)`);
   say(`  Data and logs     ${dataDir}`);
   say('');
 
@@ -131,7 +134,8 @@ async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
     throw await explainConnectFailure(temporal, err);
   });
   try {
-    return await fn(new Client({ connection, namespace: config.temporal.namespace }));
+    // Payloads encrypted with the configured keys (src/codec/encryption.ts), as the worker's.
+    return await fn(new Client({ connection, namespace: config.temporal.namespace, ...withPayloadCodec(config.payloadEncryption) }));
   } finally {
     await connection.close();
   }

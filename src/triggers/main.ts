@@ -1,5 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../config.js';
+import { describePayloadEncryption, withPayloadCodec } from '../codec/encryption.js';
 import { InvalidInputError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { DEFAULT_POLICY_PATH, loadPolicyFile, policyWarnings } from '../policy/load.js';
@@ -15,7 +16,8 @@ async function main(): Promise<void> {
   // Lazy: the server starts (and /healthz says "unreachable") even while Temporal is still coming up.
   // TLS, mTLS or an API key as the environment / profile says (src/temporal-connection.ts).
   const connection = Connection.lazy(config.temporal.connection.options());
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  // Payloads encrypted with the configured keys (src/codec/encryption.ts), as the worker's.
+  const client = new Client({ connection, namespace: config.temporal.namespace, ...withPayloadCodec(config.payloadEncryption) });
   const server = await startTriggerServer(config, client, logger, policy);
   logger.info('trigger server listening', {
     url: server.url,
@@ -26,6 +28,8 @@ async function main(): Promise<void> {
     policy: policyPath,
     policyHash: policy.hash,
     slackInteractions: config.slack.signingSecret ? 'on' : 'off',
+    payloadEncryption: describePayloadEncryption(config.payloadEncryption),
+    codecServer: config.http.codecServer ? `${server.url}/codec${config.http.codecServer.corsOrigins.length ? ` (CORS: ${config.http.codecServer.corsOrigins.join(', ')})` : ''}` : 'off',
   });
   const stop = async () => {
     await server.close();

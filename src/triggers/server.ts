@@ -30,6 +30,10 @@ export async function startTriggerServer(config: Config, client: Client, logger:
       ? { slack: { signingSecret: config.slack.signingSecret, onClick: createClickHandler(client, slackClient(config), logger, { policy, taskQueue: config.temporal.taskQueue }) } }
       : {}),
     webhookToken: token,
+    // The codec server needs the keys: a token without them is refused by loadConfig.
+    ...(config.http.codecServer && config.payloadEncryption
+      ? { codec: { codec: config.payloadEncryption.codec, token: config.http.codecServer.token, corsOrigins: config.http.codecServer.corsOrigins } }
+      : {}),
     bodyLimitBytes: config.http.bodyLimitBytes,
     logger,
     temporalHealthy: async () => {

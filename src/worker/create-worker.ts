@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { Worker, bundleWorkflowCode, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { WebClient } from '@slack/web-api';
 import { createActivities } from '../activities/index.js';
@@ -58,6 +59,8 @@ export interface CreateWorkerOptions {
   readonly workflowBundle?: WorkflowBundleWithSourceMap | { readonly codePath: string };
   /** Cache and concurrency (WORKER_* settings); the defaults of `DEFAULTS` otherwise. */
   readonly tuning?: Config['worker'];
+  /** Payload encryption (`withPayloadCodec`, src/codec/encryption.ts); the same as the clients'. Default: none. */
+  readonly dataConverter?: DataConverter;
 }
 
 /** A worker running the remediation, digest, scan and undo workflows and their activities on `taskQueue`. */
@@ -74,6 +77,7 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
     maxConcurrentActivityTaskExecutions: tuning.activitySlots,
     maxConcurrentLocalActivityExecutions: tuning.activitySlots,
     interceptors: { activity: [quietRetries] },
+    ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     activities: createActivities({
       aws: opts.aws,

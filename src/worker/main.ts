@@ -5,6 +5,7 @@ import { workerLogger } from './logging.js';
 import { generateEvidenceKeyPem, loadEvidenceKey } from '../evidence/signing.js';
 import { createAwsClients, roleSessionName } from '../activities/aws.js';
 import { loadConfig } from '../config.js';
+import { describePayloadEncryption, withPayloadCodec } from '../codec/encryption.js';
 import { InvalidInputError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { explainConnectFailure, TemporalConnectionError } from '../temporal-connection.js';
@@ -39,7 +40,9 @@ async function main(): Promise<void> {
     throw await explainConnectFailure(temporal, err);
   });
   await ensureSearchAttributes(native, config.temporal.namespace, logger);
-  const client = new Client({ connection: native, namespace: config.temporal.namespace });
+  // Payloads encrypted with the configured keys (src/codec/encryption.ts), for the worker and the client its activities use alike.
+  const payloadCodec = withPayloadCodec(config.payloadEncryption);
+  const client = new Client({ connection: native, namespace: config.temporal.namespace, ...payloadCodec });
   // Member roles are assumed as "rectify-<task queue>": the member account's CloudTrail names the product and the deployment.
   const aws = createAwsClients(config.aws, {
     roleSessionName: roleSessionName(config.temporal.taskQueue),
@@ -48,7 +51,7 @@ async function main(): Promise<void> {
   const slack = slackClient(config);
   try {
     const workflowBundle = await bundleWorkflowsApart();
-    const worker = await createWorker({ connection: native, workflowBundle, client, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, aws, policy, verifyDeadlineMs: config.remediation.verifyDeadlineMs, securityHubWriteBack: config.securityHub.writeBack, evidenceKey, tuning: config.worker, ...(slack ? { slack } : {}),
+    const worker = await createWorker({ connection: native, workflowBundle, client, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, aws, policy, verifyDeadlineMs: config.remediation.verifyDeadlineMs, securityHubWriteBack: config.securityHub.writeBack, evidenceKey, tuning: config.worker, ...payloadCodec, ...(slack ? { slack } : {}),
       ...(config.evidence.archiveBucket
         ? { evidenceArchive: { bucket: config.evidence.archiveBucket, prefix: config.evidence.archivePrefix, retentionDays: config.evidence.retentionDays, region: config.aws.region } }
         : {}),
@@ -66,6 +69,7 @@ async function main(): Promise<void> {
       policy: policyPath,
       policyHash: policy.hash,
       evidenceKeyId: evidenceKey.keyId,
+      payloadEncryption: describePayloadEncryption(config.payloadEncryption),
       metrics: config.metricsAddress ? `http://${config.metricsAddress}/metrics` : 'off',
     });
     await worker.run();

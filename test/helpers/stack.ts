@@ -4,6 +4,7 @@ import type { Policy } from '../../src/policy/types.js';
 import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { WebClient } from '@slack/web-api';
 import { createWorker, type CreateWorkerOptions } from '../../src/worker/create-worker.js';
@@ -27,9 +28,10 @@ export function testAws(): AwsClients {
   return createAwsClients(awsConfig());
 }
 
-export async function temporalClient(): Promise<{ client: Client; connection: Connection }> {
+/** A client of the run's dev server; with `dataConverter`, one that encrypts payloads as a worker given the same does. */
+export async function temporalClient(dataConverter?: DataConverter): Promise<{ client: Client; connection: Connection }> {
   const connection = await Connection.connect({ address: inject('temporalAddress') });
-  return { client: new Client({ connection, namespace: 'default' }), connection };
+  return { client: new Client({ connection, namespace: 'default', ...(dataConverter ? { dataConverter } : {}) }), connection };
 }
 
 export async function workerConnection(): Promise<NativeConnection> {
@@ -63,9 +65,9 @@ export interface TestWorker {
 
 /** A running worker on its own task queue against the run's dev server and moto, for one test file. */
 export async function startTestWorker(
-  o: { taskQueue?: string; policy?: Policy; aws?: AwsClients; slack?: WebClient; workflowBundle?: WorkflowBundleWithSourceMap } & Pick<CreateWorkerOptions, 'evidenceKey' | 'evidenceArchive'> = {},
+  o: { taskQueue?: string; policy?: Policy; aws?: AwsClients; slack?: WebClient; workflowBundle?: WorkflowBundleWithSourceMap } & Pick<CreateWorkerOptions, 'evidenceKey' | 'evidenceArchive' | 'dataConverter'> = {},
 ): Promise<TestWorker> {
-  const { client, connection } = await temporalClient();
+  const { client, connection } = await temporalClient(o.dataConverter);
   const native = await workerConnection();
   const ownAws = o.aws === undefined;
   const aws = o.aws ?? testAws();
@@ -81,6 +83,7 @@ export async function startTestWorker(
     ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : {}),
     ...(o.evidenceKey ? { evidenceKey: o.evidenceKey } : {}),
     ...(o.evidenceArchive ? { evidenceArchive: o.evidenceArchive } : {}),
+    ...(o.dataConverter ? { dataConverter: o.dataConverter } : {}),
   });
   const running = worker.run();
   return {

@@ -8,6 +8,7 @@ import { parseBlockActions, type ApprovalClick } from '../../slack/interaction.j
 import { requireToken } from './auth.js';
 import { HttpError, errorMapper } from './errors.js';
 import { requireSlackSignature, type SlackEnv } from './slack-auth.js';
+import { serveCodec, type CodecServerOptions } from '../../codec/http.js';
 
 export interface AppOptions {
   readonly submitter: Submitter;
@@ -22,6 +23,8 @@ export interface AppOptions {
     /** Delivers a verified click; runs after Slack has been answered. Must not throw. */
     readonly onClick: (click: ApprovalClick) => Promise<void>;
   };
+  /** The codec server for the Temporal Web UI and CLI (src/codec/http.ts); absent when no CODEC_SERVER_TOKEN is configured. */
+  readonly codec?: Omit<CodecServerOptions, 'limit' | 'logger'>;
 }
 
 /**
@@ -29,6 +32,7 @@ export interface AppOptions {
  * - `POST /v1/events`: an EventBridge event as an API destination delivers it;
  * - `POST /v1/findings`: one generic finding, or `{ "findings": [...] }`;
  * - `POST /slack/interactions`: Approve / Reject clicks, signature-checked before anything else;
+ * - `POST /codec/encode`, `/codec/decode`: the codec server of encrypted payloads, for the Temporal Web UI and CLI;
  * - `GET /healthz`.
  * Answers 202 with the workflows started or joined; 4xx naming every problem for bad input.
  */
@@ -78,6 +82,8 @@ export function createApp(o: AppOptions): Hono<SlackEnv> {
 
   app.post('/v1/events', auth, limit, ingest(normalizeEventBridgeEvent));
   app.post('/v1/findings', auth, limit, ingest(normalizeGenericFindings));
+
+  serveCodec(app, o.codec ? { ...o.codec, limit, logger: o.logger } : undefined);
 
   if (o.slack) {
     const { onClick } = o.slack;
