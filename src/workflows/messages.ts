@@ -69,6 +69,8 @@ export interface DecisionRequest {
   readonly decision: 'approve' | 'reject';
   readonly by: { readonly id: string; readonly name: string; readonly via: 'slack' | 'cli'; readonly bulk?: string };
   readonly reason?: string;
+  /** The plan's digest the decider saw (`PlannedChange.digest`): a decision for another plan is refused. */
+  readonly planDigest?: string;
 }
 
 export interface DecisionAck {
@@ -93,6 +95,8 @@ export interface StatusView {
   readonly status: RemediationStatus;
   readonly observations: number;
   readonly plannedChange: string | null;
+  /** The planned change's digest: a decision may name it (`DecisionRequest.planDigest`) to be bound to exactly this plan. */
+  readonly planDigest?: string;
   /** Why a person must decide, while awaiting approval. */
   readonly approvalReasons: readonly string[];
   /** Slack user ids allowed to decide from Slack (the CLI may always decide). */
@@ -135,6 +139,8 @@ export interface RemediationRecord {
   readonly timeToRemediateMs?: number;
   /** Ed25519 signature over the canonical JSON of the rest of the record. */
   readonly signature?: EvidenceSignature;
+  /** The plan that was approved (by a person or the timeout) and then applied: `change` is exactly it. */
+  readonly approvedPlan?: { readonly summary: string; readonly digest?: string };
   /** Why a person was asked, who decided and when; absent for automatic fixes. */
   readonly approval?: {
     /** Why, in one word (`ApprovalReason`): policy, tagged, budget, flapping. */

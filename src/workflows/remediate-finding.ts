@@ -57,6 +57,13 @@ import { ApprovalReason, RemediationStatus, SearchAttr } from './search-attribut
  */
 export const LEAN_PATH_PATCH = 'lean-path-1';
 
+/**
+ * The patch that binds an approval to its plan: after the wait the resource is read again and
+ * the policy decides again, and only the approved change is ever applied (a different change
+ * is asked for again). Runs that began before it apply what the resource needs after the wait.
+ */
+export const APPROVED_PLAN_PATCH = 'approved-plan-1';
+
 const nonRetryableErrorTypes = [...NON_RETRYABLE_ERROR_TYPES];
 const HOUR_MS = 3_600_000;
 
@@ -148,6 +155,8 @@ interface State {
   readonly times: { detected: string; received: string; triaged?: string; approved?: string; fixed?: string; verified?: string };
   /** Carried to the next run of this resource (memo). */
   memory: ResourceMemory;
+  /** The plan a person (or the timeout) approved, when the fix applied it. */
+  approvedPlan?: { summary: string; digest?: string };
 }
 
 async function remediate(input: RemediationInput): Promise<RemediationRecord> {
@@ -185,6 +194,7 @@ async function remediate(input: RemediationInput): Promise<RemediationRecord> {
     status: s.status,
     observations: s.observations.length,
     plannedChange: s.planned?.summary ?? null,
+    ...(s.planned?.digest ? { planDigest: s.planned.digest } : {}),
     approvalReasons: s.approvalReasons,
     approvers: s.approvers,
     policyHash: policy?.hash ?? '',
@@ -204,6 +214,9 @@ async function remediate(input: RemediationInput): Promise<RemediationRecord> {
       validator: (req) => {
         if (s.decided) throw new Error(`already ${s.decided.decision === 'approve' ? 'approved' : 'rejected'} by ${s.decided.by.name} at ${s.decided.decidedAt}`);
         if (!s.awaitingDecision) throw new Error(`this remediation is not waiting for approval (status ${s.status})`);
+        if (req.planDigest !== undefined && req.planDigest !== s.planned?.digest) {
+          throw new Error(`this decision is for another plan (${req.planDigest.slice(0, 12)}); the request now proposes ${s.planned?.summary ?? 'nothing'} (${(s.planned?.digest ?? '').slice(0, 12)})`);
+        }
         if (req.decision !== 'approve' && req.decision !== 'reject') throw new Error('decision must be approve or reject');
         if (!req.by?.id || !req.by.name) throw new Error('the decider must have an id and a name');
         if (req.by.via === 'slack' && !s.approvers.includes(req.by.id)) throw new Error(`${req.by.name} is not an approver for ${finding.control}`);
@@ -233,6 +246,7 @@ async function remediate(input: RemediationInput): Promise<RemediationRecord> {
     ...(s.change ? { change: s.change } : {}),
     ...(s.decider ? { decidedBy: s.decider } : {}),
     ...(s.approval ? { approval: s.approval } : {}),
+    ...(s.approvedPlan ? { approvedPlan: s.approvedPlan } : {}),
     ...(s.guardrail ? { guardrail: s.guardrail } : {}),
     ...(s.rejectionHeld ? { rejectionHeld: s.rejectionHeld } : {}),
     ...(s.undoWindow ? { undoWindow: s.undoWindow } : {}),
@@ -304,7 +318,7 @@ async function remediate(input: RemediationInput): Promise<RemediationRecord> {
   } catch (err) {
     return fail(err);
   }
-  const triage = s.triage;
+  let triage: Triage = s.triage;
   s.times.triaged = triage.readAt;
   s.before = triage.before;
   s.planned = triage.plannedChange;
@@ -312,7 +326,7 @@ async function remediate(input: RemediationInput): Promise<RemediationRecord> {
     s.after = s.before;
     return finish('already-compliant');
   }
-  const planned = s.planned;
+  let planned: PlannedChange = s.planned;
 
   const decision = decide(policy, triage.tags, Date.now());
   if (decision.action === 'leave') return finish(decision.outcome, decision.reason);
@@ -369,8 +383,12 @@ async function remediate(input: RemediationInput): Promise<RemediationRecord> {
 
   s.decider = { id: 'policy', name: 'policy (automatic)', via: 'policy' };
   let ask: { kind: ApprovalReason; reasons: string[] } | undefined;
+  // A change the control's settings put before a person (e.g. a wide security-group rule with wideRules: approve).
+  const controlAsks = triage.approvalNeeded ? [triage.approvalNeeded] : [];
   if (decision.action === 'approve') {
-    ask = { kind: cp.mode === 'approve' ? ApprovalReason.Policy : ApprovalReason.Tagged, reasons: decision.reasons };
+    ask = { kind: cp.mode === 'approve' ? ApprovalReason.Policy : ApprovalReason.Tagged, reasons: [...decision.reasons, ...controlAsks] };
+  } else if (controlAsks.length > 0) {
+    ask = { kind: ApprovalReason.Policy, reasons: controlAsks };
   } else {
     s.guardrail = await guardrails();
     if (!s.guardrail.allowed) ask = { kind: s.guardrail.kind === 'flapping' ? ApprovalReason.Flapping : ApprovalReason.Budget, reasons: [s.guardrail.reason] };
@@ -383,12 +401,29 @@ async function remediate(input: RemediationInput): Promise<RemediationRecord> {
     s.decider = s.decided ? s.decided.by : { id: 'timeout', name: 'escalation timeout (apply)', via: 'timeout' };
     metrics.approvalsDecided.add(1, tags);
   }
+  // Only the approved plan is applied (runs begun before this patch apply what the resource needs).
+  const bound = ask !== undefined && patched(APPROVED_PLAN_PATCH);
+  if (bound) {
+    const closed = await confirmApprovedPlan(ask!.kind);
+    if (closed) return closed;
+  }
 
   s.status = RemediationStatus.Remediating;
   // A decided request leaves the approvals queue (and the digest's count) now, not when the run closes.
   if (ask) upsertSearchAttributes([{ key: SearchAttr.Status, value: s.status }]);
   try {
-    const fix = await fixes.applyFix.executeWithOptions({ ...WRITE, summary: planned.summary }, [finding, settings]);
+    let fix = await fixes.applyFix.executeWithOptions({ ...WRITE, summary: planned.summary }, bound && planned.digest ? [finding, settings, { digest: planned.digest }] : [finding, settings]);
+    while (fix.differsFromApproved && fix.change) {
+      // The resource changed between the re-read and the fix: nothing was applied; ask for the new change.
+      const closed = await askAgain(ask!.kind, { ...triage, before: fix.before, plannedChange: fix.change }, [differenceReason(fix.change)]);
+      if (closed) return closed;
+      const again = await confirmApprovedPlan(ask!.kind);
+      if (again) return again;
+      s.status = RemediationStatus.Remediating;
+      upsertSearchAttributes([{ key: SearchAttr.Status, value: s.status }]);
+      fix = await fixes.applyFix.executeWithOptions({ ...WRITE, summary: planned.summary }, [finding, settings, { digest: planned.digest ?? '' }]);
+    }
+    if (bound) s.approvedPlan = { summary: planned.summary, ...(planned.digest ? { digest: planned.digest } : {}) };
     s.times.fixed = fix.at;
     if (automatic) s.autoFixedAt = Date.parse(fix.at);
     s.memory = { ...s.memory, fixes: recentFixes(s.memory.fixes, cp.guardrails, Date.now(), Date.parse(fix.at)) };
@@ -438,6 +473,73 @@ async function remediate(input: RemediationInput): Promise<RemediationRecord> {
   return finish('remediated');
 
   // --- the waits -------------------------------------------------------------------------
+
+  function differenceReason(now: PlannedChange): string {
+    return `the change needed now differs from the approved one (approved: ${planned.summary}; needed now: ${now.summary})`;
+  }
+
+  /**
+   * After an approval (or a timeout whose action is apply): reads the resource again and lets the
+   * policy decide again. Closes the run when the resource is compliant now or the policy leaves
+   * it alone now (an exemption or a scope tag added during the wait); asks again when the change
+   * it needs is not the approved one, or when it now needs a person and only the timeout decided.
+   * Returns undefined when the approved plan is still exactly what is needed.
+   */
+  async function confirmApprovedPlan(kind: ApprovalReason): Promise<RemediationRecord | undefined> {
+    for (;;) {
+      let fresh: Triage;
+      try {
+        fresh = await reads.triageFinding.executeWithOptions({ ...READ, summary: `Re-read ${finding.resource.id} after the decision` }, [finding, settings]);
+      } catch (err) {
+        return fail(err);
+      }
+      s.triage = fresh;
+      if (fresh.compliant || fresh.plannedChange === null) {
+        s.before = fresh.before;
+        s.after = fresh.before;
+        s.change = { ...planned, applied: false, note: 'compliant when read again after the decision: nothing applied' };
+        return finish('already-compliant');
+      }
+      const again = decide(policy!, fresh.tags, Date.now());
+      if (again.action === 'leave') {
+        s.before = fresh.before;
+        s.change = { ...planned, applied: false, note: 'approved, but the policy leaves the resource alone now: nothing applied' };
+        return finish(again.outcome, `${again.reason} (read after the decision)`);
+      }
+      // Only the timeout decided, and the policy now wants a person for a reason nobody was asked about.
+      const asked = s.approval?.reasons ?? [];
+      const unasked = again.action === 'approve' && s.decider?.via === 'timeout' ? again.reasons.filter((r) => !asked.includes(r)) : [];
+      const same = fresh.plannedChange.digest !== undefined && fresh.plannedChange.digest === planned.digest;
+      if (same && unasked.length === 0) {
+        triage = fresh;
+        s.before = fresh.before;
+        return undefined;
+      }
+      const reasons = [...(same ? [] : [differenceReason(fresh.plannedChange)]), ...unasked];
+      const closed = await askAgain(unasked.length > 0 && cp.mode !== 'approve' ? ApprovalReason.Tagged : kind, fresh, reasons);
+      if (closed) return closed;
+    }
+  }
+
+  /** A new approval round for the change the resource needs now; the earlier decision is kept in the notes. */
+  async function askAgain(kind: ApprovalReason, fresh: Triage, reasons: string[]): Promise<RemediationRecord | undefined> {
+    const a = s.approval;
+    const earlier = a?.by ? `${a.decision === 'approve' ? 'approved' : 'decided'} ${a.by.via === 'timeout' ? `by the timeout (${a.by.name})` : `by ${a.by.name}`} at ${a.decidedAt ?? ''}` : 'decided';
+    s.notes.push(`${planned.summary} was ${earlier}; asked again: ${reasons.join('; ')}`);
+    triage = fresh;
+    s.triage = fresh;
+    s.before = fresh.before;
+    planned = fresh.plannedChange!;
+    s.planned = planned;
+    s.decided = undefined;
+    s.messageRef = null;
+    const outcome = await awaitApproval(kind, reasons);
+    if (outcome) return outcome;
+    // (awaitApproval set s.decided when a person decided.)
+    s.decider = (s.decided as State['decided'])?.by ?? { id: 'timeout', name: 'escalation timeout (apply)', via: 'timeout' };
+    metrics.approvalsDecided.add(1, tags);
+    return undefined;
+  }
 
   /**
    * Asks a person: posts the request (or, for fixes held by the budget, makes sure the hour's

@@ -1,8 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import type { DataConverter } from '@temporalio/common';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type ReplayResult } from '@temporalio/worker';
 import { WORKFLOWS_PATH } from '../../src/worker/create-worker.js';
+import { resolvePayloadEncryption, withPayloadCodec } from '../../src/codec/encryption.js';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
@@ -12,17 +14,22 @@ const files = readdirSync(DIR, { recursive: true })
   .map(String)
   .filter((f) => f.endsWith('.json'))
   .sort();
-const histories = () => files.map((f) => ({ workflowId: f.replace(/\.json$/, ''), history: JSON.parse(readFileSync(new URL(f, DIR), 'utf8')) as unknown }));
+/** Recorded with payload encryption on (`npm run record-histories -- --encrypted auto-fix`), with the test key of encrypted-history-keys.txt. */
+const ENCRYPTED = ['auto-fix'];
+const isEncrypted = (f: string) => f.startsWith('encrypted/');
+const histories = (names = files.filter((f) => !isEncrypted(f))) => names.map((f) => ({ workflowId: f.replace(/\.json$/, ''), history: JSON.parse(readFileSync(new URL(f, DIR), 'utf8')) as unknown }));
 const V1 = ['already-compliant', 'approval', 'auto-fix', 'dry-run', 'exempt', 'failure', 'notify', 'rejection', 'scan-account', 'timeout-escalation', 'undo-window', 'undo'];
 /** Scans: the worker's own account, an organization of two, a member's region scan, and one whose region is not enabled (problems recorded behind the scan-goes-on patch). */
 const SCANS = ['scan-account', 'scan-account-member', 'scan-account-region-off', 'scan-organization'];
+/** Approved fixes recorded before approvals were bound to their plan (patch approved-plan-1): they replay on the old path. */
+const BEFORE_APPROVED_PLAN = ['approval', 'bulk-approved', 'flapping'];
 const CURRENT = [...V1.filter((n) => n !== 'undo-window' && n !== 'scan-account'), ...SCANS, 'budget-held', 'bulk-approved', 'digest', 'flapping', 'rejection-held', 'revert'];
 const quiet = { logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } };
 
-async function replayAll(workflowsPath: string): Promise<ReplayResult[]> {
+async function replayAll(workflowsPath: string, o: { names?: string[]; dataConverter?: DataConverter } = {}): Promise<ReplayResult[]> {
   const workflowBundle = await bundleWorkflowCode({ workflowsPath, ...quiet });
   const out: ReplayResult[] = [];
-  for await (const r of Worker.runReplayHistories({ workflowBundle }, histories() as never)) out.push(r);
+  for await (const r of Worker.runReplayHistories({ workflowBundle, ...(o.dataConverter ? { dataConverter: o.dataConverter } : {}) }, histories(o.names) as never)) out.push(r);
   return out;
 }
 
@@ -32,12 +39,12 @@ async function replayAll(workflowsPath: string): Promise<ReplayResult[]> {
  */
 describe('replay of recorded histories', () => {
   it('has a history for every path, of the current code and of the first version', () => {
-    expect(files).toEqual([...CURRENT.map((n) => `${n}.json`), ...V1.map((n) => `v1/${n}.json`)].sort());
+    expect(files).toEqual([...CURRENT.map((n) => `${n}.json`), ...V1.map((n) => `v1/${n}.json`), ...BEFORE_APPROVED_PLAN.map((n) => `before-approved-plan/${n}.json`), ...ENCRYPTED.map((n) => `encrypted/${n}.json`)].sort());
   });
 
   it('every recorded history replays with the current workflow code', async () => {
     const results = await replayAll(WORKFLOWS_PATH);
-    expect(results).toHaveLength(files.length);
+    expect(results).toHaveLength(files.filter((f) => !isEncrypted(f)).length);
     expect(results.filter((r) => r.error).map((r) => `${r.workflowId}: ${r.error}`)).toEqual([]);
   }, 120_000);
 
@@ -53,5 +60,17 @@ describe('replay of recorded histories', () => {
     expect(results.find((r) => r.workflowId === 'revert')?.error).toBeUndefined();
     // The scans are unchanged in that bundle: they still replay.
     expect(results.filter((r) => /(^|\/)scan-/.test(r.workflowId) && r.error).map((r) => r.workflowId)).toEqual([]);
+  }, 120_000);
+
+  it('a history recorded with payload encryption replays with the codec, and not without it', async () => {
+    const encrypted = files.filter(isEncrypted);
+    const { encryption, problems } = resolvePayloadEncryption({ PAYLOAD_ENCRYPTION_KEYS_FILE: fileURLToPath(new URL('./encrypted-history-keys.txt', import.meta.url)) });
+    expect(problems).toEqual([]);
+    const decoded = await replayAll(WORKFLOWS_PATH, { names: encrypted, ...withPayloadCodec(encryption) });
+    expect(decoded.map((r) => r.workflowId)).toEqual(ENCRYPTED.map((n) => `encrypted/${n}`));
+    expect(decoded.filter((r) => r.error).map((r) => `${r.workflowId}: ${r.error}`)).toEqual([]);
+    const undecoded = await replayAll(WORKFLOWS_PATH, { names: encrypted });
+    expect(undecoded).toHaveLength(encrypted.length);
+    for (const r of undecoded) expect(String(r.error), r.workflowId).toMatch(/Unknown encoding: binary\/encrypted/);
   }, 120_000);
 });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client, Connection, WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, Runtime, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { WebClient } from '@slack/web-api';
-import { AuthorizeSecurityGroupIngressCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
+import { AuthorizeSecurityGroupIngressCommand, CreateTagsCommand, DescribeSecurityGroupsCommand, RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
 import { GetPublicAccessBlockCommand } from '@aws-sdk/client-s3';
 import { createAwsClients, type AwsClients } from '../../src/activities/aws.js';
 import { parsePolicy } from '../../src/policy/load.js';
@@ -178,6 +178,126 @@ describe('approval path', () => {
     expect(record.reason).toBe('rejected by carol: bastion migration in progress');
     expect(record.approval?.by).toEqual({ id: 'carol', name: 'carol', via: 'cli' });
     expect(await worldOpen(groupId)).toBe(true);
+  });
+});
+
+describe('the change applied is the change approved', () => {
+  const alice = { id: APPROVER, name: 'alice', via: 'slack' } as const;
+  const openPorts = async (groupId: string) => {
+    const live = await aws.ec2(REGION).send(new DescribeSecurityGroupsCommand({ GroupIds: [groupId] }));
+    return (live.SecurityGroups![0]!.IpPermissions ?? []).filter((p) => p.IpRanges?.some((r) => r.CidrIp === '0.0.0.0/0')).map((p) => p.FromPort).sort();
+  };
+  const open3389 = (groupId: string) =>
+    aws.ec2(REGION).send(new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 3389, ToPort: 3389, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] }));
+  async function untilAskedAgain(handle: WorkflowHandle): Promise<void> {
+    for (let i = 0; i < 150; i++) {
+      const st = await handle.query(getStatus);
+      if (st.status === RemediationStatus.AwaitingApproval && st.approvalReasons.some((r) => r.startsWith('the change needed now differs'))) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('not asked again');
+  }
+
+  it('a rule opened during the wait is not revoked on the strength of the first approval: the new change is asked for, and applied once approved', async () => {
+    const groupId = await makeSecurityGroup(aws, [world22], { environment: 'production' });
+    const record: RemediationRecord = await withWorker(async (submit) => {
+      const handle = await submit(sgFinding(groupId));
+      await waitForStatus(handle, RemediationStatus.AwaitingApproval);
+      const first = await handle.query(getStatus);
+      expect(first.planDigest).toMatch(/^[0-9a-f]{64}$/);
+      await open3389(groupId);
+      expect((await sendDecision(client, { workflowId: handle.workflowId }, { decision: 'approve', by: alice, planDigest: first.planDigest! }, unique('click'))).ok).toBe(true);
+      await untilAskedAgain(handle);
+      expect(await openPorts(groupId)).toEqual([22, 3389]); // nothing applied on the first approval
+      const second = await handle.query(getStatus);
+      expect(second.plannedChange).toContain('3389');
+      expect(second.planDigest).not.toBe(first.planDigest);
+      // A decision bound to the old plan is refused; one for the plan shown now is taken.
+      const stale = await sendDecision(client, { workflowId: handle.workflowId }, { decision: 'approve', by: alice, planDigest: first.planDigest! }, unique('click'));
+      expect(stale.ok).toBe(false);
+      if (!stale.ok) expect(stale.message).toContain('this decision is for another plan');
+      expect((await sendDecision(client, { workflowId: handle.workflowId }, { decision: 'approve', by: alice, planDigest: second.planDigest! }, unique('click'))).ok).toBe(true);
+      return handle.result();
+    }, policy());
+    expect(record.outcome).toBe('remediated');
+    expect(await openPorts(groupId)).toEqual([]);
+    expect(record.approvedPlan?.summary).toContain('3389');
+    expect(record.change?.summary).toBe(record.approvedPlan?.summary);
+    expect(record.notes?.some((n) => n.includes('was approved by alice') && n.includes('asked again: the change needed now differs'))).toBe(true);
+    // The Slack request was posted again, for the new plan.
+    const requests = slackCalls('chat.postMessage', (a) => a['channel'] === 'CAPPROVALS' && JSON.stringify(a['blocks'] ?? '').includes(groupId));
+    expect(requests).toHaveLength(2);
+    expect(JSON.stringify(requests[1]!.args['blocks'])).toContain('3389');
+  });
+
+  it('an exemption tag added during the wait is honoured after the approval: nothing is changed', async () => {
+    const groupId = await makeSecurityGroup(aws, [world22], { environment: 'production' });
+    const record: RemediationRecord = await withWorker(async (submit) => {
+      const handle = await submit(sgFinding(groupId));
+      await waitForStatus(handle, RemediationStatus.AwaitingApproval);
+      await aws.ec2(REGION).send(new CreateTagsCommand({ Resources: [groupId], Tags: [{ Key: 'rectify:exempt-until', Value: '2999-12-31' }] }));
+      expect((await sendDecision(client, { workflowId: handle.workflowId }, { decision: 'approve', by: alice }, unique('click'))).ok).toBe(true);
+      return handle.result();
+    }, policy());
+    expect(record.outcome).toBe('exempt');
+    expect(record.reason).toContain('(read after the decision)');
+    expect(record.change?.applied).toBe(false);
+    expect(await openPorts(groupId)).toEqual([22]);
+  });
+
+  it('a timeout whose action is apply covers only what was asked: a group tagged production during the wait is asked about again', async () => {
+    const groupId = await makeSecurityGroup(aws, [world22]);
+    const p = policy({
+      escalation: `    remindAfter: 0\n    escalateAfter: 0\n    timeoutAfter: 2s\n    timeoutAction: apply`,
+      sg: '    requireApprovalWhenTagged: { environment: [production] }\n    guardrails: { maxAutoFixesPerHour: 0 }',
+    });
+    const record: RemediationRecord = await withWorker(async (submit) => {
+      const handle = await submit(sgFinding(groupId));
+      await waitForStatus(handle, RemediationStatus.AwaitingApproval);
+      expect((await handle.query(getStatus)).approvalReason).toBe('budget');
+      await aws.ec2(REGION).send(new CreateTagsCommand({ Resources: [groupId], Tags: [{ Key: 'environment', Value: 'production' }] }));
+      // The budget's timeout passes; the production tag is a new reason: asked again, not applied.
+      for (let i = 0; i < 100 && (await handle.query(getStatus)).approvalReason !== 'tagged'; i++) await new Promise((r) => setTimeout(r, 100));
+      const st = await handle.query(getStatus);
+      expect(st.approvalReason).toBe('tagged');
+      expect(st.approvalReasons).toEqual(['resource is tagged environment=production']);
+      expect(await openPorts(groupId)).toEqual([22]);
+      return handle.result(); // that request times out too, and its timeout applies
+    }, p);
+    expect(record.outcome).toBe('remediated');
+    expect(record.notes?.some((n) => n.includes('asked again: resource is tagged environment=production'))).toBe(true);
+    expect(await openPorts(groupId)).toEqual([]);
+  });
+
+  it('wideRules approve: a world-open port range waits for a person even in auto mode, and the approved split keeps the other ports open', async () => {
+    const wide = { IpProtocol: 'tcp', FromPort: 0, ToPort: 65535, IpRanges: [{ CidrIp: '0.0.0.0/0', Description: 'public service' }] };
+    const groupId = await makeSecurityGroup(aws, [wide]);
+    const record: RemediationRecord = await withWorker(async (submit) => {
+      const handle = await submit(sgFinding(groupId));
+      await waitForStatus(handle, RemediationStatus.AwaitingApproval);
+      const st = await handle.query(getStatus);
+      expect(st.approvalReason).toBe('policy');
+      expect(st.approvalReasons).toEqual(['a world-open rule (0.0.0.0/0 tcp/0-65535) also serves more than ports 22, 3389: the fix revokes it and re-opens the rest, and wideRules is approve']);
+      expect(await openPorts(groupId)).toEqual([0]);
+      expect((await sendDecision(client, { workflowId: handle.workflowId }, { decision: 'approve', by: alice, planDigest: st.planDigest! }, unique('click'))).ok).toBe(true);
+      return handle.result();
+    }, policy({ sg: '    settings: { wideRules: approve }' }));
+    expect(record.outcome).toBe('remediated');
+    expect(await openPorts(groupId)).toEqual([0, 23, 3390]);
+  });
+
+  it('a resource fixed by someone during the wait closes as already compliant after the approval', async () => {
+    const groupId = await makeSecurityGroup(aws, [world22], { environment: 'production' });
+    const record: RemediationRecord = await withWorker(async (submit) => {
+      const handle = await submit(sgFinding(groupId));
+      await waitForStatus(handle, RemediationStatus.AwaitingApproval);
+      await aws.ec2(REGION).send(new RevokeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: [world22] }));
+      expect((await sendDecision(client, { workflowId: handle.workflowId }, { decision: 'approve', by: alice }, unique('click'))).ok).toBe(true);
+      return handle.result();
+    }, policy());
+    expect(record.outcome).toBe('already-compliant');
+    expect(record.change?.applied).toBe(false);
+    expect(record.change?.note).toBe('compliant when read again after the decision: nothing applied');
   });
 });
 
