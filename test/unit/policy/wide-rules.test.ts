@@ -1,19 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { InvalidInputError } from '../../../src/errors.js';
 import { CONTROL_IDS, ControlId } from '../../../src/findings/finding.js';
 import { BUILTIN_DEFAULTS, parsePolicy, snapshotFor } from '../../../src/policy/load.js';
 import { WIDE_RULES } from '../../../src/policy/types.js';
+import { problemsOf } from '../normalizers/helpers.js';
 
-function problemsOf(fn: () => unknown): readonly string[] {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof InvalidInputError) return e.problems;
-    throw e;
-  }
-  throw new Error('expected an InvalidInputError');
-}
 
 const parse = (doc: Record<string, unknown>) => parsePolicy(stringify({ version: 1, ...doc }));
 const problems = (doc: Record<string, unknown>) => problemsOf(() => parse(doc));
