@@ -25,7 +25,9 @@ export function createEvidenceActivities(d: { key: EvidenceKey; archive?: { s3: 
         const { s3, ...o } = d.archive;
         const workflowId = info.workflowExecution?.workflowId ?? 'unknown';
         const runId = info.workflowExecution?.runId ?? 'unknown';
-        await awsCall(`archiving the evidence of ${workflowId}`, () => archiveRecord(s3, o, { ...record, signature }, { workflowId, runId, closedAt: signature.signedAt }));
+        // A run that took a redelivery while this was signed closes again with a record that
+        // includes it: that record is kept beside the first, never in its place.
+        await awsCall(`archiving the evidence of ${workflowId}`, () => archiveRecord(s3, o, { ...record, signature }, { workflowId, runId, closedAt: signature.signedAt }, { besideOnConflict: true }));
       }
       return signature;
     },

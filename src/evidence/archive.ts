@@ -17,6 +17,8 @@ export interface ArchiveResult {
   readonly key: string;
   /** `written`: a new object; `already-archived`: the same bytes were there already (nothing written). */
   readonly status: 'written' | 'already-archived';
+  /** The key of the earlier record of the same run this one was written beside (`besideOnConflict`). */
+  readonly beside?: string;
   /** The Object Lock retention set (COMPLIANCE), when the bucket has Object Lock. */
   readonly retainUntil?: string;
 }
@@ -79,7 +81,10 @@ function identify(record: object, ids?: { workflowId: string; runId: string; clo
  * the signature), under `archiveKey`. When the bucket has Object Lock enabled the object is
  * locked in COMPLIANCE mode for `retentionDays`: nobody, not even the account root, can delete or
  * overwrite that version until then. Idempotent: the same record archived again writes nothing;
- * a different record already at the key is an error (evidence is never replaced).
+ * a different record already at the key is an error (evidence is never replaced), or with
+ * `besideOnConflict` is written beside it, under `<run id>.<sha256 prefix of its bytes>.json`.
+ * The worker signs that way: a run that took more input (a redelivery signalled) while its record
+ * was being signed closes again with a record that includes it, and both signed records are kept.
  * `ids` names the execution when the record does not (undo records).
  */
 export async function archiveRecord(
@@ -87,14 +92,20 @@ export async function archiveRecord(
   o: ArchiveOptions,
   record: object,
   ids?: { workflowId: string; runId: string; closedAt?: string | Date },
+  opts: { besideOnConflict?: boolean } = {},
 ): Promise<ArchiveResult> {
   const who = identify(record, ids);
-  const key = archiveKey(o.prefix, who, who.closedAt);
+  const first = archiveKey(o.prefix, who, who.closedAt);
   const body = canonicalJson(record);
+  let key = first;
   const already = await existing(s3, o.bucket, key);
   if (already !== undefined) {
     if (already === body) return { key, status: 'already-archived' };
-    throw new Error(`s3://${o.bucket}/${key} already holds a different record for ${who.workflowId} run ${who.runId}; not replacing evidence`);
+    if (!opts.besideOnConflict) throw new Error(`s3://${o.bucket}/${key} already holds a different record for ${who.workflowId} run ${who.runId}; not replacing evidence`);
+    key = first.replace(/\.json$/, `.${createHash('sha256').update(body, 'utf8').digest('hex').slice(0, 16)}.json`);
+    const there = await existing(s3, o.bucket, key);
+    if (there === body) return { key, status: 'already-archived', beside: first };
+    if (there !== undefined) throw new Error(`s3://${o.bucket}/${key} already holds a different record for ${who.workflowId} run ${who.runId}; not replacing evidence`);
   }
   const locked = await bucketHasObjectLock(s3, o.bucket);
   const days = o.retentionDays ?? DEFAULT_RETENTION_DAYS;
@@ -111,7 +122,7 @@ export async function archiveRecord(
       ...(retainUntil ? { ObjectLockMode: 'COMPLIANCE' as const, ObjectLockRetainUntilDate: retainUntil } : {}),
     }),
   );
-  return { key, status: 'written', ...(retainUntil ? { retainUntil: retainUntil.toISOString() } : {}) };
+  return { key, status: 'written', ...(key !== first ? { beside: first } : {}), ...(retainUntil ? { retainUntil: retainUntil.toISOString() } : {}) };
 }
 
 /** Archives an exported record (nothing for a run without a record). */

@@ -18,9 +18,19 @@ export interface Fault {
   readonly afterForward?: boolean;
 }
 
+/** A request held back `ms` before it is forwarded (a slow service), `times` times. */
+export interface Delay {
+  readonly match: Fault['match'];
+  readonly ms: number;
+  times: number;
+}
+
 export interface FaultProxy {
   readonly endpoint: string;
   readonly faults: Fault[];
+  readonly delays: Delay[];
+  /** Requests being held back by a delay right now. */
+  readonly held: () => number;
   /** Requests that reached moto, as "METHOD url". */
   readonly forwarded: string[];
   close(): Promise<void>;
@@ -35,6 +45,8 @@ function errorBody(f: Fault): string {
 export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const upstream = new URL(target);
   const faults: Fault[] = [];
+  const delays: Delay[] = [];
+  let held = 0;
   const forwarded: string[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -49,24 +61,34 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
         res.end(errorBody(fault!));
       };
       if (fault && !fault.afterForward) return fail();
-      forwarded.push(`${info.method} ${info.url}`);
-      const up = request(
-        { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
-        (upRes) => {
-          const parts: Buffer[] = [];
-          upRes.on('data', (c: Buffer) => parts.push(c));
-          upRes.on('end', () => {
-            if (fault) return fail();
-            res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-            res.end(Buffer.concat(parts));
-          });
-        },
-      );
-      up.on('error', () => {
-        res.writeHead(502);
-        res.end();
-      });
-      up.end(body);
+      const forward = () => {
+        forwarded.push(`${info.method} ${info.url}`);
+        const up = request(
+          { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+          (upRes) => {
+            const parts: Buffer[] = [];
+            upRes.on('data', (c: Buffer) => parts.push(c));
+            upRes.on('end', () => {
+              if (fault) return fail();
+              res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+              res.end(Buffer.concat(parts));
+            });
+          },
+        );
+        up.on('error', () => {
+          res.writeHead(502);
+          res.end();
+        });
+        up.end(body);
+      };
+      const delay = fault ? undefined : delays.find((d) => d.times > 0 && d.match(info));
+      if (!delay) return forward();
+      delay.times--;
+      held++;
+      setTimeout(() => {
+        held--;
+        forward();
+      }, delay.ms);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -74,6 +96,8 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   return {
     endpoint: `http://127.0.0.1:${port}`,
     faults,
+    delays,
+    held: () => held,
     forwarded,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

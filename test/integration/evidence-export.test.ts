@@ -322,6 +322,14 @@ describe('archive of the signed records to S3 (moto)', () => {
       // Another record at the same key is refused: evidence is never replaced.
       const forged = { ...(rem.record as RemediationRecord), outcome: 'already-compliant' };
       await expect(archiveRecord(s3, { bucket: plain }, forged)).rejects.toThrow(/already holds a different record/);
+      // The worker's way (a run that closed again with more in its record): written beside, never in place.
+      const firstKey = (await archiveRecord(s3, { bucket: plain }, rem.record!)).key;
+      const beside = await archiveRecord(s3, { bucket: plain }, forged, undefined, { besideOnConflict: true });
+      expect(beside).toMatchObject({ status: 'written', beside: firstKey });
+      expect(beside.key).toMatch(/\.[0-9a-f]{16}\.json$/);
+      expect(await archiveRecord(s3, { bucket: plain }, forged, undefined, { besideOnConflict: true })).toMatchObject({ status: 'already-archived', key: beside.key });
+      const kept = JSON.parse(await (await s3.send(new GetObjectCommand({ Bucket: plain, Key: firstKey }))).Body!.transformToString()) as unknown;
+      expect(kept).toEqual(JSON.parse(JSON.stringify(rem.record)));
     } finally {
       clients.destroy();
     }
