@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
-import { activityInfo, log } from '@temporalio/activity';
+import { activityInfo, heartbeat, log } from '@temporalio/activity';
 import { ErrorType } from '../errors.js';
 import type { Finding } from '../findings/finding.js';
 import type { ControlSettings } from '../policy/types.js';
@@ -54,6 +54,20 @@ export interface FixResult {
    * needs now): nothing was applied; the workflow asks again.
    */
   readonly differsFromApproved?: boolean;
+  /**
+   * The attempt that applied the change, when an earlier attempt sent it and its answer was lost
+   * (a 5xx or a dropped connection after the request left): this attempt found it in place.
+   */
+  readonly appliedByAttempt?: number;
+}
+
+/** What an attempt of `applyFix` leaves in its heartbeat before it changes anything, for the next attempt. */
+interface ApplyingDetails {
+  readonly applying: PlannedChange;
+  readonly before: unknown;
+  readonly attempt: number;
+  /** Set when AWS refused the request (throttled, denied, invalid): the change was not made. */
+  readonly refused?: boolean;
 }
 export interface Verification {
   readonly after: unknown;
@@ -123,10 +137,16 @@ export function createRemediationActivities({ aws, now = () => new Date() }: Rem
      */
     async applyFix(finding: Finding, settings: ControlSettings, approved?: { readonly digest: string }): Promise<FixResult> {
       const control = controlFor(finding);
-      const { attempt } = activityInfo();
+      const { attempt, heartbeatDetails } = activityInfo();
       const { state } = await control.read(aws.forAccount(finding.account), finding);
       const change = control.plan(state, settings);
       if (change === null) {
+        // An earlier attempt sent the change and lost the answer: it is this workflow's fix.
+        const earlier = heartbeatDetails as ApplyingDetails | undefined;
+        if (attempt > 1 && earlier?.applying && !earlier.refused && (!approved || earlier.applying.digest === approved.digest)) {
+          log.info('found the change of an earlier attempt in place', { resource: finding.resource.id, attempt, appliedBy: earlier.attempt });
+          return { applied: true, before: earlier.before, change: earlier.applying, at: now().toISOString(), attempt, appliedByAttempt: earlier.attempt };
+        }
         log.info('resource already compliant on re-read; nothing applied', { resource: finding.resource.id, attempt });
         return { applied: false, before: state, change: null, at: now().toISOString(), attempt };
       }
@@ -135,7 +155,17 @@ export function createRemediationActivities({ aws, now = () => new Date() }: Rem
         log.warn('the change needed now is not the approved one; nothing applied', { resource: finding.resource.id, attempt });
         return { applied: false, before: state, change: plan, at: now().toISOString(), attempt, differsFromApproved: true };
       }
-      await control.apply(aws.forAccount(finding.account), finding, change);
+      const details: ApplyingDetails = { applying: plan, before: state, attempt };
+      heartbeat(details);
+      try {
+        await control.apply(aws.forAccount(finding.account), finding, change);
+      } catch (err) {
+        // Refused outright (throttled, denied, invalid): the change was not made. Otherwise (5xx,
+        // a dropped connection) it may have been, and the next attempt judges by what it finds.
+        const type = err instanceof ApplicationFailure ? err.type : undefined;
+        if (type !== ErrorType.AwsUnavailable) heartbeat({ ...details, refused: true });
+        throw err;
+      }
       return { applied: true, before: state, change: plan, at: now().toISOString(), attempt };
     },
 

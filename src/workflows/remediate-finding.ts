@@ -429,7 +429,11 @@ async function remediate(input: RemediationInput): Promise<RemediationRecord> {
     s.memory = { ...s.memory, fixes: recentFixes(s.memory.fixes, cp.guardrails, Date.now(), Date.parse(fix.at)) };
     if (fix.applied && fix.change) {
       s.before = fix.before;
-      s.change = { ...fix.change, applied: true };
+      s.change = {
+        ...fix.change,
+        applied: true,
+        ...(fix.appliedByAttempt ? { note: `applied by attempt ${fix.appliedByAttempt}, whose answer was lost; found in place at attempt ${fix.attempt}` } : {}),
+      };
     } else {
       // Compliant by the time the fix ran: nothing applied now; verify what triage planned.
       const note =

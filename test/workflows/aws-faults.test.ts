@@ -99,8 +99,10 @@ describe('AWS faults, injected as real AWS error responses in front of moto', ()
     expect(record.outcome).toBe('remediated');
     expect(attemptsOf(await handle.fetchHistory(), 'applyFix')).toBe(2);
     expect(proxy.forwarded.filter((l) => l.startsWith(`PUT /${bucket}/?publicAccessBlock`))).toHaveLength(1);
-    expect(record.change?.applied).toBe(false);
-    expect(record.change?.note).toContain('attempt 2');
+    // Attempt 1 sent the change and lost the answer: the record says this workflow applied it.
+    expect(record.change?.applied).toBe(true);
+    expect(record.change?.note).toBe('applied by attempt 1, whose answer was lost; found in place at attempt 2');
+    expect(record.before).toMatchObject({ configured: false });
     expect(record.after).toEqual({ configured: true, blockPublicAcls: true, ignorePublicAcls: true, blockPublicPolicy: true, restrictPublicBuckets: true });
   });
 });
