@@ -108,6 +108,18 @@ export interface StatusView {
   readonly decidedBy?: string;
   /** Why a person is asked (`ApprovalReason`), while awaiting approval. */
   readonly approvalReason?: string;
+  /** While a step keeps failing (status Stalled): which, why, since when, and whether a person was told. */
+  readonly stalled?: StalledStep;
+}
+
+export interface StalledStep {
+  readonly step: string;
+  readonly reason: string;
+  readonly since: string;
+  /** Rounds of retries so far (each a few quick attempts). */
+  readonly rounds: number;
+  /** When the escalation went out (after the policy's escalateAfter). */
+  readonly escalated?: string;
 }
 
 /** The evidence record every remediation ends with: what was found, decided, read, changed and verified, and when. */
@@ -179,6 +191,8 @@ export interface RemediationRecord {
 
 export const getStatus = defineQuery<StatusView>('getStatus');
 export const recordObservation = defineSignal<[FindingObservation]>('recordObservation');
+/** Retry a stalled step now instead of at its next scheduled round (an operator fixed the cause). */
+export const retryStalled = defineSignal('retryStalled');
 /** Approve or reject a remediation waiting for a person. Rejected (by its validator) unless it is waiting and the caller may decide. */
 export const decideRemediation = defineUpdate<DecisionAck, [DecisionRequest]>('decideRemediation');
 

@@ -17,7 +17,7 @@ import {
 import type { Activities, PlannedChange, Triage } from '../activities/index.js';
 import type { MessageRef } from '../activities/slack.js';
 import { NON_RETRYABLE_ERROR_TYPES } from '../errors.js';
-import { SECURITY_HUB_NOTE_AUTHOR, securityHubHolder } from '../findings/finding.js';
+import { describeFinding, SECURITY_HUB_NOTE_AUTHOR, securityHubHolder } from '../findings/finding.js';
 import {
   budgetVerdict,
   checkScope,
@@ -40,6 +40,7 @@ import {
   getStatus,
   recordObservation,
   RESOURCE_MEMO,
+  retryStalled,
   type Decider,
   type FindingObservation,
   type HeldRejection,
@@ -47,6 +48,7 @@ import {
   type RemediationInput,
   type RemediationRecord,
   type ResourceMemory,
+  type StalledStep,
 } from './messages.js';
 import { ApprovalReason, RemediationStatus, SearchAttr } from './search-attributes.js';
 
@@ -63,6 +65,13 @@ export const LEAN_PATH_PATCH = 'lean-path-1';
  * is asked for again). Runs that began before it apply what the resource needs after the wait.
  */
 export const APPROVED_PLAN_PATCH = 'approved-plan-1';
+
+/**
+ * The patch that bounds the steps that used to be retried without limit: the budget count asks a
+ * person when it cannot be made, and signing the evidence retries in visible rounds (status
+ * Stalled), escalating to a person after the policy's escalateAfter.
+ */
+export const STALL_VISIBLE_PATCH = 'stall-visible-1';
 
 const nonRetryableErrorTypes = [...NON_RETRYABLE_ERROR_TYPES];
 const HOUR_MS = 3_600_000;
@@ -89,8 +98,12 @@ const WRITE: ActivityOptions = {
   scheduleToCloseTimeout: '10m',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', nonRetryableErrorTypes },
 };
-/** Signing, counting and the digest: retried until they answer. */
+/** Signing, counting and the digest, for runs begun before STALL_VISIBLE_PATCH: retried until they answer. */
 const GUARD: LocalActivityOptions = { startToCloseTimeout: '30s', localRetryThreshold: LOCAL_RETRY_THRESHOLD, retry: { initialInterval: '1s', maximumInterval: '30s' } };
+/** One bounded round of those steps: a few quick attempts in the worker, then the workflow decides. */
+const GUARD_ROUND: LocalActivityOptions = { startToCloseTimeout: '30s', localRetryThreshold: LOCAL_RETRY_THRESHOLD, retry: { initialInterval: '1s', backoffCoefficient: 2, maximumAttempts: 3 } };
+/** A stalled step is tried again after this, doubling up to an hour (or at once on `retryStalled`). */
+const STALL_RETRY_FIRST_MS = 30_000;
 /** Slack and Security Hub write-back: a few tries, then the workflow carries on without them (noted in the evidence). */
 const BEST_EFFORT: LocalActivityOptions = {
   startToCloseTimeout: '20s',
@@ -157,6 +170,10 @@ interface State {
   memory: ResourceMemory;
   /** The plan a person (or the timeout) approved, when the fix applied it. */
   approvedPlan?: { summary: string; digest?: string };
+  /** A step that keeps failing, while it does. */
+  stalled?: StalledStep;
+  /** An operator asked to retry a stalled step now. */
+  retryNow: boolean;
 }
 
 async function remediate(input: RemediationInput): Promise<RemediationRecord> {
@@ -184,6 +201,7 @@ async function remediate(input: RemediationInput): Promise<RemediationRecord> {
     approvers: [],
     awaitingDecision: false,
     messageRef: null,
+    retryNow: false,
     observations: [],
     notes: [],
     times: { detected: finding.observedAt, received: input.receivedAt },
@@ -200,8 +218,10 @@ async function remediate(input: RemediationInput): Promise<RemediationRecord> {
     policyHash: policy?.hash ?? '',
     ...(s.decided ? { decidedBy: `${s.decided.by.via}:${s.decided.by.id}` } : {}),
     ...(s.awaitingDecision && s.approvalKind ? { approvalReason: s.approvalKind } : {}),
+    ...(s.stalled ? { stalled: s.stalled } : {}),
   }));
   setHandler(recordObservation, (o) => void s.observations.push(o));
+  setHandler(retryStalled, () => void (s.retryNow = true));
   setHandler(
     decideRemediation,
     (req) => {
@@ -283,14 +303,18 @@ async function remediate(input: RemediationInput): Promise<RemediationRecord> {
     const rec = record(outcome, reason);
     metrics.closed.add(1, { ...tags, outcome });
     if (rec.timeToRemediateMs !== undefined) metrics.ttr.record(Math.max(0, rec.timeToRemediateMs), tags);
-    const signature = await guard.signEvidence.executeWithOptions({ ...GUARD, summary: 'Sign the evidence record' }, [rec]).then(
+    const signature = await (patched(STALL_VISIBLE_PATCH)
+      ? untilDone('signing the evidence', (o) => guard.signEvidence.executeWithOptions({ ...o, summary: 'Sign the evidence record' }, [rec]))
+      : guard.signEvidence.executeWithOptions({ ...GUARD, summary: 'Sign the evidence record' }, [rec])
+    ).then(
       (sig) => sig,
       (err: unknown) => {
         s.notes.push(`signing the evidence: ${failureReason(err)}`);
         return undefined;
       },
     );
-    return signature ? { ...rec, signature, ...(s.notes.length ? { notes: [...s.notes] } : {}) } : { ...rec, ...(s.notes.length ? { notes: [...s.notes] } : {}) };
+    // Signed: exactly the record that was signed (anything noted meanwhile is in the history).
+    return signature ? { ...rec, signature } : { ...rec, ...(s.notes.length ? { notes: [...s.notes] } : {}) };
   };
   const finish = async (outcome: Outcome, reason?: string): Promise<RemediationRecord> => {
     const shStatus = outcome === 'remediated' || outcome === 'already-compliant' || outcome === 'resolved' ? 'RESOLVED' : outcome === 'exempt' ? 'SUPPRESSED' : undefined;
@@ -347,8 +371,14 @@ async function remediate(input: RemediationInput): Promise<RemediationRecord> {
     if (!flap.allowed) return flap;
     if (g.maxAutoFixesPerHour <= 0) return budgetVerdict(0, g, finding.control);
     const since = new Date(Date.now() - HOUR_MS).toISOString();
-    const count = await guard.countAutoFixes.executeWithOptions({ ...GUARD, summary: `Count automatic fixes of ${finding.control} in the last hour` }, [finding.control, since]);
-    return budgetVerdict(count, g, finding.control);
+    const summary = `Count automatic fixes of ${finding.control} in the last hour`;
+    if (!patched(STALL_VISIBLE_PATCH)) return budgetVerdict(await guard.countAutoFixes.executeWithOptions({ ...GUARD, summary }, [finding.control, since]), g, finding.control);
+    try {
+      return budgetVerdict(await guard.countAutoFixes.executeWithOptions({ ...GUARD_ROUND, summary }, [finding.control, since]), g, finding.control);
+    } catch (err) {
+      // Without the count the budget cannot be checked: a person decides instead of the policy.
+      return { allowed: false, kind: 'rate-limit', reason: `the automatic fixes of ${finding.control} in the last hour could not be counted (${failureReason(err)}): a person decides` };
+    }
   };
 
   if (decision.action === 'dry-run') {
@@ -478,6 +508,47 @@ async function remediate(input: RemediationInput): Promise<RemediationRecord> {
 
   // --- the waits -------------------------------------------------------------------------
 
+  /**
+   * A step the run cannot close without: bounded rounds of attempts; between rounds the status
+   * is Stalled (search attribute and query say which step and why) and the run waits, doubling
+   * up to an hour, or until an operator signals `retryStalled`. Once the step has failed for the
+   * policy's escalateAfter, a person is told once, with the reason.
+   */
+  async function untilDone<T>(step: string, call: (o: LocalActivityOptions) => Promise<T>): Promise<T> {
+    const since = Date.now();
+    for (let round = 1; ; round++) {
+      try {
+        const out = await call(GUARD_ROUND);
+        if (s.stalled) {
+          log.info('a stalled step succeeded', { step, rounds: s.stalled.rounds });
+          s.stalled = undefined;
+          upsertSearchAttributes([{ key: SearchAttr.Status, value: s.status }]);
+        }
+        return out;
+      } catch (err) {
+        const reason = failureReason(err);
+        if (!s.stalled) upsertSearchAttributes([{ key: SearchAttr.Status, value: RemediationStatus.Stalled }]);
+        s.stalled = { step, reason, since: new Date(since).toISOString(), rounds: round, ...(s.stalled?.escalated ? { escalated: s.stalled.escalated } : {}) };
+        log.warn('a step keeps failing', { step, reason, round });
+        const esc = policy?.control?.escalation;
+        if (!s.stalled.escalated && Date.now() - since >= (esc?.escalateAfterMs ?? 0)) {
+          s.stalled = { ...s.stalled, escalated: now() };
+          const text = stalledText(step, reason, s.stalled.since);
+          const to = esc?.escalateTo.channel ?? policy?.control?.channel;
+          await bestEffort('telling a person about the stalled step', outside.postSlackText({ ...(to ? { channel: to } : {}) }, text));
+        }
+        s.retryNow = false;
+        await condition(() => s.retryNow, Math.min(STALL_RETRY_FIRST_MS * 2 ** (round - 1), HOUR_MS), { summary: `Retry ${step}` });
+      }
+    }
+  }
+
+  function stalledText(step: string, reason: string, since: string): string {
+    const esc = policy?.control?.escalation;
+    const mentions = [...(esc?.escalateTo.users ?? []).map((u) => `<@${u}>`), ...(esc?.escalateTo.groups ?? []).map((g) => `<!subteam^${g}>`)].join(' ');
+    return `${mentions ? `${mentions} ` : ''}rectify cannot close ${describeFinding(finding)}: ${step} keeps failing since ${since}: ${reason}. It retries on its own (up to hourly); once the cause is fixed, signal retryStalled to ${info.workflowId} to retry now.`;
+  }
+
   function differenceReason(now: PlannedChange): string {
     return `the change needed now differs from the approved one (approved: ${planned.summary}; needed now: ${now.summary})`;
   }
@@ -571,15 +642,22 @@ async function remediate(input: RemediationInput): Promise<RemediationRecord> {
         'resolving approvers',
         outside.resolveApprovers({ users: [...cp.approvers.users, ...esc.escalateTo.users], groups: [...cp.approvers.groups, ...esc.escalateTo.groups] }),
       )) ?? [...cp.approvers.users, ...esc.escalateTo.users];
+    const bounded = patched(STALL_VISIBLE_PATCH);
+    let joined = false;
     if (digest) {
       // Held by the budget: one digest per control and hour asks for all of them; this run posts nothing itself.
-      await bestEffort(
-        'joining the digest of held fixes',
-        guard.ensureDigest.executeWithOptions({ ...GUARD, summary: 'Join the hourly digest of held fixes' }, [
-          { control: finding.control, hour: hourOf(Date.now()), taskQueue: info.taskQueue, ...(cp.channel ? { channel: cp.channel } : {}), policyHash: policy.hash, timeoutAfterMs: esc.timeoutAfterMs, timeoutAction: esc.timeoutAction },
-        ]),
-      );
-    } else if (!s.decided) {
+      joined =
+        (await bestEffort(
+          'joining the digest of held fixes',
+          guard.ensureDigest
+            .executeWithOptions({ ...(bounded ? GUARD_ROUND : GUARD), summary: 'Join the hourly digest of held fixes' }, [
+              { control: finding.control, hour: hourOf(Date.now()), taskQueue: info.taskQueue, ...(cp.channel ? { channel: cp.channel } : {}), policyHash: policy.hash, timeoutAfterMs: esc.timeoutAfterMs, timeoutAction: esc.timeoutAction },
+            ])
+            .then(() => true),
+        )) ?? false;
+    }
+    // Without a digest to ask for it (it could not be joined), this run asks for itself.
+    if ((!digest || (bounded && !joined)) && !s.decided) {
       s.messageRef = (await bestEffort('posting the approval request to Slack', outside.postApprovalRequest(cp.channel, view(why)))) ?? null;
     }
     await writeBackToSecurityHub('NOTIFIED', `rectify: waiting for approval (${why.join('; ')})`);

@@ -68,6 +68,11 @@ export const RemediationStatus = {
   Skipped: 'Skipped',
   DryRun: 'DryRun',
   Failed: 'Failed',
+  /**
+   * A step the run cannot close without (signing its evidence) keeps failing: retried on a
+   * schedule, escalated to a person; `getStatus.stalled` says which step and why.
+   */
+  Stalled: 'Stalled',
 } as const;
 export type RemediationStatus = (typeof RemediationStatus)[keyof typeof RemediationStatus];
 

@@ -23,6 +23,8 @@ const V1 = ['already-compliant', 'approval', 'auto-fix', 'dry-run', 'exempt', 'f
 const SCANS = ['scan-account', 'scan-account-member', 'scan-account-region-off', 'scan-organization'];
 /** Approved fixes recorded before approvals were bound to their plan (patch approved-plan-1): they replay on the old path. */
 const BEFORE_APPROVED_PLAN = ['approval', 'bulk-approved', 'flapping'];
+/** Every remediation path recorded before bounded, visible retries (patch stall-visible-1). */
+const BEFORE_STALL_VISIBLE = ['already-compliant', 'approval', 'auto-fix', 'budget-held', 'bulk-approved', 'dry-run', 'exempt', 'failure', 'flapping', 'notify', 'rejection-held', 'rejection', 'timeout-escalation', 'undo'];
 const CURRENT = [...V1.filter((n) => n !== 'undo-window' && n !== 'scan-account'), ...SCANS, 'budget-held', 'bulk-approved', 'digest', 'flapping', 'rejection-held', 'revert'];
 const quiet = { logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } };
 
@@ -39,7 +41,7 @@ async function replayAll(workflowsPath: string, o: { names?: string[]; dataConve
  */
 describe('replay of recorded histories', () => {
   it('has a history for every path, of the current code and of the first version', () => {
-    expect(files).toEqual([...CURRENT.map((n) => `${n}.json`), ...V1.map((n) => `v1/${n}.json`), ...BEFORE_APPROVED_PLAN.map((n) => `before-approved-plan/${n}.json`), ...ENCRYPTED.map((n) => `encrypted/${n}.json`)].sort());
+    expect(files).toEqual([...CURRENT.map((n) => `${n}.json`), ...V1.map((n) => `v1/${n}.json`), ...BEFORE_APPROVED_PLAN.map((n) => `before-approved-plan/${n}.json`), ...BEFORE_STALL_VISIBLE.map((n) => `before-stall-visible/${n}.json`), ...ENCRYPTED.map((n) => `encrypted/${n}.json`)].sort());
   });
 
   it('every recorded history replays with the current workflow code', async () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Client, Connection, WorkflowHandle } from '@temporalio/client';
+import { Client, type Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, Runtime, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { WebClient } from '@slack/web-api';
 import { AuthorizeSecurityGroupIngressCommand, CreateTagsCommand, DescribeSecurityGroupsCommand, RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
@@ -399,6 +399,34 @@ describe('guardrails', () => {
       expect(bpa).toBeInstanceOf(Error); // untouched
       await second.terminate('test over');
     }, p);
+  });
+});
+
+describe('nothing waits silently', () => {
+  it('when the automatic fixes of the hour cannot be counted, a person decides, asked directly since no digest could be joined', async () => {
+    const groupId = await makeSecurityGroup(aws, [world22]);
+    const p = policy();
+    const taskQueue = unique('uncounted');
+    // A ledger client on a namespace that does not exist: every count (and the digest) fails.
+    const broken = new Client({ connection, namespace: unique('no-such-namespace') });
+    const worker = await createWorker({ connection: native, client: broken, policy: p, namespace: 'default', taskQueue, aws, slack, workflowBundle: bundle });
+    const submitter = createSubmitter(client, { taskQueue, verifyDeadlineMs: 20_000, policy: p });
+    const record: RemediationRecord = await worker.runUntil(async () => {
+      const r = await submitter.submit(sgFinding(groupId));
+      const handle = client.workflow.getHandle(r.workflowId, r.runId);
+      await waitForStatus(handle, RemediationStatus.AwaitingApproval, 30_000);
+      const st = await handle.query(getStatus);
+      expect(st.approvalReason).toBe('budget');
+      expect(st.approvalReasons[0]).toMatch(/^the automatic fixes of ec2-sg-admin-ports-open in the last hour could not be counted \(.+\): a person decides$/);
+      expect(await worldOpen(groupId)).toBe(true);
+      for (let i = 0; i < 100 && slackCalls('chat.postMessage', (a) => JSON.stringify(a['blocks'] ?? '').includes(groupId)).length === 0; i++) await new Promise((ok) => setTimeout(ok, 100));
+      expect(slackCalls('chat.postMessage', (a) => a['channel'] === 'CAPPROVALS' && JSON.stringify(a['blocks'] ?? '').includes(groupId))).toHaveLength(1);
+      expect((await sendDecision(client, { workflowId: handle.workflowId }, { decision: 'approve', by: { id: APPROVER, name: 'alice', via: 'slack' } }, unique('click'))).ok).toBe(true);
+      return handle.result();
+    });
+    expect(record.outcome).toBe('remediated');
+    expect(record.notes?.some((n) => n.startsWith('joining the digest of held fixes: '))).toBe(true);
+    expect(await worldOpen(groupId)).toBe(false);
   });
 });
 

@@ -4,7 +4,11 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createAwsClients } from '../../src/activities/aws.js';
 import { generateEvidenceKeyPem, loadEvidenceKey, verifyRecord } from '../../src/evidence/signing.js';
 import { createSubmitter } from '../../src/triggers/submit.js';
-import { recordObservation, type RemediationRecord } from '../../src/workflows/messages.js';
+import { getStatus, recordObservation, retryStalled, type RemediationRecord } from '../../src/workflows/messages.js';
+import { RemediationStatus, SearchAttr } from '../../src/workflows/search-attributes.js';
+import { parsePolicy } from '../../src/policy/load.js';
+import { WebClient } from '@slack/web-api';
+import { startSlackStandIn } from '../helpers/slack-standin.js';
 import { makeBucket, REGION, s3Finding } from '../helpers/fixtures.js';
 import { startFaultProxy } from '../helpers/fault-proxy.js';
 import { awsConfig, defaultPolicy, stackAddresses, startTestWorker, unique, type TestWorker } from '../helpers/stack.js';
@@ -75,6 +79,53 @@ describe('evidence archive in S3', () => {
       await slow.stop();
       aws.destroy();
       await proxy.close();
+    }
+  });
+
+  it('signing that keeps failing is never silent: status Stalled with the reason, one message to a person, and the run closes signed once the cause is fixed', async () => {
+    const missing = unique('evidence-missing').toLowerCase();
+    const slackApi = await startSlackStandIn({ token: 'xoxb-stall-test' });
+    const slack = new WebClient('xoxb-stall-test', { slackApiUrl: slackApi.apiUrl, retryConfig: { retries: 0 } });
+    const policy = parsePolicy(
+      `version: 1
+defaults:
+  undo: { window: 0 }
+  channel: CFIXES
+  escalation: { remindAfter: 0, escalateAfter: 0, escalateTo: { channel: CONCALL01, users: [UONCALL1] }, timeoutAfter: 1h, timeoutAction: reject }
+`,
+      'stall',
+    );
+    const stalled = await startTestWorker({ policy, slack, evidenceKey: key, evidenceArchive: { bucket: missing, prefix: 'rectify/', retentionDays: 30, region: REGION } });
+    try {
+      const bucket = await makeBucket(stalled.aws);
+      const r = await createSubmitter(stalled.client, { taskQueue: stalled.taskQueue, verifyDeadlineMs: 20_000, policy }).submit(s3Finding(bucket));
+      const handle = stalled.client.workflow.getHandle(r.workflowId, r.runId);
+      let status = await handle.query(getStatus);
+      for (let i = 0; i < 150 && !status.stalled; i++) {
+        await new Promise((ok) => setTimeout(ok, 200));
+        status = await handle.query(getStatus);
+      }
+      expect(status.stalled).toMatchObject({ step: 'signing the evidence', rounds: 1 });
+      expect(status.stalled!.reason).toMatch(/^ResourceNotFound: archiving the evidence of /);
+      expect((await handle.describe()).typedSearchAttributes.get(SearchAttr.Status)).toBe(RemediationStatus.Stalled);
+      for (let i = 0; i < 50 && slackApi.messages('CONCALL01').length === 0; i++) await new Promise((ok) => setTimeout(ok, 100));
+      const told = slackApi.messages('CONCALL01');
+      expect(told).toHaveLength(1);
+      expect(told[0]!.text).toContain('<@UONCALL1>');
+      expect(told[0]!.text).toContain('signing the evidence keeps failing');
+      expect(told[0]!.text).toContain(r.workflowId);
+
+      // The cause is fixed (the archive bucket exists now); an operator asks for the retry at once.
+      await stalled.aws.s3(REGION).send(new CreateBucketCommand({ Bucket: missing, ObjectLockEnabledForBucket: true }));
+      await handle.signal(retryStalled);
+      const record: RemediationRecord = await handle.result();
+      expect(record.outcome).toBe('remediated');
+      expect(verifyRecord(record, { trustedKeyIds: [key.keyId] })).toMatchObject({ ok: true });
+      expect((await handle.describe()).typedSearchAttributes.get(SearchAttr.Status)).toBe(RemediationStatus.Remediated);
+      expect(slackApi.messages('CONCALL01')).toHaveLength(1); // told once
+    } finally {
+      await stalled.stop();
+      await slackApi.close();
     }
   });
 });
