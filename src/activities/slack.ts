@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { log } from '@temporalio/activity';
+import { activityInfo, log } from '@temporalio/activity';
 import { ErrorCode, type WebClient } from '@slack/web-api';
 import { ErrorType } from '../errors.js';
 import { approvalRequestMessage, decidedMessage, undoOfferMessage, type ApprovalView } from '../slack/blocks.js';
@@ -10,6 +10,27 @@ export interface MessageRef {
   readonly ts: string;
 }
 export type DecisionShown = Parameters<typeof decidedMessage>[1];
+
+/** Slack message metadata event type of an Undo offer (payload: workflow_id, run_id). */
+export const UNDO_OFFER_EVENT = 'rectify_undo_offer';
+
+/**
+ * Whether an Undo offer for `runId` is already in the thread (or among the channel's latest
+ * messages). Needs the history scopes; when Slack refuses to show history, it answers false and
+ * the offer is posted (at worst twice, never not at all).
+ */
+async function findUndoOffer(slack: WebClient, channel: string, thread: MessageRef | null, runId: string): Promise<boolean> {
+  type WithMetadata = { metadata?: { event_type?: string; event_payload?: Record<string, unknown> } };
+  try {
+    const out = thread
+      ? await slack.conversations.replies({ channel, ts: thread.ts, include_all_metadata: true, limit: 200 })
+      : await slack.conversations.history({ channel, include_all_metadata: true, limit: 100 });
+    return ((out.messages ?? []) as WithMetadata[]).some((m) => m.metadata?.event_type === UNDO_OFFER_EVENT && m.metadata.event_payload?.['run_id'] === runId);
+  } catch (err) {
+    log.warn('could not look for an earlier Undo offer; posting it', { error: (err as Error).message });
+    return false;
+  }
+}
 
 export async function slackCall<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
@@ -65,9 +86,21 @@ export function createSlackActivities(slack: WebClient | undefined) {
     async postUndoOffer(thread: MessageRef | null, channel: string | undefined, offer: { workflowId: string; runId: string; summary: string; until: string }): Promise<void> {
       const target = thread?.channel ?? channel;
       if (!slack || !target) return;
+      // Posted once: the message carries the run in its metadata, and a retry (whose earlier
+      // attempt may have posted before its answer was lost) looks for it first.
+      if (activityInfo().attempt > 1 && (await findUndoOffer(slack, target, thread, offer.runId))) {
+        log.info('the Undo offer was already posted by an earlier attempt', { runId: offer.runId });
+        return;
+      }
       const msg = undoOfferMessage(offer);
       await slackCall(`chat.postMessage to ${target}`, () =>
-        slack.chat.postMessage({ channel: target, text: msg.text, blocks: msg.blocks as never, ...(thread ? { thread_ts: thread.ts } : {}) }),
+        slack.chat.postMessage({
+          channel: target,
+          text: msg.text,
+          blocks: msg.blocks as never,
+          metadata: { event_type: UNDO_OFFER_EVENT, event_payload: { workflow_id: offer.workflowId, run_id: offer.runId } },
+          ...(thread ? { thread_ts: thread.ts } : {}),
+        }),
       );
     },
 

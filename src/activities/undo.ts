@@ -1,4 +1,4 @@
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { UndoWindowInput, undoWindow } from '../workflows/undo-window.js';
 import { SearchAttr } from '../workflows/search-attributes.js';
 import type { RemediationRecord } from '../workflows/messages.js';
@@ -24,29 +24,47 @@ export function createUndoActivities(d: { client: Client; taskQueue: string }) {
     /**
      * Opens the undo window of a verified fix as its own workflow, replacing the window of an
      * older fix of the same resource (undoing that one would restore an even older state).
-     * Returns its workflow id.
+     * A retry of this activity whose first attempt opened the window (and lost the answer) finds
+     * it by the remediation run in its memo and leaves it be: the window of this very fix is never
+     * terminated, and its Undo offer is posted once. Returns its workflow id.
      */
     async openUndoWindow(input: UndoWindowInput): Promise<string> {
       const workflowId = undoWorkflowId(input.remediation.workflowId);
-      const f = input.finding;
-      await d.client.workflow.start<typeof undoWindow>('undoWindow', {
-        workflowId,
-        taskQueue: d.taskQueue,
-        args: [input],
-        workflowIdConflictPolicy: 'TERMINATE_EXISTING',
-        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-        staticSummary: `Undo window: ${input.change.summary}`,
-        typedSearchAttributes: [
-          { key: SearchAttr.FindingId, value: f.id },
-          { key: SearchAttr.Control, value: f.control },
-          { key: SearchAttr.Resource, value: f.resource.id },
-          { key: SearchAttr.Account, value: f.account },
-          { key: SearchAttr.Region, value: f.region },
-          { key: SearchAttr.Severity, value: f.severity },
-          { key: SearchAttr.PolicyHash, value: input.policy.hash },
-        ],
-      });
+      const open = (conflict: 'FAIL' | 'TERMINATE_EXISTING') => start(workflowId, input, conflict);
+      try {
+        await open('FAIL');
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        const running = await d.client.workflow.getHandle(workflowId).describe();
+        if (running.memo?.[UNDO_WINDOW_MEMO] === input.remediation.runId) return workflowId;
+        await open('TERMINATE_EXISTING');
+      }
       return workflowId;
     },
   };
+
+  async function start(workflowId: string, input: UndoWindowInput, conflict: 'FAIL' | 'TERMINATE_EXISTING'): Promise<void> {
+    const f = input.finding;
+    await d.client.workflow.start<typeof undoWindow>('undoWindow', {
+      workflowId,
+      taskQueue: d.taskQueue,
+      args: [input],
+      memo: { [UNDO_WINDOW_MEMO]: input.remediation.runId },
+      workflowIdConflictPolicy: conflict,
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      staticSummary: `Undo window: ${input.change.summary}`,
+      typedSearchAttributes: [
+        { key: SearchAttr.FindingId, value: f.id },
+        { key: SearchAttr.Control, value: f.control },
+        { key: SearchAttr.Resource, value: f.resource.id },
+        { key: SearchAttr.Account, value: f.account },
+        { key: SearchAttr.Region, value: f.region },
+        { key: SearchAttr.Severity, value: f.severity },
+        { key: SearchAttr.PolicyHash, value: input.policy.hash },
+      ],
+    });
+  }
 }
+
+/** Memo of an undo window: the remediation run whose fix it offers to take back. */
+const UNDO_WINDOW_MEMO = 'remediationRunId';

@@ -6,8 +6,9 @@ import type { AddressInfo } from 'node:net';
  * (pointed here with `slackApiUrl`) against genuine HTTP: form-encoded or JSON bodies, the
  * bearer token, `{ok:false,error}` answers and 429 + Retry-After.
  *
- * Implements chat.postMessage, chat.update, chat.postEphemeral, usergroups.users.list and
- * auth.test. Every request to a method is recorded in `calls` (token removed, `blocks` /
+ * Implements chat.postMessage (with message metadata), chat.update, chat.postEphemeral,
+ * conversations.history and conversations.replies (metadata with include_all_metadata),
+ * usergroups.users.list and auth.test. Every request to a method is recorded in `calls` (token removed, `blocks` /
  * `attachments` JSON-parsed), including the ones that failed (`error` set).
  */
 export interface SlackCall {
@@ -22,6 +23,7 @@ export interface StoredMessage {
   text: string;
   blocks?: unknown;
   thread_ts?: string;
+  metadata?: { event_type: string; event_payload: Record<string, unknown> };
 }
 
 export interface SlackStandIn {
@@ -30,8 +32,12 @@ export interface SlackStandIn {
   readonly calls: SlackCall[];
   /** Messages in a channel (posted and updated in place; not ephemeral ones), oldest first. */
   messages(channel: string): StoredMessage[];
-  /** The next `times` calls of `method` fail: `ratelimited` with HTTP 429 + `Retry-After: 1`, any other code as `{ok:false,error}`. */
-  failNext(method: string, times: number, error: 'ratelimited' | string): void;
+  /**
+   * The next `times` calls of `method` fail: `ratelimited` with HTTP 429 + `Retry-After: 1`;
+   * `lost`: the call takes effect, then the answer is an HTTP 500 (as if lost on the way back);
+   * any other code as `{ok:false,error}`.
+   */
+  failNext(method: string, times: number, error: 'ratelimited' | 'lost' | string): void;
   close(): Promise<void>;
 }
 
@@ -75,6 +81,8 @@ export async function startSlackStandIn(opts: SlackStandInOptions): Promise<Slac
       if (args.blocks !== undefined) message.blocks = args.blocks;
       const thread = asString(args.thread_ts);
       if (thread) message.thread_ts = thread;
+      const metadata = typeof args.metadata === 'string' ? (JSON.parse(args.metadata) as unknown) : args.metadata;
+      if (metadata && typeof metadata === 'object') message.metadata = metadata as StoredMessage['metadata'];
       channelMessages(channel).push(message);
       return ok({ channel, ts: message.ts, message: { type: 'message', user: BOT_USER_ID, bot_id: BOT_ID, ...message } });
     },
@@ -97,6 +105,25 @@ export async function startSlackStandIn(opts: SlackStandInOptions): Promise<Slac
       return ok({ message_ts: nextTs() });
     },
 
+    'conversations.history': (args) => {
+      const channel = asString(args.channel);
+      if (!channel) return fail('channel_not_found');
+      const all = String(args.include_all_metadata) === 'true';
+      const top = channelMessages(channel).filter((m) => !m.thread_ts || m.thread_ts === m.ts);
+      return ok({ messages: top.slice(-Number(args.limit ?? 100)).reverse().map((m) => shown(m, all)), has_more: false });
+    },
+
+    'conversations.replies': (args) => {
+      const channel = asString(args.channel);
+      const ts = asString(args.ts);
+      if (!channel) return fail('channel_not_found');
+      const list = channelMessages(channel);
+      const parent = list.find((m) => m.ts === ts);
+      if (!parent) return fail('thread_not_found');
+      const all = String(args.include_all_metadata) === 'true';
+      return ok({ messages: [parent, ...list.filter((m) => m.thread_ts === ts && m.ts !== ts)].map((m) => shown(m, all)), has_more: false });
+    },
+
     'usergroups.users.list': (args) => {
       const group = asString(args.usergroup);
       const users = group ? usergroups.get(group) : undefined;
@@ -113,6 +140,10 @@ export async function startSlackStandIn(opts: SlackStandInOptions): Promise<Slac
     const injected = queue?.[0];
     if (injected) {
       if (--injected.times <= 0) queue.shift();
+      if (injected.error === 'lost') {
+        handler(args);
+        return { status: 500, body: { ok: false, error: 'internal_error' } };
+      }
       if (injected.error === 'ratelimited') return { status: 429, headers: { 'Retry-After': '1' }, body: { ok: false, error: 'ratelimited' } };
       return fail(injected.error);
     }
@@ -172,6 +203,11 @@ export async function startSlackStandIn(opts: SlackStandInOptions): Promise<Slac
   };
 }
 
+/** A stored message as the API shows it; metadata only when asked for (`include_all_metadata`). */
+const shown = (m: StoredMessage, withMetadata: boolean) => {
+  const { metadata, ...rest } = m;
+  return { type: 'message', user: BOT_USER_ID, bot_id: BOT_ID, ...rest, ...(withMetadata && metadata ? { metadata } : {}) };
+};
 const ok = (body: Record<string, unknown>): Answer => ({ status: 200, body: { ok: true, ...body } });
 const fail = (error: string): Answer => ({ status: 200, body: { ok: false, error } });
 const asString = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);

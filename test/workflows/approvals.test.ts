@@ -578,6 +578,22 @@ describe('fail closed', () => {
 });
 
 describe('undo window', () => {
+  it('the Undo offer is posted once, even when Slack\'s answer to the post was lost', async () => {
+    const bucket = await makeBucket(aws);
+    const record: RemediationRecord = await withWorker(async (submit) => {
+      slackApi.failNext('chat.postMessage', 1, 'lost');
+      return (await submit(s3Finding(bucket))).result();
+    }, policy({ undo: '1h' }));
+    expect(record.outcome).toBe('remediated');
+    const offers = slackApi.messages('CAPPROVALS').filter((m) => m.metadata?.event_type === 'rectify_undo_offer' && m.metadata.event_payload['run_id'] === record.runId);
+    expect(offers).toHaveLength(1);
+    // The retry looked first, found the offer its earlier attempt posted, and posted nothing.
+    const posts = slackApi.calls.filter((c) => c.method === 'chat.postMessage' && JSON.stringify(c.args['blocks'] ?? '').includes(bucket));
+    expect(posts.map((c) => c.error)).toEqual(['internal_error']); // one post: its answer was the lost one
+    expect(slackApi.calls.some((c) => c.method === 'conversations.history' && c.args['channel'] === 'CAPPROVALS')).toBe(true);
+    expect(record.notes ?? []).toEqual([]);
+  });
+
   it('an operator takes a verified fix back: the exact rules return and the group is tagged exempt; a non-approver and a second undo are refused', async () => {
     const groupId = await makeSecurityGroup(aws, [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0', Description: 'vendor support' }] }]);
     const p = policy({ undo: '1h' });
