@@ -1,6 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { UndoWindowInput, undoWindow } from '../workflows/undo-window.js';
-import { SearchAttr } from '../workflows/search-attributes.js';
+import { findingSearchAttributes } from '../workflows/search-attributes.js';
 import type { RemediationRecord } from '../workflows/messages.js';
 
 /** Workflow id of the undo window of a remediation; one per resource at a time. */
@@ -44,7 +44,6 @@ export function createUndoActivities(d: { client: Client; taskQueue: string }) {
   };
 
   async function start(workflowId: string, input: UndoWindowInput, conflict: 'FAIL' | 'TERMINATE_EXISTING'): Promise<void> {
-    const f = input.finding;
     await d.client.workflow.start<typeof undoWindow>('undoWindow', {
       workflowId,
       taskQueue: d.taskQueue,
@@ -53,15 +52,7 @@ export function createUndoActivities(d: { client: Client; taskQueue: string }) {
       workflowIdConflictPolicy: conflict,
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
       staticSummary: `Undo window: ${input.change.summary}`,
-      typedSearchAttributes: [
-        { key: SearchAttr.FindingId, value: f.id },
-        { key: SearchAttr.Control, value: f.control },
-        { key: SearchAttr.Resource, value: f.resource.id },
-        { key: SearchAttr.Account, value: f.account },
-        { key: SearchAttr.Region, value: f.region },
-        { key: SearchAttr.Severity, value: f.severity },
-        { key: SearchAttr.PolicyHash, value: input.policy.hash },
-      ],
+      typedSearchAttributes: findingSearchAttributes(input.finding, input.policy.hash),
     });
   }
 }

@@ -1,7 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { describeFinding, workflowIdFor, type Finding } from '../findings/finding.js';
 import { recordObservation, RESOURCE_MEMO, type FindingObservation, type RemediationInput, type ResourceMemory } from '../workflows/messages.js';
-import { SearchAttr } from '../workflows/search-attributes.js';
+import { findingSearchAttributes, SearchAttr } from '../workflows/search-attributes.js';
 import { snapshotFor } from '../policy/load.js';
 import type { Policy } from '../policy/types.js';
 import type { remediateFinding } from '../workflows/remediate-finding.js';
@@ -89,16 +89,7 @@ export function createSubmitter(client: Client, opts: { taskQueue: string; verif
             workflowIdConflictPolicy: 'FAIL',
             workflowIdReusePolicy: 'ALLOW_DUPLICATE',
             staticSummary: `Remediate ${describeFinding(finding)}`,
-            typedSearchAttributes: [
-              { key: SearchAttr.FindingId, value: finding.id },
-              { key: SearchAttr.Control, value: finding.control },
-              { key: SearchAttr.Resource, value: finding.resource.id },
-              { key: SearchAttr.Account, value: finding.account },
-              { key: SearchAttr.Region, value: finding.region },
-              { key: SearchAttr.Severity, value: finding.severity },
-              { key: SearchAttr.Status, value: 'Triaging' },
-              { key: SearchAttr.PolicyHash, value: opts.policy.hash },
-            ],
+            typedSearchAttributes: [...findingSearchAttributes(finding, opts.policy.hash), { key: SearchAttr.Status, value: 'Triaging' }],
           });
           return { ...base, runId: started.firstExecutionRunId, status: 'started' };
         } catch (err) {

@@ -1,4 +1,5 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { Finding } from '../findings/finding.js';
 
 /**
  * Custom search attributes set on every remediation workflow, so the Temporal UI and
@@ -75,6 +76,19 @@ export const RemediationStatus = {
   Stalled: 'Stalled',
 } as const;
 export type RemediationStatus = (typeof RemediationStatus)[keyof typeof RemediationStatus];
+
+/** The finding's search attributes every workflow about it starts with (remediation, undo window). Pure. */
+export function findingSearchAttributes(f: Pick<Finding, 'id' | 'control' | 'resource' | 'account' | 'region' | 'severity'>, policyHash: string) {
+  return [
+    { key: SearchAttr.FindingId, value: f.id },
+    { key: SearchAttr.Control, value: f.control },
+    { key: SearchAttr.Resource, value: f.resource.id },
+    { key: SearchAttr.Account, value: f.account },
+    { key: SearchAttr.Region, value: f.region },
+    { key: SearchAttr.Severity, value: f.severity },
+    { key: SearchAttr.PolicyHash, value: policyHash },
+  ];
+}
 
 /** What a listed remediation says about its finding, read from its search attributes ('' when unset). */
 export interface FindingAttributes {
