@@ -347,7 +347,7 @@ async function waiting(n: number): Promise<void> {
   let peak = 0;
   const sampler = setInterval(() => void rssMiB(stack.worker.child.pid!).then((m) => (peak = Math.max(peak, m)), () => undefined), 1000);
   const r0 = performance.now();
-  const bulk = await timedCli(['approve', '--all', '--control', 's3-block-public-access', '--as', 'bench', '--reason', 'benchmark', '--yes']);
+  const bulk = await timedCli(['approve', '--all', '--control', 's3-block-public-access', '--reason', 'benchmark', '--yes']);
   const done = await waitFor(stack.client, t0, n, 60 * 60_000).finally(() => clearInterval(sampler));
   const resumeSeconds = (done - r0) / 1000;
   const closed = await records(stack.client, t0);
@@ -376,7 +376,7 @@ async function timedCli(args: string[]): Promise<{ seconds: number; output: stri
   const output = await new Promise<string>((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), ...args], {
       cwd: REPO_ROOT,
-      env: { ...plainTemporalEnv(), TEMPORAL_ADDRESS: stack.temporal.address },
+      env: { ...plainTemporalEnv(), TEMPORAL_ADDRESS: stack.temporal.address, ...stack.cliEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

@@ -10,6 +10,8 @@ import { Client, Connection } from '@temporalio/client';
 import { createAwsClients, type AwsClients } from '../src/activities/aws.js';
 import { loadConfig, type Config } from '../src/config.js';
 import { generateEvidenceKeyPem } from '../src/evidence/signing.js';
+import { generateDecisionKeyPem, loadDecisionKey } from '../src/decisions/sign.js';
+import { withDecisionKeys } from '../src/policy/keys.js';
 import { plainTemporalEnv } from '../src/temporal-connection.js';
 import { ensureMoto, startMoto, type MotoServer } from '../src/stack/moto.js';
 import { REPO_ROOT } from '../src/stack/paths.js';
@@ -28,6 +30,8 @@ export interface BenchStack {
   /** Counts the fixes (writes) that reach moto, per resource: the worker's AWS calls go through it. */
   readonly writes: WriteCounter;
   readonly webhook: { readonly url: string; readonly token: string };
+  /** What the CLI needs to decide as the bench's operator: its key and the policy listing it. */
+  readonly cliEnv: Readonly<Record<string, string>>;
   temporal: DevServer;
   readonly moto: MotoServer;
   worker: Managed;
@@ -45,14 +49,19 @@ export interface BenchStack {
 
 const say = (l: string) => console.log(`[bench] ${l}`);
 
-/** The shipped policy with the hourly budget of automatic fixes raised out of the way (the guardrails still run). */
-async function benchPolicy(dir: string): Promise<string> {
+/**
+ * The shipped policy with the hourly budget of automatic fixes raised out of the way (the
+ * guardrails still run), and the bench's operator key (`bench`) listed, so its CLI decisions are signed ones.
+ */
+async function benchPolicy(dir: string): Promise<{ file: string; operatorKeyFile: string }> {
   const shipped = await readFile(join(REPO_ROOT, 'policy', 'default.yaml'), 'utf8');
   const raised = shipped.replace(/maxAutoFixesPerHour: \d+/, 'maxAutoFixesPerHour: 1000000');
   if (raised === shipped) throw new Error('policy/default.yaml has no maxAutoFixesPerHour to raise');
+  const operatorKeyFile = join(dir, 'operator-key.pem');
+  await writeFile(operatorKeyFile, generateDecisionKeyPem(), { mode: 0o600 });
   const file = join(dir, 'policy.yaml');
-  await writeFile(file, raised);
-  return file;
+  await writeFile(file, withDecisionKeys(raised, { operators: [{ name: 'bench', publicKey: loadDecisionKey(operatorKeyFile).publicKey }] }));
+  return { file, operatorKeyFile };
 }
 
 export async function startBenchStack(dir: string): Promise<BenchStack> {
@@ -66,12 +75,13 @@ export async function startBenchStack(dir: string): Promise<BenchStack> {
   await writeFile(keyFile, generateEvidenceKeyPem(), { mode: 0o600 });
   const token = 'bench-token-0123456789abcdef';
   const httpPort = await freePort();
+  const policy = await benchPolicy(dir);
   const env: NodeJS.ProcessEnv = {
     // The bench's own dev server: none of the user's Temporal TLS, API key or profile settings.
     ...plainTemporalEnv(),
     TEMPORAL_ADDRESS: temporal.address,
     AWS_ENDPOINT_URL: writes.endpoint,
-    POLICY_FILE: await benchPolicy(dir),
+    POLICY_FILE: policy.file,
     SECURITYHUB_WRITEBACK: 'off',
     EVIDENCE_SIGNING_KEY_FILE: keyFile,
     WEBHOOK_TOKEN: token,
@@ -107,6 +117,7 @@ export async function startBenchStack(dir: string): Promise<BenchStack> {
     awsCounted: createAwsClients({ ...config.aws, endpointUrl: writes.endpoint }),
     writes,
     webhook: { url: `http://127.0.0.1:${httpPort}`, token },
+    cliEnv: { POLICY_FILE: policy.file, RECTIFY_OPERATOR_KEY_FILE: policy.operatorKeyFile },
     temporal,
     moto,
     worker,

@@ -21,7 +21,7 @@ import { ensureMoto, startMoto } from '../src/stack/moto.js';
 import { freePort } from '../src/stack/process.js';
 import { REPO_ROOT } from '../src/stack/paths.js';
 import { ensureTemporalCli, startDevServer } from '../src/stack/temporal.js';
-import { decideByQuery, requestUndo, sendDecision } from '../src/triggers/decisions.js';
+import { decideByQuery, planDigestOf, requestUndo, sendDecision, signDecision } from '../src/triggers/decisions.js';
 import { digestWorkflowId } from '../src/activities/guardrails.js';
 import { hourOf } from '../src/policy/decide.js';
 import { refreshDigest } from '../src/workflows/approval-digest.js';
@@ -30,6 +30,7 @@ import { createSubmitter } from '../src/triggers/submit.js';
 import { createWorker } from '../src/worker/create-worker.js';
 import { getStatus } from '../src/workflows/messages.js';
 import { createMemberRole, startTrustFront } from '../test/helpers/sts-trust.js';
+import { testOperatorKey, withTestDecisionKeys } from '../test/helpers/decisions.js';
 import { scanAccount } from '../src/workflows/scan-account.js';
 import { accountScanWorkflowId, scanOrganization } from '../src/workflows/scan-organization.js';
 
@@ -45,9 +46,12 @@ const say = (l: string) => console.log(`[record] ${l}`);
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
+/** The recorder decides as an operator whose key (the test operator key) the policies list as `recorder`. */
+const RECORDER = 'recorder';
 const policy = (modes: string) =>
   parsePolicy(
-    `version: 1
+    withTestDecisionKeys(
+      `version: 1
 defaults:
   undo: { window: 0 }
   escalation: { remindAfter: 1s, escalateAfter: 2s, timeoutAfter: 3s, timeoutAction: reject }
@@ -56,10 +60,12 @@ controls:
     requireApprovalWhenTagged: { environment: [production] }
 ${modes}
 `,
+      { operatorName: RECORDER },
+    ),
     'recording',
   );
 
-const undoPolicy = parsePolicy(`version: 1\ndefaults:\n  undo: { window: 1h, exemptFor: 1d }\n`, 'recording');
+const undoPolicy = parsePolicy(withTestDecisionKeys(`version: 1\ndefaults:\n  undo: { window: 1h, exemptFor: 1d }\n`, { operatorName: RECORDER }), 'recording');
 
 const [temporalBin, motoBin] = await Promise.all([ensureTemporalCli(say), ensureMoto(say)]);
 const [temporal, moto] = await Promise.all([startDevServer({ binary: temporalBin, port: await freePort() }), startMoto({ binary: motoBin, port: await freePort() })]);
@@ -114,8 +120,13 @@ const waitFor = async (h: WorkflowHandle, status: string) => {
 };
 
 type Submit = (f: Finding) => Promise<WorkflowHandle>;
-const approve = (h: WorkflowHandle, decision: 'approve' | 'reject' = 'approve') =>
-  sendDecision(client, { workflowId: h.workflowId }, { decision, by: { id: 'recorder', name: 'recorder', via: 'cli' }, ...(decision === 'approve' ? { reason: 'recorded' } : {}) });
+/** A decision as the CLI sends it: signed with the recorder's key for this workflow and the plan it waits on. */
+const approve = async (h: WorkflowHandle, decision: 'approve' | 'reject' = 'approve') => {
+  const target = { workflowId: h.workflowId };
+  const planDigest = await planDigestOf(client, target);
+  const req = { decision, by: { id: RECORDER, name: RECORDER, via: 'cli' as const }, ...(decision === 'approve' ? { reason: 'recorded' } : {}), ...(planDigest ? { planDigest } : {}) };
+  return sendDecision(client, target, signDecision(testOperatorKey.sign, target, req));
+};
 
 /**
  * Each scenario: a policy, what happens (findings submitted, what a person does meanwhile), and
@@ -209,8 +220,8 @@ const scenarios: { name: string; modes?: string; undo?: boolean; org?: boolean; 
       await waitFor(bulk, 'AwaitingApproval');
       const out = await decideByQuery(client, `${pendingQuery({ control: ControlId.S3BlockPublicAccess, reason: 'budget', taskQueue })} AND WorkflowId = "${bulk.workflowId}"`, {
         decision: 'approve',
-        by: { id: 'recorder', name: 'recorder', via: 'cli', bulk: 'cli-query:recording' },
-      });
+        by: { id: RECORDER, name: RECORDER, via: 'cli', bulk: 'cli-query:recording' },
+      }, { sign: testOperatorKey.sign });
       if (out.accepted !== 1) throw new Error(`bulk decision not accepted: ${JSON.stringify(out)}`);
       await bulk.result();
       const held = await submit(finding(ControlId.S3BlockPublicAccess, await bucket('rec-budget-held')));
@@ -232,7 +243,7 @@ const scenarios: { name: string; modes?: string; undo?: boolean; org?: boolean; 
       // Fixed; then an operator takes it back: the undo runs as a workflow of its own.
       const h = await submit(finding(ControlId.S3BlockPublicAccess, await bucket('rec-undo')));
       const rec = await h.result();
-      const out = await requestUndo(client, { remediation: { workflowId: h.workflowId }, by: { id: 'recorder', name: 'recorder', via: 'cli' }, reason: 'recorded', policy: undoPolicy, taskQueue });
+      const out = await requestUndo(client, { remediation: { workflowId: h.workflowId }, by: { id: RECORDER, name: RECORDER, via: 'cli' }, reason: 'recorded', policy: undoPolicy, taskQueue, sign: testOperatorKey.sign });
       if (!out.ok) throw new Error(`undo not accepted: ${out.message}`);
       return [
         ['undo', h],

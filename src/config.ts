@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { InvalidInputError } from './errors.js';
+import { loadDecisionKey } from './decisions/sign.js';
 import { parseDuration } from './policy/load.js';
 import { resolveTemporalConnection, TEMPORAL_CONNECTION_ENV_VARS, TEMPORAL_DEFAULTS, type TemporalConnection } from './temporal-connection.js';
 import { PAYLOAD_ENCRYPTION_ENV_VARS, resolvePayloadEncryption, type PayloadEncryption } from './codec/encryption.js';
@@ -62,6 +63,13 @@ export interface Config {
     readonly signingSecret: string | undefined;
     /** Base URL of the Slack Web API (ends with /api/). */
     readonly apiUrl: string;
+    /**
+     * The trigger server's decision relay key (Ed25519, PKCS#8 PEM, from DECISION_SIGNING_KEY_FILE):
+     * it signs every decision it relays from a verified Slack click, and the workflows accept Slack
+     * decisions only with a signature of a relay the policy lists (`decisionRelays`). Required
+     * with SLACK_SIGNING_SECRET by the trigger server.
+     */
+    readonly decisionSigningKeyPem: string | undefined;
   };
   readonly securityHub: {
     /** Update Security Hub findings (BatchUpdateFindings) with what became of them. */
@@ -148,6 +156,7 @@ export const ENV_VARS = Object.freeze({
   SLACK_BOT_TOKEN: 'Slack bot token (xoxb-...); unset: no Slack, approvals from the CLI',
   SLACK_SIGNING_SECRET: 'Slack signing secret; needed to accept Approve/Reject clicks on /slack/interactions',
   SLACK_API_URL: 'Slack Web API base URL (default https://slack.com/api/)',
+  DECISION_SIGNING_KEY_FILE: 'trigger server: file with the Ed25519 private key (PKCS#8 PEM) that signs the decisions it relays from Slack clicks; its public key goes under decisionRelays in the policy; required with SLACK_SIGNING_SECRET',
   SECURITYHUB_WRITEBACK: 'on (default) or off: update Security Hub findings with the outcome',
   SECURITYHUB_ENDPOINT_URL: 'endpoint for Security Hub calls only (default: AWS_ENDPOINT_URL)',
   SCAN_INTERVAL: 'how often the scheduled scan runs (default 6h)',
@@ -261,6 +270,18 @@ export function loadConfig(env: Env = process.env): Config {
   if (botToken !== undefined && !/^xox[bpe]-/.test(botToken)) problems.push('SLACK_BOT_TOKEN must be a Slack token starting with xoxb-');
   const signingSecret = env['SLACK_SIGNING_SECRET'] || undefined;
   if (signingSecret !== undefined && signingSecret.length < 16) problems.push('SLACK_SIGNING_SECRET must be at least 16 characters');
+  // Read and checked here, so a bad key stops the start with the other problems; its content is never echoed.
+  let decisionSigningKeyPem: string | undefined;
+  const decisionKeyFile = env['DECISION_SIGNING_KEY_FILE']?.trim() || undefined;
+  if (decisionKeyFile !== undefined) {
+    try {
+      decisionSigningKeyPem = readFileSync(decisionKeyFile, 'utf8');
+      loadDecisionKey(decisionSigningKeyPem, `DECISION_SIGNING_KEY_FILE (${decisionKeyFile})`);
+    } catch (err) {
+      decisionSigningKeyPem = undefined;
+      problems.push((err as NodeJS.ErrnoException).code ? `DECISION_SIGNING_KEY_FILE: cannot read ${decisionKeyFile}` : (err as Error).message);
+    }
+  }
 
   const duration = (name: string, fallback: string): number => {
     const raw = str(name, fallback);
@@ -332,7 +353,7 @@ export function loadConfig(env: Env = process.env): Config {
     metricsAddress,
     securityHub: { writeBack: writeBack === 'on' || writeBack === 'true', endpointUrl: env['SECURITYHUB_ENDPOINT_URL'] || endpointUrl },
     scan: { intervalMs: duration('SCAN_INTERVAL', '6h'), catchupWindowMs: duration('SCAN_CATCHUP_WINDOW', '1h'), regions: scanRegions, accounts: scanAccounts },
-    slack: { botToken, signingSecret, apiUrl: slackApiUrl.endsWith('/') ? slackApiUrl : `${slackApiUrl}/` },
+    slack: { botToken, signingSecret, apiUrl: slackApiUrl.endsWith('/') ? slackApiUrl : `${slackApiUrl}/`, decisionSigningKeyPem },
     local: {
       temporalUiPort: int('TEMPORAL_UI_PORT', DEFAULTS.temporalUiPort, 1, 65535),
       motoPort: int('MOTO_PORT', DEFAULTS.motoPort, 1, 65535),

@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes.js';
-import { sendDecision, type DecisionOutcome } from '../triggers/decisions.js';
+import { planDigestOf, sendDecision, signDecision, type DecisionOutcome, type DecisionSigner } from '../triggers/decisions.js';
 import { undoWorkflowId } from '../activities/undo.js';
 import { pendingQuery, quote, type PendingFilter } from '../workflows/queries.js';
 import { ApprovalReason, findingAttributes, SearchAttr, type FindingAttributes } from '../workflows/search-attributes.js';
@@ -92,10 +92,27 @@ export async function resolveUndoTarget(client: Client, id: string): Promise<{ r
   return { remediation, ...(running ? { legacyWindow: window } : {}) };
 }
 
-/** Approves or rejects from the CLI, recorded as `cli:<operator>`. */
-export async function decideFromCli(client: Client, id: string, decision: 'approve' | 'reject', operator: string, reason?: string): Promise<DecisionOutcome> {
+/**
+ * Approves or rejects from the CLI, recorded as `cli:<operator>`: the decision is signed with the
+ * operator's key for that remediation's current run and the plan it is waiting on (read with
+ * `getStatus`), so it decides exactly what `approvals` showed, and nothing proposed later.
+ */
+export async function decideFromCli(
+  client: Client,
+  id: string,
+  decision: 'approve' | 'reject',
+  operator: { readonly name: string; readonly sign: DecisionSigner },
+  reason?: string,
+): Promise<DecisionOutcome> {
   const workflowId = await resolveRemediation(client, id);
-  return sendDecision(client, { workflowId }, { decision, by: { id: operator, name: operator, via: 'cli' }, ...(reason ? { reason } : {}) });
+  const runId = await client.workflow
+    .getHandle(workflowId)
+    .describe()
+    .then((d) => d.runId, () => undefined);
+  const target = { workflowId, ...(runId ? { runId } : {}) };
+  const planDigest = await planDigestOf(client, target);
+  const by = { id: operator.name, name: operator.name, via: 'cli' as const };
+  return sendDecision(client, target, signDecision(operator.sign, target, { decision, by, ...(reason ? { reason } : {}), ...(planDigest ? { planDigest } : {}) }));
 }
 
 const WHY: Readonly<Record<string, string>> = {
@@ -118,7 +135,7 @@ export function formatPending(page: PendingPage, now = new Date()): string {
   }
   lines.push('');
   if (page.nextPage) lines.push(`Next page: npm run cli -- approvals --page ${page.nextPage}`);
-  lines.push('Decide one:  npm run cli -- approve <workflow id or finding id> [--as NAME] [--reason TEXT]   (or reject)');
+  lines.push('Decide one:  npm run cli -- approve <workflow id or finding id> [--reason TEXT]   (or reject; signed with RECTIFY_OPERATOR_KEY_FILE)');
   lines.push('Decide many: npm run cli -- approve --all [--control ID] [--account ID] [--why REASON]   (asks to confirm the count)');
   return lines.join('\n');
 }

@@ -20,6 +20,8 @@ export interface DemoOptions {
   readonly region: string;
   /** Where the CLI child process reaches Temporal, for the approval step. */
   readonly temporalAddress: string;
+  /** The local operator's key and the policy listing it, for the CLI's signed approval. */
+  readonly operator: { readonly keyFile: string; readonly policyFile: string };
   readonly say: (line: string) => void;
 }
 
@@ -155,19 +157,20 @@ async function approveFromCli(o: DemoOptions, workflowId: string): Promise<boole
   o.say(`  ... ${workflowId}: AwaitingApproval (policy: production needs a person; no Slack configured, so the CLI decides)`);
   const cli = async (args: string[]) => {
     o.say(`  $ npm run cli -- ${args.map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ')}`);
-    const out = await runCli(args, o.temporalAddress);
+    const out = await runCli(args, o);
     for (const line of out.output.trimEnd().split('\n')) o.say(`    ${line}`);
     return out.code === 0;
   };
-  return (await cli(['approvals'])) && (await cli(['approve', workflowId, '--as', 'demo-operator', '--reason', 'bastion rule opened by mistake']));
+  return (await cli(['approvals'])) && (await cli(['approve', workflowId, '--reason', 'bastion rule opened by mistake']));
 }
 
-function runCli(args: string[], temporalAddress: string): Promise<{ code: number; output: string }> {
+function runCli(args: string[], o: DemoOptions): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
       cwd: REPO_ROOT,
       // The local stack's dev server is plain, whatever TLS / profile settings this shell has for another Temporal.
-      env: { ...plainTemporalEnv(process.env), TEMPORAL_ADDRESS: temporalAddress },
+      // The approval is signed with the local operator's key, listed in the local stack's effective policy.
+      env: { ...plainTemporalEnv(process.env), TEMPORAL_ADDRESS: o.temporalAddress, RECTIFY_OPERATOR_KEY_FILE: o.operator.keyFile, POLICY_FILE: o.operator.policyFile },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

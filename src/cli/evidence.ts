@@ -1,15 +1,22 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { exportEvidence, writeJsonl, type ExportResult } from '../evidence/export.js';
 import { renderReport } from '../evidence/report.js';
+import { auditDecisions } from '../decisions/audit.js';
+import { DEFAULT_POLICY_PATH, loadPolicyFile } from '../policy/load.js';
 
 export const EVIDENCE_USAGE = `usage: evidence export --from DATE --to DATE [--control ID]... [--account ID]... [--status S]...
                        [--trust KEYID]... [--out DIR]
   DATE: YYYY-MM-DD (00:00 UTC) or an ISO 8601 date-time; the period is [from, to).
   Writes DIR/evidence.jsonl, DIR/evidence.verification.json and DIR/report.html
-  (default DIR: ./evidence-<from>-<to>). Exit code 1 when a record fails verification or a run has none.`;
+  (default DIR: ./evidence-<from>-<to>). Exit code 1 when a record fails verification or a run has none.
+       evidence verify-decision FILE [--policy FILE]
+  Checks the signed decisions in FILE (one evidence record's JSON, or evidence.jsonl) against the
+  keys of the policy (default: POLICY_FILE or policy/default.yaml): each decision a person made
+  must be signed by a decision relay (Slack) or an operator key of the record's control (CLI), for
+  that remediation, and say what the record says. Exit code 1 when one is missing or fails.`;
 
 type WithClient = <T>(fn: (client: Client) => Promise<T>) => Promise<T>;
 
@@ -100,10 +107,50 @@ async function exportCommand(args: readonly string[], withClient: WithClient, sa
   return result.records.some((x) => !x.verified) ? 1 : 0;
 }
 
-/** `evidence export ...`: see EVIDENCE_USAGE. */
+/** The records in a file: one JSON value (a record or a list of records), or JSON lines. */
+function recordsIn(text: string, file: string): unknown[] {
+  const trimmed = text.trim();
+  try {
+    const one: unknown = JSON.parse(trimmed);
+    return Array.isArray(one) ? one : [one];
+  } catch {
+    return trimmed.split('\n').flatMap((line, i) => {
+      if (line.trim() === '') return [];
+      try {
+        return [JSON.parse(line) as unknown];
+      } catch {
+        throw new Error(`${file}: line ${i + 1} is not JSON`);
+      }
+    });
+  }
+}
+
+async function verifyDecisionCommand(args: readonly string[], say: (l: string) => void): Promise<number> {
+  const { values, positionals } = parseArgs({ args: [...args], allowPositionals: true, options: { policy: { type: 'string' } } });
+  const file = positionals[0];
+  if (!file || positionals.length > 1) {
+    process.stderr.write(`${EVIDENCE_USAGE}\n`);
+    return 2;
+  }
+  const policyPath = values.policy ?? (process.env['POLICY_FILE'] || DEFAULT_POLICY_PATH);
+  const policy = await loadPolicyFile(policyPath);
+  const records = recordsIn(await readFile(file, 'utf8'), file);
+  let failed = 0;
+  for (const record of records) {
+    const audit = auditDecisions(record, policy);
+    if (!audit.ok) failed++;
+    say(`${audit.ok ? 'ok  ' : 'FAIL'} ${audit.workflowId}`);
+    for (const line of audit.lines) say(`       ${line}`);
+  }
+  say(`${records.length - failed}/${records.length} record${records.length === 1 ? '' : 's'} with every decision proven, against the keys of ${policyPath} (sha256 ${policy.hash.slice(0, 12)}...)`);
+  return failed > 0 || records.length === 0 ? 1 : 0;
+}
+
+/** `evidence export ...`, `evidence verify-decision ...`: see EVIDENCE_USAGE. */
 export async function evidenceCommand(args: readonly string[], withClient: WithClient, say: (l: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<number> {
   const [sub, ...rest] = args;
   if (sub === 'export') return exportCommand(rest, withClient, say);
+  if (sub === 'verify-decision') return verifyDecisionCommand(rest, say);
   process.stderr.write(`${EVIDENCE_USAGE}\n`);
   return 2;
 }

@@ -17,6 +17,9 @@ import type { Policy } from '../policy/types.js';
 import { bundleWorkflowsApart, createWorker } from '../worker/create-worker.js';
 import { ensureSearchAttributes } from '../worker/search-attributes.js';
 import { generateEvidenceKeyPem, loadEvidenceKey } from '../evidence/signing.js';
+import { generateDecisionKeyPem, loadDecisionKey } from '../decisions/sign.js';
+import { withDecisionKeys } from '../policy/keys.js';
+import { LOCAL_OPERATOR, LOCAL_OPERATOR_KEY, LOCAL_POLICY, LOCAL_RELAY } from './keys.js';
 
 export interface LocalStack {
   readonly config: Config;
@@ -28,7 +31,15 @@ export interface LocalStack {
   /** The webhook token (kept in `<dataDir>/webhook-token`, never printed). */
   readonly webhookToken: string;
   readonly policy: Policy;
+  /** The effective policy the stack runs with: the chosen one plus the local keys (its hash is the one recorded). */
   readonly policyPath: string;
+  /** The policy file chosen (POLICY_FILE or the shipped default) that the effective one was made from. */
+  readonly sourcePolicyPath: string;
+  /** The local operator's key (CLI decisions, as `local-operator`) and the trigger server's decision relay key. */
+  readonly operatorKeyFile: string;
+  readonly operatorKeyId: string;
+  readonly relayKeyFile: string;
+  readonly relayKeyId: string;
   readonly evidenceKeyId: string;
   readonly evidenceKeyFile: string;
   readonly tokenFile: string;
@@ -46,9 +57,27 @@ export async function startLocalStack(o: { dataDir: string; say: (line: string) 
   // The embedded dev server is plain: TLS, API key and profile settings (meant for another Temporal) are left out.
   const env = plainTemporalEnv(o.env ?? process.env);
   const base = loadConfig(env);
-  const policyPath = base.policyFile ?? DEFAULT_POLICY_PATH;
-  const policy = await loadPolicyFile(policyPath);
+  const sourcePolicyPath = base.policyFile ?? DEFAULT_POLICY_PATH;
+  // Checked as written first, so its own problems are reported against its own path.
+  await loadPolicyFile(sourcePolicyPath);
   await mkdir(o.dataDir, { recursive: true });
+
+  // Decisions are accepted only signed: a key for the local operator (the CLI) and one for the
+  // trigger server (Slack clicks), made once, and an effective policy that trusts both.
+  const operatorKeyFile = join(o.dataDir, LOCAL_OPERATOR_KEY);
+  const operatorKey = loadDecisionKey(await readOrCreateSecret(operatorKeyFile, generateDecisionKeyPem, (s) => s.includes('PRIVATE KEY')), 'the local operator key');
+  const relayKeyFile = env['DECISION_SIGNING_KEY_FILE'] || join(o.dataDir, 'decision-relay-key.pem');
+  const relayKey = env['DECISION_SIGNING_KEY_FILE']
+    ? loadDecisionKey(relayKeyFile, 'DECISION_SIGNING_KEY_FILE')
+    : loadDecisionKey(await readOrCreateSecret(relayKeyFile, generateDecisionKeyPem, (s) => s.includes('PRIVATE KEY')), 'the local decision relay key');
+  const policyPath = join(o.dataDir, LOCAL_POLICY);
+  const effective = withDecisionKeys(
+    await readFile(sourcePolicyPath, 'utf8'),
+    { operators: [{ name: LOCAL_OPERATOR, publicKey: operatorKey.publicKey }], relays: [{ name: LOCAL_RELAY, publicKey: relayKey.publicKey }] },
+    `# Written by \`npm start\` from ${sourcePolicyPath}, with the local operator's key (approvers.keys) and the local\n# trigger server's decision relay key (decisionRelays) added. Edit that file, not this one: it is rewritten at every start.`,
+  );
+  await writeFile(policyPath, effective, 'utf8');
+  const policy = await loadPolicyFile(policyPath);
 
   o.say('checking tools (the first run builds the Temporal CLI and installs moto; later runs reuse them)...');
   const [temporalBin, motoBin] = await Promise.all([ensureTemporalCli(o.say), ensureMoto(o.say)]);
@@ -76,6 +105,8 @@ export async function startLocalStack(o: { dataDir: string; say: (line: string) 
     AWS_ENDPOINT_URL: moto.endpoint,
     PORT: String(ports.http),
     WEBHOOK_TOKEN: webhookToken,
+    POLICY_FILE: policyPath,
+    DECISION_SIGNING_KEY_FILE: relayKeyFile,
   });
 
   const evidenceKeyFile = join(o.dataDir, 'evidence-key.pem');
@@ -108,7 +139,27 @@ export async function startLocalStack(o: { dataDir: string; say: (line: string) 
       await Promise.all([temporal.stop(), moto.stop()]);
     })());
 
-  return { config, temporal, moto, trigger, client, aws, webhookToken, tokenFile, policy, policyPath, evidenceKeyId: evidenceKey.keyId, evidenceKeyFile, workerDone, stop };
+  return {
+    config,
+    temporal,
+    moto,
+    trigger,
+    client,
+    aws,
+    webhookToken,
+    tokenFile,
+    policy,
+    policyPath,
+    sourcePolicyPath,
+    operatorKeyFile,
+    operatorKeyId: operatorKey.keyId,
+    relayKeyFile,
+    relayKeyId: relayKey.keyId,
+    evidenceKeyId: evidenceKey.keyId,
+    evidenceKeyFile,
+    workerDone,
+    stop,
+  };
 }
 
 /** A secret kept in a 0600 file: read it, or create it once. */

@@ -1,4 +1,3 @@
-import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
@@ -12,7 +11,8 @@ import { formatDuration } from '../policy/decide.js';
 import { REPO_ROOT } from '../stack/paths.js';
 import { portOrFree } from '../stack/process.js';
 import { decideFromCli, formatPending, listPending, resolveUndoTarget } from './approvals.js';
-import { decideByQuery, requestUndo, sendUndo } from '../triggers/decisions.js';
+import { decideByQuery, requestUndo, sendUndo, signUndo } from '../triggers/decisions.js';
+import { currentOperator, keysCommand, LOCAL_OPERATOR } from './keys.js';
 import { applyScanSchedule, scanScheduleCommand, SCAN_SCHEDULE_ID } from '../triggers/schedule.js';
 import type { ScanProblem, ScanResult } from '../workflows/scan-account.js';
 import type { OrgScanResult } from '../workflows/scan-organization.js';
@@ -34,16 +34,23 @@ commands:
   held [--control ID] [--account ID]
                                 the fixes held by the hourly budget, per control: how many, by
                                 account, which resources (what the Slack digest shows)
-  approve <id> [--as NAME] [--reason TEXT]
-  reject <id> [--as NAME] [--reason TEXT]
-                                decide a waiting remediation; <id> is its workflow id (finding/...)
-                                or the finding id; recorded as cli:NAME (default: your user name)
-  approve --all [--control ID] [--account ID] [--why REASON] [--as NAME] [--reason TEXT] [--yes]
-  reject --all  [...the same]   decide every waiting remediation the filters match, each recorded
-                                as cli:NAME's decision; shows the count and asks first (--yes: don't)
-  undo <id> [--as NAME] [--reason TEXT]
-                                take a verified fix back while its undo window is open; <id> is
+  approve <id> [--reason TEXT]
+  reject <id> [--reason TEXT]   decide a waiting remediation; <id> is its workflow id (finding/...)
+                                or the finding id. Signed with your key (RECTIFY_OPERATOR_KEY_FILE)
+                                for that remediation and the plan it waits on; recorded as cli:NAME,
+                                the name the policy lists your key under (approvers.keys)
+  approve --all [--control ID] [--account ID] [--why REASON] [--reason TEXT] [--yes]
+  reject --all  [...the same]   decide every waiting remediation the filters match, each with its
+                                own signed decision; shows the count and asks first (--yes: don't)
+  undo <id> [--reason TEXT]     take a verified fix back while its undo window is open; <id> is
                                 the remediation's workflow id (finding/...) or the finding id
+  keys new --out FILE [--name NAME] [--relay]
+                                write a new Ed25519 private key to FILE (0600, never overwrites) and
+                                print its policy entry: for approvers.keys (then set
+                                RECTIFY_OPERATOR_KEY_FILE), or with --relay for decisionRelays
+                                (then set the trigger server's DECISION_SIGNING_KEY_FILE)
+  keys show [--file FILE]       the key id and public key of RECTIFY_OPERATOR_KEY_FILE (or FILE),
+                                and the name the policy gives it
   schedule apply                create or update the scan schedule (SCAN_INTERVAL, SCAN_REGIONS, SCAN_ACCOUNTS)
   schedule show | pause | unpause | delete
   scan now                      run a scan right away (through the schedule)
@@ -55,6 +62,10 @@ commands:
                                 export the signed evidence records closed in [from, to) with their
                                 verification and an HTML report for auditors (default DIR:
                                 ./evidence-<from>-<to>); exit 1 when a record fails verification
+  evidence verify-decision FILE [--policy FILE]
+                                check the signed decisions in evidence records (a record's JSON, or
+                                evidence.jsonl) against the keys of a policy (default: POLICY_FILE or
+                                policy/default.yaml); exit 1 when one is missing or does not verify
 
 The CLI reaches Temporal at TEMPORAL_ADDRESS (default 127.0.0.1:7233), namespace TEMPORAL_NAMESPACE,
 with TLS / mTLS / an API key from TEMPORAL_TLS_*, TEMPORAL_API_KEY or a TEMPORAL_PROFILE of the
@@ -95,8 +106,9 @@ async function up(args: readonly string[]): Promise<number> {
   say(`  Webhook           ${stack.trigger.url}/v1/events  and  ${stack.trigger.url}/v1/findings`);
   say(`  Webhook token     in ${stack.tokenFile} (send as Authorization: Bearer <token>)`);
   say(`  AWS emulator      ${stack.moto.endpoint} (moto; export AWS_ENDPOINT_URL=${stack.moto.endpoint} to use it)`);
-  say(`  Policy            ${stack.policyPath} (sha256 ${stack.policy.hash.slice(0, 12)}...)`);
-  say(`  Slack             ${stack.config.slack.botToken ? 'on' : 'off: approvals from the CLI (npm run cli -- approvals)'}`);
+  say(`  Policy            ${stack.policyPath} (sha256 ${stack.policy.hash.slice(0, 12)}...): ${stack.sourcePolicyPath} with the local keys added`);
+  say(`  Slack             ${stack.config.slack.botToken ? `on; clicks relayed signed with key ${stack.relayKeyId} (${stack.relayKeyFile})` : 'off: approvals from the CLI (npm run cli -- approvals)'}`);
+  say(`  CLI decisions     signed as ${LOCAL_OPERATOR} with ${stack.operatorKeyFile} (key ${stack.operatorKeyId}): npm run cli -- approve <id> uses it`);
   say(`  Security Hub      write-back ${stack.config.securityHub.writeBack ? 'on' : 'off (moto has no BatchUpdateFindings; SECURITYHUB_WRITEBACK=on to force)'}`);
   say(`  Metrics           http://127.0.0.1:${metricsPort}/metrics (Prometheus)`);
   say(`  Evidence key      ${stack.evidenceKeyId} (Ed25519, private key in ${stack.evidenceKeyFile})`);
@@ -114,6 +126,7 @@ async function up(args: readonly string[]): Promise<number> {
       webhookToken: stack.webhookToken,
       region: stack.config.aws.region,
       temporalAddress: stack.temporal.address,
+      operator: { keyFile: stack.operatorKeyFile, policyFile: stack.policyPath },
       say,
     });
     say(`\nSee them in the Temporal Web UI: ${stack.temporal.uiUrl}/namespaces/${ns}/workflows`);
@@ -195,9 +208,10 @@ async function confirm(question: string): Promise<boolean> {
 }
 
 async function decideManyCommand(decision: 'approve' | 'reject', args: readonly string[]): Promise<number> {
-  const { values } = parseArgs({ args: [...args], options: { ...FILTER_OPTIONS, all: { type: 'boolean' }, as: { type: 'string' }, reason: { type: 'string' }, yes: { type: 'boolean' } } });
+  const { values } = parseArgs({ args: [...args], options: { ...FILTER_OPTIONS, all: { type: 'boolean' }, reason: { type: 'string' }, yes: { type: 'boolean' } } });
   const filter = filterFrom(values);
-  const operator = values.as ?? userInfo().username;
+  const me = await currentOperator(loadConfig().policyFile);
+  const operator = me.name;
   const query = pendingQuery(filter);
   const described = Object.entries(filter).map(([k, v]) => `${k === 'reason' ? 'why' : k} ${v}`).join(', ') || 'no filter';
   return withClient(async (client) => {
@@ -214,6 +228,7 @@ async function decideManyCommand(decision: 'approve' | 'reject', args: readonly 
     const bulk = `cli-query:${new Date().toISOString()}`;
     let last = 0;
     const out = await decideByQuery(client, query, { decision, by: { id: operator, name: operator, via: 'cli', bulk }, ...(values.reason ? { reason: values.reason } : {}) }, {
+      sign: me.key.sign,
       onProgress: (done) => {
         if (done - last >= 500) {
           last = done;
@@ -229,14 +244,15 @@ async function decideManyCommand(decision: 'approve' | 'reject', args: readonly 
 
 async function decideCommand(decision: 'approve' | 'reject', args: readonly string[]): Promise<number> {
   if (args.includes('--all')) return decideManyCommand(decision, args);
-  const { values, positionals } = parseArgs({ args: [...args], allowPositionals: true, options: { as: { type: 'string' }, reason: { type: 'string' } } });
+  const { values, positionals } = parseArgs({ args: [...args], allowPositionals: true, options: { reason: { type: 'string' } } });
   const id = positionals[0];
   if (!id || positionals.length > 1) {
-    process.stderr.write(`usage: ${decision} <workflow id or finding id> [--as NAME] [--reason TEXT]\n`);
+    process.stderr.write(`usage: ${decision} <workflow id or finding id> [--reason TEXT]\n`);
     return 2;
   }
-  const operator = values.as ?? userInfo().username;
-  const out = await withClient((client) => decideFromCli(client, id, decision, operator, values.reason));
+  const me = await currentOperator(loadConfig().policyFile);
+  const operator = me.name;
+  const out = await withClient((client) => decideFromCli(client, id, decision, { name: me.name, sign: me.key.sign }, values.reason));
   if (!out.ok) {
     process.stderr.write(`${out.message}\n`);
     return 1;
@@ -246,21 +262,32 @@ async function decideCommand(decision: 'approve' | 'reject', args: readonly stri
 }
 
 async function undoCommand(args: readonly string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: [...args], allowPositionals: true, options: { as: { type: 'string' }, reason: { type: 'string' } } });
+  const { values, positionals } = parseArgs({ args: [...args], allowPositionals: true, options: { reason: { type: 'string' } } });
   const id = positionals[0];
   if (!id || positionals.length > 1) {
-    process.stderr.write('usage: undo <workflow id or finding id> [--as NAME] [--reason TEXT]\n');
+    process.stderr.write('usage: undo <workflow id or finding id> [--reason TEXT]\n');
     return 2;
   }
-  const operator = values.as ?? userInfo().username;
   const config = loadConfig();
-  const policy = await loadPolicyFile(config.policyFile ?? DEFAULT_POLICY_PATH);
+  const me = await currentOperator(config.policyFile);
+  const operator = me.name;
+  const { policy } = me;
   const by = { id: operator, name: operator, via: 'cli' as const };
   const out = await withClient(async (client) => {
     const target = await resolveUndoTarget(client, id);
     // A first-version undo window waits for its request; any other fix is undone by a workflow of its own.
-    if (target.legacyWindow) return sendUndo(client, { workflowId: target.legacyWindow }, { by, ...(values.reason ? { reason: values.reason } : {}) });
-    return requestUndo(client, { remediation: { workflowId: target.remediation, ...(target.runId ? { runId: target.runId } : {}) }, by, ...(values.reason ? { reason: values.reason } : {}), policy, taskQueue: config.temporal.taskQueue });
+    if (target.legacyWindow) {
+      const window = { workflowId: target.legacyWindow };
+      return sendUndo(client, window, signUndo(me.key.sign, window, { by, ...(values.reason ? { reason: values.reason } : {}) }));
+    }
+    return requestUndo(client, {
+      remediation: { workflowId: target.remediation, ...(target.runId ? { runId: target.runId } : {}) },
+      by,
+      ...(values.reason ? { reason: values.reason } : {}),
+      policy,
+      taskQueue: config.temporal.taskQueue,
+      sign: me.key.sign,
+    });
   });
   if (!out.ok) {
     process.stderr.write(`${out.message}\n`);
@@ -372,8 +399,15 @@ async function policyCommand(args: readonly string[]): Promise<number> {
   return 0;
 }
 
+/** `--as NAME` (a name anyone could type) is gone: the operator's key names them. */
+const AS_REMOVED = `--as is no longer accepted: CLI decisions are signed with your key (RECTIFY_OPERATOR_KEY_FILE), and the policy's approvers.keys gives the name they are recorded under. See: npm run cli -- keys show`;
+
 async function main(argv: readonly string[]): Promise<number> {
   const [command = 'up', ...rest] = argv;
+  if (['approve', 'reject', 'undo'].includes(command) && rest.some((a) => a === '--as' || a.startsWith('--as='))) {
+    process.stderr.write(`${AS_REMOVED}\n`);
+    return 2;
+  }
   switch (command) {
     case 'up':
       return up(rest);
@@ -393,6 +427,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return (await import('./evidence.js')).evidenceCommand(rest, withClient);
     case 'undo':
       return undoCommand(rest);
+    case 'keys':
+      return keysCommand(rest, loadConfig().policyFile, say);
     case 'schedule':
       return scheduleCommand(rest);
     case 'scan':

@@ -12,6 +12,8 @@ import { parseDocument } from 'yaml';
 import { InvalidInputError } from '../errors.js';
 import { CONTROL_IDS, NOTIFY_ONLY_CONTROLS, type ControlId } from '../findings/finding.js';
 import { formatDuration } from './decide.js';
+import { parseDecisionPublicKey, trustedKey } from './keys.js';
+import type { TrustedKey } from '../decisions/signed.js';
 import {
   MODES,
   WIDE_RULES,
@@ -44,7 +46,7 @@ export const BUILTIN_DEFAULTS: Effective = {
   mode: 'auto',
   scope: { accounts: [], regions: [], tags: {} },
   requireApprovalWhenTagged: {},
-  approvers: { users: [], groups: [] },
+  approvers: { users: [], groups: [], keys: [] },
   escalation: {
     remindAfterMs: 30 * 60_000,
     escalateAfterMs: 2 * 3_600_000,
@@ -282,7 +284,7 @@ interface Section {
   mode?: Mode;
   scope?: { accounts?: string[]; regions?: string[]; tags?: Record<string, string> };
   requireApprovalWhenTagged?: Record<string, string[]>;
-  approvers?: { users?: string[]; groups?: string[] };
+  approvers?: { users?: string[]; groups?: string[]; keys?: TrustedKey[] };
   /** null: no channel (unsets the default's). */
   channel?: string | null;
   escalation?: {
@@ -304,7 +306,9 @@ interface Section {
 
 const SECTION_KEYS = ['mode', 'scope', 'requireApprovalWhenTagged', 'approvers', 'channel', 'escalation', 'guardrails', 'settings', 'undo'] as const;
 const SCOPE_KEYS = ['accounts', 'regions', 'tags'] as const;
-const APPROVER_KEYS = ['users', 'groups'] as const;
+const APPROVER_KEYS = ['users', 'groups', 'keys'] as const;
+const KEY_ENTRY_KEYS = ['name', 'publicKey', 'slack'] as const;
+const RELAY_ENTRY_KEYS = ['name', 'publicKey'] as const;
 const ESCALATION_KEYS = ['remindAfter', 'escalateAfter', 'escalateTo', 'timeoutAfter', 'timeoutAction'] as const;
 const ESCALATE_TO_KEYS = ['channel', 'users', 'groups'] as const;
 const GUARDRAIL_KEYS = ['maxAutoFixesPerHour', 'flap', 'rejectionHold'] as const;
@@ -313,7 +317,7 @@ const SETTINGS_KEYS = ['ports', 'wideRules', 'encryption'] as const;
 const ENCRYPTION_KEYS = ['algorithm', 'kmsKeyId'] as const;
 const ENCRYPTION_ALGORITHMS = ['AES256', 'aws:kms'] as const;
 const UNDO_KEYS = ['window', 'exemptFor'] as const;
-const TOP_KEYS = ['version', 'exemptions', 'defaults', 'controls', 'accounts'] as const;
+const TOP_KEYS = ['version', 'exemptions', 'defaults', 'controls', 'accounts', 'decisionRelays'] as const;
 const ACCOUNT_GROUP_KEYS = ['name', 'ids', 'controls', ...SECTION_KEYS] as const;
 const EXEMPTION_KEYS = ['tag'] as const;
 
@@ -386,7 +390,87 @@ function approvalConditions(v: unknown, path: string, pb: Problems): Record<stri
   return ok ? out : undefined;
 }
 
-function readSection(v: unknown, path: string, pb: Problems): Section {
+const KEY_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$/;
+
+/**
+ * `approvers.keys` (operators: name, publicKey, slack?) or `decisionRelays` (name, publicKey): each
+ * public key read in any accepted form and normalized to a `TrustedKey`. A name or a key listed
+ * twice in one list is a problem; so is a list item that is not a mapping.
+ */
+function keyList(v: unknown, path: string, pb: Problems, kind: 'operator' | 'relay'): TrustedKey[] | undefined {
+  const what = kind === 'operator' ? '{ name, publicKey, slack? } (an operator and the public key of their CLI signing key)' : '{ name, publicKey } (a trigger server and the public key of its DECISION_SIGNING_KEY_FILE)';
+  if (v === null) return [];
+  if (!Array.isArray(v)) {
+    pb.add(path, `must be a list of ${what}, got ${describe(v)}`);
+    return undefined;
+  }
+  const out: { key: TrustedKey; index: number }[] = [];
+  let ok = true;
+  v.forEach((item: unknown, i) => {
+    const p = `${path}[${i}]`;
+    const o = mapping(item, p, kind === 'operator' ? KEY_ENTRY_KEYS : RELAY_ENTRY_KEYS, pb);
+    if (!o) {
+      ok = false;
+      return;
+    }
+    const name = o.name;
+    const nameOk = typeof name === 'string' && KEY_NAME_RE.test(name);
+    if (!nameOk) {
+      ok = false;
+      pb.add(join(p, 'name'), `required: a name of 1-64 letters, digits and ._@+- (${kind === 'operator' ? 'the operator, recorded as cli:<name> on their decisions' : 'the trigger server'}), got ${describe(name)}`);
+    }
+    let key: TrustedKey | undefined;
+    if (!Object.hasOwn(o, 'publicKey')) {
+      ok = false;
+      pb.add(join(p, 'publicKey'), `required: the Ed25519 public key (npm run cli -- keys show prints it)`);
+    } else {
+      const parsed = parseDecisionPublicKey(o.publicKey);
+      if ('problem' in parsed) {
+        ok = false;
+        pb.add(join(p, 'publicKey'), parsed.problem);
+      } else if (nameOk) key = trustedKey(parsed.raw, name as string);
+    }
+    let slack: string | undefined;
+    if (Object.hasOwn(o, 'slack')) {
+      const problem = typeof o.slack === 'string' ? checkUser(o.slack) : `must be the operator's Slack user id, got ${describe(o.slack)}`;
+      if (problem) {
+        ok = false;
+        pb.add(join(p, 'slack'), problem);
+      } else slack = o.slack as string;
+    }
+    if (!key) return;
+    const sameName = out.find((k) => k.key.name === key.name);
+    const sameKey = out.find((k) => k.key.keyId === key.keyId);
+    if (sameName) {
+      ok = false;
+      pb.add(join(p, 'name'), `${key.name} is listed twice (also at ${path}[${sameName.index}])`);
+    } else if (sameKey) {
+      ok = false;
+      pb.add(join(p, 'publicKey'), `key ${key.keyId} is listed twice (also at ${path}[${sameKey.index}], as ${sameKey.key.name})`);
+    } else out.push({ key: slack ? { ...key, slack } : key, index: i });
+  });
+  return ok ? out.map((k) => k.key) : undefined;
+}
+
+/**
+ * Keys across the whole policy: a key names one holder everywhere (the CLI finds its operator's
+ * name by the key), and a decision relay's key is nobody's operator key (a relay could otherwise
+ * sign CLI decisions).
+ */
+function keyConsistencyProblems(lists: readonly { path: string; keys: readonly TrustedKey[] }[], relays: readonly TrustedKey[], pb: Problems): void {
+  const seen = new Map<string, { name: string; path: string }>();
+  for (const { path, keys } of lists) {
+    keys.forEach((k, i) => {
+      const relay = relays.find((r) => r.keyId === k.keyId);
+      if (relay) pb.add(`${path}[${i}].publicKey`, `key ${k.keyId} is the decision relay ${relay.name}'s (decisionRelays): an operator needs a key of their own`);
+      const earlier = seen.get(k.keyId);
+      if (earlier && earlier.name !== k.name) pb.add(`${path}[${i}].name`, `key ${k.keyId} is listed as ${earlier.name} at ${earlier.path}: one key names one operator`);
+      else if (!earlier) seen.set(k.keyId, { name: k.name, path: `${path}[${i}]` });
+    });
+  }
+}
+
+function readSectionAt(v: unknown, path: string, pb: Problems): Section {
   // `controls: { s3-block-public-access: }` (an empty section) is allowed and means "the defaults".
   if (v === null) return {};
   const obj = mapping(v, path, SECTION_KEYS, pb);
@@ -419,6 +503,7 @@ function readSection(v: unknown, path: string, pb: Problems): Section {
       each(o, approvers, {
         users: (u) => stringList(u, join(p, 'users'), pb, checkUser),
         groups: (g) => stringList(g, join(p, 'groups'), pb, checkGroup),
+        keys: (k) => keyList(k, join(p, 'keys'), pb, 'operator'),
       });
       return approvers;
     },
@@ -560,6 +645,7 @@ function merge(base: Effective, s: Section): Effective {
     approvers: {
       users: s.approvers?.users ?? base.approvers.users,
       groups: s.approvers?.groups ?? base.approvers.groups,
+      keys: s.approvers?.keys ?? base.approvers.keys ?? [],
     },
     ...(channel === undefined ? {} : { channel }),
     escalation: {
@@ -708,6 +794,16 @@ export function parsePolicy(text: string, source = 'policy'): Policy {
     }
   }
 
+  // Every approvers.keys list, by its path, for the checks across the whole policy.
+  const keyLists: { path: string; keys: readonly TrustedKey[] }[] = [];
+  const readSection = (v: unknown, path: string, problems: Problems): Section => {
+    const section = readSectionAt(v, path, problems);
+    if (section.approvers?.keys) keyLists.push({ path: join(join(path, 'approvers'), 'keys'), keys: section.approvers.keys });
+    return section;
+  };
+
+  const decisionRelays = Object.hasOwn(top, 'decisionRelays') ? (keyList(top.decisionRelays, 'decisionRelays', pb, 'relay') ?? []) : [];
+
   const defaultsSection = Object.hasOwn(top, 'defaults') ? readSection(top.defaults, 'defaults', pb) : {};
   const defaults = merge(BUILTIN_DEFAULTS, defaultsSection);
   const defaultLadderProblems = ladderProblems(defaults.escalation);
@@ -821,11 +917,14 @@ export function parsePolicy(text: string, source = 'policy'): Policy {
     }
   }
 
+  keyConsistencyProblems(keyLists, decisionRelays, pb);
+
   if (pb.list.length > 0) throw fail();
   return deepFreeze({
     version: 1,
     hash: createHash('sha256').update(text, 'utf8').digest('hex'),
     exemptionTag,
+    decisionRelays,
     controls,
     ...(accountGroups.length ? { accounts: accountGroups } : {}),
   });
@@ -833,8 +932,9 @@ export function parsePolicy(text: string, source = 'policy'): Policy {
 
 /**
  * Things in a valid policy that probably are not what was meant, for the CLI and the worker to
- * print at startup: approvals nobody can give from Slack, unanswered approvals that apply, notify
- * mode with nowhere to notify.
+ * print at startup: approvals nobody can give (from Slack or the CLI), Slack approvers without a
+ * decision relay to vouch for their clicks, unanswered approvals that apply, notify mode with
+ * nowhere to notify.
  */
 export function policyWarnings(p: Policy): string[] {
   const warnings: string[] = [];
@@ -844,11 +944,15 @@ export function policyWarnings(p: Policy): string[] {
     const asks = c.mode === 'approve' || (c.mode === 'auto' && Object.keys(c.requireApprovalWhenTagged).length > 0);
     const noApprovers = c.approvers.users.length === 0 && c.approvers.groups.length === 0;
     if (asks && noApprovers) {
+      const why = c.channel === undefined ? 'no Slack approvers or channel' : `requests go to channel ${c.channel} but no Slack approvers are listed`;
       warnings.push(
-        c.channel === undefined
-          ? `${path}: approvals can only be given from the CLI: no Slack approvers or channel`
-          : `${path}: approvals can only be given from the CLI: requests go to channel ${c.channel} but no Slack approvers are listed`,
+        (c.approvers.keys ?? []).length === 0
+          ? `${path}: nobody can approve: ${why}, and no operator keys (approvers.keys) for the CLI`
+          : `${path}: approvals can only be given from the CLI: ${why}`,
       );
+    }
+    if (asks && !noApprovers && (p.decisionRelays ?? []).length === 0) {
+      warnings.push(`${path}: Slack approvers are listed but the policy has no decisionRelays: their decisions from Slack are refused`);
     }
     if (asks && c.escalation.timeoutAction === 'apply') {
       warnings.push(`${path}: an approval request nobody answers is applied after ${formatDuration(c.escalation.timeoutAfterMs)} (escalation.timeoutAction: apply)`);
@@ -896,5 +1000,22 @@ export function controlPolicyFor(p: Policy, control: ControlId, account?: string
 /** What a workflow of `control` receives, for a resource of `account`. */
 export function snapshotFor(p: Policy, control: ControlId, account?: string): PolicySnapshot {
   const group = accountGroupOf(p, account);
-  return { hash: p.hash, exemptionTag: p.exemptionTag, control: controlPolicyFor(p, control, account), ...(group ? { accountGroup: group.name } : {}) };
+  return {
+    hash: p.hash,
+    exemptionTag: p.exemptionTag,
+    control: controlPolicyFor(p, control, account),
+    ...(group ? { accountGroup: group.name } : {}),
+    decisionRelays: p.decisionRelays ?? [],
+  };
+}
+
+/**
+ * Every operator key the policy lists (any control, any account group), once each: the CLI finds
+ * its operator's name here by the key id.
+ */
+export function operatorKeys(p: Policy): TrustedKey[] {
+  const out = new Map<string, TrustedKey>();
+  const controls = [...Object.values(p.controls), ...(p.accounts ?? []).flatMap((g) => Object.values(g.controls))];
+  for (const c of controls) for (const k of c.approvers.keys ?? []) if (!out.has(k.keyId)) out.set(k.keyId, k);
+  return [...out.values()];
 }

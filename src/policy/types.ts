@@ -3,6 +3,7 @@
  * Pure types: safe in workflow code. Durations are milliseconds.
  */
 import type { ControlId } from '../findings/finding.js';
+import type { TrustedKey } from '../decisions/signed.js';
 
 export const Mode = {
   /** Fix without asking. */
@@ -24,6 +25,12 @@ export interface Approvers {
   readonly users: readonly string[];
   /** Slack user group ids (S...), expanded to their members when an approval starts. */
   readonly groups: readonly string[];
+  /**
+   * The operators who may decide from the CLI, each with the public key their decisions are
+   * signed with (src/decisions/signed.ts); a CLI decision is recorded under the key's name.
+   * Optional in snapshots taken before it existed (no operator may decide from the CLI).
+   */
+  readonly keys?: readonly TrustedKey[];
 }
 
 export interface EscalationLadder {
@@ -121,6 +128,8 @@ export interface Policy {
   readonly controls: Readonly<Record<ControlId, ControlPolicy>>;
   /** Account groups with policies of their own (first listed wins; an account is in one group at most). */
   readonly accounts?: readonly AccountGroup[];
+  /** The trigger servers whose signed Slack decisions are trusted (`decisionRelays`); always set by the loader. */
+  readonly decisionRelays?: readonly TrustedKey[];
 }
 
 /** Accounts that get a policy of their own (e.g. production: approve; sandboxes: auto). */
@@ -138,4 +147,9 @@ export interface PolicySnapshot {
   readonly control: ControlPolicy;
   /** The account group whose policy this is, when the resource's account is in one. */
   readonly accountGroup?: string;
+  /**
+   * The trigger servers whose signed Slack decisions are trusted (the policy's `decisionRelays`).
+   * Optional in snapshots taken before it existed (no Slack decision can be proven).
+   */
+  readonly decisionRelays?: readonly TrustedKey[];
 }

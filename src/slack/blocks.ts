@@ -53,6 +53,11 @@ export interface ApprovalView {
   /** ISO 8601. */
   readonly deadline?: string;
   readonly timeoutAction?: 'reject' | 'apply';
+  /**
+   * The digest of the proposed change (`PlannedChange.digest`). The buttons carry it, so the
+   * decision the trigger server signs names the plan the approver saw, and no other.
+   */
+  readonly planDigest?: string;
 }
 
 export type Decision = 'approve' | 'reject' | 'timeout-reject' | 'timeout-apply';
@@ -124,11 +129,14 @@ export function slackDate(iso: string): string {
   return `<!date^${Math.floor(ms / 1000)}^{date_short_pretty} at {time}|${fallback}>`;
 }
 
-/** The button value: `{"w":workflowId,"r":runId}`. Throws when it cannot fit Slack's 2000 characters. */
-export function encodeButtonValue(workflowId: string, runId: string): string {
-  const value = JSON.stringify({ w: workflowId, r: runId });
+/**
+ * The button value: `{"w":workflowId,"r":runId}`, with `"p":planDigest` on approval buttons (the
+ * plan shown). Throws when it cannot fit Slack's 2000 characters.
+ */
+export function encodeButtonValue(workflowId: string, runId: string, planDigest?: string): string {
+  const value = JSON.stringify({ w: workflowId, r: runId, ...(planDigest ? { p: planDigest } : {}) });
   if (value.length > SLACK_LIMITS.buttonValue) {
-    throw new InvalidInputError('approval view', [`workflow id and run id need ${value.length} characters in a button value; Slack allows ${SLACK_LIMITS.buttonValue}`]);
+    throw new InvalidInputError('approval view', [`workflow id, run id and plan digest need ${value.length} characters in a button value; Slack allows ${SLACK_LIMITS.buttonValue}`]);
   }
   return value;
 }
@@ -176,7 +184,7 @@ function summaryLine(v: ApprovalView): string {
 
 /** The approval request: the facts, the exact change, why, who, what happens at the deadline, and Approve / Reject buttons. */
 export function approvalRequestMessage(v: ApprovalView): SlackMessage {
-  const value = encodeButtonValue(v.workflowId, v.runId);
+  const value = encodeButtonValue(v.workflowId, v.runId, v.planDigest);
   const blocks: unknown[] = [
     { type: 'header', text: plain(`Approval needed: ${v.title}`, SLACK_LIMITS.headerText) },
     ...factBlocks(v),

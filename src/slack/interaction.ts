@@ -21,6 +21,8 @@ export interface ApprovalClick {
   readonly decision: ApprovalDecision;
   readonly workflowId: string;
   readonly runId: string;
+  /** The digest of the plan the approval message showed (Approve / Reject buttons that carry one). */
+  readonly planDigest?: string;
   /** Who clicked: Slack user id and (user)name. */
   readonly user: { readonly id: string; readonly name: string };
   /** Channel id of the message clicked (the approval request, or the undo offer in its thread). */
@@ -48,6 +50,8 @@ const USER_ID = /^[UW][A-Z0-9]{2,30}$/;
 const CHANNEL_ID = /^[CDGZ][A-Z0-9]{2,30}$/;
 const SLACK_TS = /^[0-9]{1,12}\.[0-9]{1,9}$/;
 const CONTROL = /[\u0000-\u001f\u007f]/;
+/** A plan digest as `digestOf` writes it: sha256, hex. */
+const PLAN_DIGEST = /^[0-9a-f]{64}$/;
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
@@ -78,6 +82,7 @@ export function parseBlockActions(rawBody: string): ApprovalClick {
   let decision: ApprovalDecision | undefined;
   let workflowId: string | undefined;
   let runId: string | undefined;
+  let planDigest: string | undefined;
   let actionTs: string | undefined;
   const actions = getOwn(payload, 'actions');
   if (!Array.isArray(actions) || actions.length === 0) problems.push('actions is missing or empty');
@@ -95,7 +100,7 @@ export function parseBlockActions(rawBody: string): ApprovalClick {
     const value = getOwn(action, 'value');
     const parsed = parseButtonValue(value);
     if (typeof parsed === 'string') problems.push(parsed);
-    else ({ workflowId, runId } = parsed);
+    else ({ workflowId, runId, planDigest } = parsed);
 
     actionTs = str(getOwn(action, 'action_ts'));
     if (!actionTs || !SLACK_TS.test(actionTs)) problems.push('action_ts is missing or not a Slack timestamp');
@@ -131,6 +136,7 @@ export function parseBlockActions(rawBody: string): ApprovalClick {
     decision: decision!,
     workflowId: workflowId!,
     runId: runId!,
+    ...(planDigest ? { planDigest } : {}),
     user: { id: userId!, name: userName! },
     channel: channel!,
     messageTs: messageTs!,
@@ -139,8 +145,8 @@ export function parseBlockActions(rawBody: string): ApprovalClick {
   };
 }
 
-/** `{"w": workflowId, "r": runId}` as written by `encodeButtonValue`, or a problem. */
-function parseButtonValue(value: unknown): { workflowId: string; runId: string } | string {
+/** `{"w": workflowId, "r": runId, "p"?: planDigest}` as written by `encodeButtonValue`, or a problem. */
+function parseButtonValue(value: unknown): { workflowId: string; runId: string; planDigest?: string } | string {
   if (typeof value !== 'string' || value.length === 0) return 'button value is missing';
   if (value.length > INTERACTION_LIMITS.buttonValueChars) return `button value is longer than ${INTERACTION_LIMITS.buttonValueChars} characters`;
   let parsed: unknown;
@@ -155,8 +161,10 @@ function parseButtonValue(value: unknown): { workflowId: string; runId: string }
   const bad: string[] = [];
   if (typeof w !== 'string' || w.length === 0 || w.length > INTERACTION_LIMITS.workflowIdChars || CONTROL.test(w)) bad.push('w (workflow id)');
   if (typeof r !== 'string' || r.length === 0 || r.length > INTERACTION_LIMITS.runIdChars || CONTROL.test(r)) bad.push('r (run id)');
+  const p = getOwn(parsed, 'p');
+  if (p !== undefined && (typeof p !== 'string' || !PLAN_DIGEST.test(p))) bad.push('p (plan digest)');
   if (bad.length) return `button value has no valid ${bad.join(' and ')}`;
-  return { workflowId: w as string, runId: r as string };
+  return { workflowId: w as string, runId: r as string, ...(p !== undefined ? { planDigest: p as string } : {}) };
 }
 
 function parseResponseUrl(v: unknown): string | undefined {

@@ -4,7 +4,7 @@ import { describePayloadEncryption, withPayloadCodec } from '../codec/encryption
 import { InvalidInputError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { DEFAULT_POLICY_PATH, loadPolicyFile, policyWarnings } from '../policy/load.js';
-import { startTriggerServer } from './server.js';
+import { decisionRelayKey, startTriggerServer } from './server.js';
 
 /** The trigger server process: webhook API in front of Temporal. */
 async function main(): Promise<void> {
@@ -27,7 +27,7 @@ async function main(): Promise<void> {
     ...(config.temporal.connection.profile ? { temporalProfile: config.temporal.connection.profile } : {}),
     policy: policyPath,
     policyHash: policy.hash,
-    slackInteractions: config.slack.signingSecret ? 'on' : 'off',
+    slackInteractions: config.slack.signingSecret ? `on (decisions signed with relay key ${decisionRelayKey(config, policy)?.keyId ?? ''})` : 'off',
     payloadEncryption: describePayloadEncryption(config.payloadEncryption),
     codecServer: config.http.codecServer ? `${server.url}/codec${config.http.codecServer.corsOrigins.length ? ` (CORS: ${config.http.codecServer.corsOrigins.join(', ')})` : ''}` : 'off',
   });

@@ -7,7 +7,8 @@ import type { ApprovalClick } from '../slack/interaction.js';
 import { bulkDecisionText } from '../slack/blocks.js';
 import { refreshDigest } from '../workflows/approval-digest.js';
 import { heldFixesFilter, pendingQuery } from '../workflows/queries.js';
-import { decideByQuery, requestUndo, sendDecision, sendUndo } from './decisions.js';
+import type { DecisionKey } from '../decisions/sign.js';
+import { decideByQuery, requestUndo, sendDecision, sendUndo, signDecision, signUndo } from './decisions.js';
 
 /** `digest/<task queue>/<control>/<hour key>` (the task queue may itself contain slashes). */
 export function parseDigestId(id: string): { taskQueue: string; control: string; hour: { key: string; start: string; end: string } } | undefined {
@@ -28,9 +29,15 @@ export function parseDigestId(id: string): { taskQueue: string; control: string;
  * this person's decision, after checking that the person may approve fixes of the control.
  * Accepted decisions show as messages updated by the workflows; a refusal is answered to the
  * clicker alone (ephemeral) and changes nothing.
+ *
+ * Every decision leaves signed with `relayKey` (the decision relay key, DECISION_SIGNING_KEY_FILE),
+ * for exactly one workflow: only this server, which checked Slack's request signature, can vouch
+ * that the clicker is who Slack says. The claims name the workflow, its run, the plan digest the
+ * message showed (a digest's bulk decision: each held fix's own, read with `getStatus`), the
+ * clicker and the time.
  */
-export function createClickHandler(client: Client, slack: WebClient | undefined, logger: Logger, o: { policy?: Policy; taskQueue?: string } = {}) {
-  const { policy } = o;
+export function createClickHandler(client: Client, slack: WebClient | undefined, logger: Logger, o: { relayKey: DecisionKey; policy?: Policy; taskQueue?: string }) {
+  const { policy, relayKey } = o;
   const tell = async (click: ApprovalClick, text: string) => {
     if (!slack) return;
     await slack.chat.postEphemeral({ channel: click.channel, user: click.user.id, text }).catch((err: unknown) => {
@@ -57,7 +64,7 @@ export function createClickHandler(client: Client, slack: WebClient | undefined,
       return tell(click, `Not accepted: you are not an approver for ${digest.control}; nothing was changed.`);
     }
     const by = { id: click.user.id, name: click.user.name, via: 'slack' as const, bulk: `digest:${click.workflowId}` };
-    const out = await decideByQuery(client, pendingQuery(heldFixesFilter(digest)), { decision, by });
+    const out = await decideByQuery(client, pendingQuery(heldFixesFilter(digest)), { decision, by }, { sign: relayKey.sign });
     logger.info('bulk decision', { digest: click.workflowId, decision, by: click.user.id, accepted: out.accepted, refused: out.refused });
     await client.workflow.getHandle(click.workflowId).signal(refreshDigest).catch(() => undefined);
     if (slack) {
@@ -77,11 +84,11 @@ export function createClickHandler(client: Client, slack: WebClient | undefined,
       const updateId = `slack:${click.actionTs}:${click.user.id}`;
       const out =
         click.decision !== 'undo'
-          ? await sendDecision(client, target, { decision: click.decision, by }, updateId)
+          ? await sendDecision(client, target, signDecision(relayKey.sign, target, { decision: click.decision, by, ...(click.planDigest ? { planDigest: click.planDigest } : {}) }), updateId)
           : // An undo window of the first version is its own running workflow; otherwise the undo starts one.
             click.workflowId.startsWith('undo/') || !policy || !o.taskQueue
-            ? await sendUndo(client, target, { by }, updateId)
-            : await requestUndo(client, { remediation: target, by, policy, taskQueue: o.taskQueue });
+            ? await sendUndo(client, target, signUndo(relayKey.sign, target, { by }), updateId)
+            : await requestUndo(client, { remediation: target, by, policy, taskQueue: o.taskQueue, sign: relayKey.sign });
       if (out.ok) {
         logger.info('request accepted', { workflowId: click.workflowId, request: click.decision, by: click.user.id });
       } else {

@@ -4,6 +4,7 @@ import type { FixGrant, GuardrailVerdict } from '../policy/decide.js';
 import type { Guardrails, Mode, PolicySnapshot } from '../policy/types.js';
 import type { RemediationStatus } from './search-attributes.js';
 import type { EvidenceSignature } from '../evidence/signing.js';
+import type { SignedDecision } from '../decisions/signed.js';
 
 /** Input of `remediateFinding`. */
 export interface RemediationInput {
@@ -71,6 +72,8 @@ export interface DecisionRequest {
   readonly reason?: string;
   /** The plan's digest the decider saw (`PlannedChange.digest`): a decision for another plan is refused. */
   readonly planDigest?: string;
+  /** The decision signed by the trigger server (Slack) or the operator's key (CLI): see `checkDecision` in src/decisions/signed.ts. */
+  readonly signed?: SignedDecision;
 }
 
 export interface DecisionAck {
@@ -165,6 +168,8 @@ export interface RemediationRecord {
     readonly reason?: string;
     readonly reminded?: string;
     readonly escalated?: string;
+    /** The decision as signed by the trigger server (Slack) or the operator (CLI): anyone can check it with the policy's keys. */
+    readonly signed?: SignedDecision;
   };
   readonly guardrail?: GuardrailVerdict;
   /** A person's (or the timeout's) earlier rejection of the same fix that still held, so nobody was asked again. */
@@ -199,6 +204,8 @@ export const decideRemediation = defineUpdate<DecisionAck, [DecisionRequest]>('d
 export interface UndoRequest {
   readonly by: { readonly id: string; readonly name: string; readonly via: 'slack' | 'cli' };
   readonly reason?: string;
+  /** The undo request signed by the trigger server (Slack) or the operator's key (CLI): see `checkDecision` in src/decisions/signed.ts. */
+  readonly signed?: SignedDecision;
 }
 export interface UndoAck {
   readonly by: Decider;

@@ -47,9 +47,11 @@ import {
   type Outcome,
   type RemediationInput,
   type RemediationRecord,
+  type DecisionRequest,
   type ResourceMemory,
   type StalledStep,
 } from './messages.js';
+import { checkDecision, type SignedDecision } from '../decisions/signed.js';
 import { ApprovalReason, RemediationStatus, SearchAttr } from './search-attributes.js';
 
 /**
@@ -104,6 +106,8 @@ const GUARD: LocalActivityOptions = { startToCloseTimeout: '30s', localRetryThre
 const GUARD_ROUND: LocalActivityOptions = { startToCloseTimeout: '30s', localRetryThreshold: LOCAL_RETRY_THRESHOLD, retry: { initialInterval: '1s', backoffCoefficient: 2, maximumAttempts: 3 } };
 /** A stalled step is tried again after this, doubling up to an hour (or at once on `retryStalled`). */
 const STALL_RETRY_FIRST_MS = 30_000;
+/** A signed decision may be dated this much before the request it answers (clocks differ). */
+const DECISION_CLOCK_SKEW_MS = 5 * 60_000;
 /** Slack and Security Hub write-back: a few tries, then the workflow carries on without them (noted in the evidence). */
 const BEST_EFFORT: LocalActivityOptions = {
   startToCloseTimeout: '20s',
@@ -155,7 +159,7 @@ interface State {
   approvalKind?: ApprovalReason;
   approvers: string[];
   awaitingDecision: boolean;
-  decided?: { decision: 'approve' | 'reject'; by: Decider; decidedAt: string; reason?: string };
+  decided?: { decision: 'approve' | 'reject'; by: Decider; decidedAt: string; reason?: string; signed?: SignedDecision };
   decider?: Decider;
   messageRef: MessageRef | null;
   undoWindow?: RemediationRecord['undoWindow'];
@@ -222,11 +226,37 @@ async function remediate(input: RemediationInput): Promise<RemediationRecord> {
   }));
   setHandler(recordObservation, (o) => void s.observations.push(o));
   setHandler(retryStalled, () => void (s.retryNow = true));
+  /**
+   * Who a decision is from, proven: signed by a decision relay (Slack, for a listed approver) or
+   * by an operator key the control's policy lists (CLI), for this workflow, run and plan, and not
+   * before the request. Runs whose policy snapshot predates signed decisions (no decisionRelays)
+   * check the decider as they always did.
+   */
+  const proveDecider = (req: DecisionRequest): { by: Decider; signed?: SignedDecision } => {
+    if (policy?.decisionRelays === undefined) {
+      if (req.by.via === 'slack' && !s.approvers.includes(req.by.id)) throw new Error(`${req.by.name} is not an approver for ${finding.control}`);
+      return { by: { id: req.by.id, name: req.by.name, via: req.by.via, ...(req.by.bulk ? { bulk: req.by.bulk } : {}) } };
+    }
+    const requested = s.approval?.requestedAt ? Date.parse(s.approval.requestedAt) - DECISION_CLOCK_SKEW_MS : undefined;
+    const check = checkDecision(req, {
+      kind: 'decision',
+      workflowId: info.workflowId,
+      runId: info.runId,
+      ...(s.planned?.digest ? { planDigest: s.planned.digest } : {}),
+      approvers: s.approvers,
+      operatorKeys: policy.control.approvers.keys ?? [],
+      relayKeys: policy.decisionRelays,
+      ...(requested !== undefined ? { notBefore: new Date(requested).toISOString() } : {}),
+      control: finding.control,
+    });
+    if (!check.ok) throw new Error(check.reason);
+    return { by: { ...check.by }, signed: check.signed };
+  };
   setHandler(
     decideRemediation,
     (req) => {
-      const by: Decider = { id: req.by.id, name: req.by.name, via: req.by.via, ...(req.by.bulk ? { bulk: req.by.bulk } : {}) };
-      s.decided = { decision: req.decision, by, decidedAt: now(), ...(req.reason ? { reason: req.reason } : {}) };
+      const { by, signed } = proveDecider(req);
+      s.decided = { decision: req.decision, by, decidedAt: now(), ...(req.reason ? { reason: req.reason } : {}), ...(signed ? { signed } : {}) };
       s.awaitingDecision = false;
       return { decision: s.decided.decision, by, decidedAt: s.decided.decidedAt };
     },
@@ -239,10 +269,10 @@ async function remediate(input: RemediationInput): Promise<RemediationRecord> {
         }
         if (req.decision !== 'approve' && req.decision !== 'reject') throw new Error('decision must be approve or reject');
         if (!req.by?.id || !req.by.name) throw new Error('the decider must have an id and a name');
-        if (req.by.via === 'slack' && !s.approvers.includes(req.by.id)) throw new Error(`${req.by.name} is not an approver for ${finding.control}`);
         if (req.by.via !== 'slack' && req.by.via !== 'cli') throw new Error('decisions come from Slack or the CLI');
+        proveDecider(req);
       },
-      description: 'Approve or reject the proposed fix (approvers in Slack, operators at the CLI).',
+      description: 'Approve or reject the proposed fix (approvers in Slack, operators at the CLI), signed by the trigger server or the operator.',
     },
   );
 
@@ -402,6 +432,7 @@ async function remediate(input: RemediationInput): Promise<RemediationRecord> {
     ...(owner ? { owner } : {}),
     currentState: triage.stateSummary,
     proposedChange: planned.summary,
+    ...(planned.digest ? { planDigest: planned.digest } : {}),
     reasons,
     approvers: s.approvers,
     timeoutAction: cp.escalation.timeoutAction,
@@ -701,7 +732,7 @@ async function remediate(input: RemediationInput): Promise<RemediationRecord> {
     };
     if (s.decided) {
       const d = s.decided;
-      s.approval = { ...s.approval!, decision: d.decision, by: d.by, decidedAt: d.decidedAt, ...(d.reason ? { reason: d.reason } : {}) };
+      s.approval = { ...s.approval!, decision: d.decision, by: d.by, decidedAt: d.decidedAt, ...(d.reason ? { reason: d.reason } : {}), ...(d.signed ? { signed: d.signed } : {}) };
       if (d.decision === 'reject') {
         rejectedBy(d.by, d.decidedAt);
         await reportInThread('rejected', d.reason);

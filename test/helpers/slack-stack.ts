@@ -7,6 +7,7 @@ import { signSlackRequest } from '../../src/slack/signature.js';
 import { slackClient, startTriggerServer, type TriggerServer } from '../../src/triggers/server.js';
 import { startSlackStandIn, type SlackStandIn } from './slack-standin.js';
 import { stackAddresses, startTestWorker, unique, type TestWorker } from './stack.js';
+import { keyFile, testRelayKeyPem } from './decisions.js';
 
 /** A worker and the trigger server wired to the Slack stand-in, on a task queue of their own. */
 export interface SlackTestStack {
@@ -19,6 +20,10 @@ export interface SlackTestStack {
   stop(): Promise<void>;
 }
 
+/**
+ * The trigger server signs the decisions it relays with the test relay key (`testRelayKey` of
+ * ./decisions.ts): `o.policy` must list it under decisionRelays (`DECISION_KEYS_YAML`).
+ */
 export async function startSlackTestStack(o: { policy: Policy; queuePrefix: string; botToken: string; signingSecret: string; webhookToken: string }): Promise<SlackTestStack> {
   const slackApi = await startSlackStandIn({ token: o.botToken });
   const { temporalAddress, motoEndpoint } = stackAddresses();
@@ -31,6 +36,7 @@ export async function startSlackTestStack(o: { policy: Policy; queuePrefix: stri
     SLACK_BOT_TOKEN: o.botToken,
     SLACK_SIGNING_SECRET: o.signingSecret,
     SLACK_API_URL: slackApi.apiUrl,
+    DECISION_SIGNING_KEY_FILE: await keyFile(testRelayKeyPem, 'decision-relay-key.pem'),
   });
   const worker = await startTestWorker({ taskQueue: config.temporal.taskQueue, policy: o.policy, slack: slackClient(config)! });
   const server = await startTriggerServer(config, worker.client, silentLogger, o.policy);

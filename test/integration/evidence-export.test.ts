@@ -19,12 +19,13 @@ import type { Policy } from '../../src/policy/types.js';
 import { CHROMIUM_ARGS, ensureChromium } from '../../src/stack/chromium.js';
 import { REPO_ROOT } from '../../src/stack/paths.js';
 import { requestUndo, sendDecision } from '../../src/triggers/decisions.js';
+import { keyedDefaultPolicy, signedDecision, testOperatorKey } from '../helpers/decisions.js';
 import { createSubmitter } from '../../src/triggers/submit.js';
 import { bundleWorkflows, createWorker } from '../../src/worker/create-worker.js';
 import { getStatus, type RemediationRecord } from '../../src/workflows/messages.js';
 import type { UndoRecord } from '../../src/workflows/undo-window.js';
 import { makeBucket, REGION, s3Finding } from '../helpers/fixtures.js';
-import { awsConfig, defaultPolicy, stackAddresses, temporalClient, testAws, unique, workerConnection } from '../helpers/stack.js';
+import { awsConfig, stackAddresses, temporalClient, testAws, unique, workerConnection } from '../helpers/stack.js';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
@@ -37,8 +38,10 @@ const account = String(100_000_000_000 + Math.floor(Math.random() * 899_999_999_
 const key = loadEvidenceKey(generateEvidenceKeyPem());
 const taskQueue = unique('evidence');
 const UNDO_WINDOW_MS = 8000;
-const s3 = defaultPolicy.controls[ControlId.S3BlockPublicAccess];
-const policy: Policy = { ...defaultPolicy, controls: { ...defaultPolicy.controls, [ControlId.S3BlockPublicAccess]: { ...s3, undo: { windowMs: UNDO_WINDOW_MS, exemptForMs: 7 * 86_400_000 } } } };
+// The shipped policy with the operator alice's key listed (decisions are signed).
+const keyed = keyedDefaultPolicy('alice').policy;
+const s3 = keyed.controls[ControlId.S3BlockPublicAccess];
+const policy: Policy = { ...keyed, controls: { ...keyed.controls, [ControlId.S3BlockPublicAccess]: { ...s3, undo: { windowMs: UNDO_WINDOW_MS, exemptForMs: 7 * 86_400_000 } } } };
 
 let client: Client;
 let connection: Connection;
@@ -125,10 +128,11 @@ beforeAll(async () => {
   // 5. A fix an operator approves; 6. a request left waiting (a finding still open).
   const approvedHandle = await submit(website);
   await waitFor(approvedHandle, (s) => s.status === 'AwaitingApproval');
-  const decided = await sendDecision(client, { workflowId: approvedHandle.workflowId }, { decision: 'approve', by: { id: 'alice', name: 'Alice', via: 'cli' }, reason: 'change ticket CHG-42' });
+  const { planDigest } = await approvedHandle.query(getStatus);
+  const decided = await sendDecision(client, { workflowId: approvedHandle.workflowId }, signedDecision({ workflowId: approvedHandle.workflowId, planDigest: planDigest!, by: { id: 'alice', name: 'alice' }, reason: 'change ticket CHG-42' }));
   expect(decided.ok).toBe(true);
   const approved = await approvedHandle.result() as RemediationRecord;
-  expect(approved.approval?.by).toEqual({ id: 'alice', name: 'Alice', via: 'cli' });
+  expect(approved.approval?.by).toEqual({ id: 'alice', name: 'alice', via: 'cli', keyId: testOperatorKey.keyId });
   // 7. An undo of it asked from Slack by someone who is not an approver: refused, and recorded.
   const refused = await requestUndo(client, { remediation: { workflowId: approved.workflowId }, by: { id: 'UMALLORY1', name: 'mallory', via: 'slack' }, policy, taskQueue });
   expect(refused.ok).toBe(false);
@@ -231,7 +235,7 @@ describe('evidence export from real remediations', () => {
       expect(await svg.locator('text', { hasText: 'p50 (median)' }).isVisible()).toBe(true);
       expect(await svg.locator('text', { hasText: 'time to remediate' }).isVisible()).toBe(true);
       // Who decided and who undid, escaped as text.
-      expect(await page.locator('#approvals').innerText()).toContain('Alice (cli:alice)');
+      expect(await page.locator('#approvals').innerText()).toContain('alice (cli:alice)');
       expect(await page.locator('#undo').innerText()).toContain('the <vendor> needs public access until Friday');
       expect(await page.locator('#exemptions').innerText()).toContain('fix undone by Carol (cli:carol)');
       expect(await page.locator('#open').innerText()).toContain('AwaitingApproval');

@@ -4,7 +4,9 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
 import type { AwsClients } from '../../src/activities/aws.js';
 import { authorizeIngressEvent } from '../../src/cli/demo-events.js';
-import { parsePolicy } from '../../src/policy/load.js';
+import { parsePolicy, snapshotFor } from '../../src/policy/load.js';
+import { checkDecision, verifySignedDecision, type DecisionLike } from '../../src/decisions/signed.js';
+import { ControlId } from '../../src/findings/finding.js';
 import { APPROVE_ACTION_ID, REJECT_ACTION_ID } from '../../src/slack/blocks.js';
 import { signSlackRequest } from '../../src/slack/signature.js';
 import type { TriggerServer } from '../../src/triggers/server.js';
@@ -14,6 +16,7 @@ import { RemediationStatus } from '../../src/workflows/search-attributes.js';
 import { makeSecurityGroup, REGION, world22 } from '../helpers/fixtures.js';
 import type { SlackStandIn } from '../helpers/slack-standin.js';
 import { postSlackInteraction, startSlackTestStack, until, type SlackTestStack } from '../helpers/slack-stack.js';
+import { acceptedUpdates, DECISION_KEYS_YAML, testRelayTrusted } from '../helpers/decisions.js';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
@@ -33,7 +36,7 @@ defaults:
 controls:
   ec2-sg-admin-ports-open:
     requireApprovalWhenTagged: { environment: [production] }
-`,
+${DECISION_KEYS_YAML}`,
   'slack-test-policy',
 );
 
@@ -53,7 +56,7 @@ afterAll(async () => {
 });
 
 /** A block_actions interaction as Slack posts it: form-encoded `payload` JSON. */
-function clickBody(o: { workflowId: string; runId: string; approve: boolean; user: string; messageTs: string; actionTs?: string }): string {
+function clickBody(o: { workflowId: string; runId: string; approve: boolean; user: string; messageTs: string; actionTs?: string; planDigest?: string }): string {
   const payload = {
     type: 'block_actions',
     user: { id: o.user, username: o.user === APPROVER ? 'alice' : 'mallory', name: o.user === APPROVER ? 'alice' : 'mallory', team_id: 'T0001' },
@@ -70,7 +73,7 @@ function clickBody(o: { workflowId: string; runId: string; approve: boolean; use
         action_id: o.approve ? APPROVE_ACTION_ID : REJECT_ACTION_ID,
         block_id: 'rectify_approval',
         text: { type: 'plain_text', text: o.approve ? 'Approve' : 'Reject' },
-        value: JSON.stringify({ w: o.workflowId, r: o.runId }),
+        value: JSON.stringify({ w: o.workflowId, r: o.runId, ...(o.planDigest ? { p: o.planDigest } : {}) }),
         type: 'button',
         action_ts: o.actionTs ?? `${Date.now() / 1000}`,
       },
@@ -101,7 +104,10 @@ describe('approval in Slack, end to end through the trigger server', () => {
     const handle = client.workflow.getHandle(started.workflowId, started.runId);
     await until(async () => (await handle.query(getStatus)).status === RemediationStatus.AwaitingApproval, 'AwaitingApproval');
     const request = await until(() => slackApi.messages('CAPPROVALS').find((m) => JSON.stringify(m.blocks ?? '').includes(groupId)), 'the approval request');
-    const click = (o: { approve: boolean; user: string; actionTs?: string }) => clickBody({ workflowId: started.workflowId, runId: started.runId!, messageTs: request.ts, ...o });
+    // The buttons carry the plan shown; the signed decision names it.
+    const planDigest = (await handle.query(getStatus)).planDigest;
+    expect(planDigest).toMatch(/^[0-9a-f]{64}$/);
+    const click = (o: { approve: boolean; user: string; actionTs?: string }) => clickBody({ workflowId: started.workflowId, runId: started.runId!, messageTs: request.ts, planDigest, ...o });
 
     // Forged (wrong secret), stale (6 minutes old), missing signature: 401, nothing reaches the workflow.
     expect((await postClick(click({ approve: true, user: APPROVER }), { secret: 'not-the-signing-secret-at-all' })).status).toBe(401);
@@ -132,7 +138,20 @@ describe('approval in Slack, end to end through the trigger server', () => {
 
     const record: RemediationRecord = await handle.result();
     expect(record.outcome).toBe('remediated');
-    expect(record.approval?.by).toEqual({ id: APPROVER, name: 'alice', via: 'slack' });
+    expect(record.approval?.by).toMatchObject({ id: APPROVER, name: 'alice', via: 'slack' });
+
+    // What reached the workflow: the decision signed by the trigger server's relay key, for this
+    // workflow, run and plan only; what a workflow validator checks accepts it.
+    const sent = (await acceptedUpdates(handle)).filter((u) => u.name === 'decideRemediation');
+    expect(sent).toHaveLength(1);
+    const relayed = sent[0]!.arg as DecisionLike;
+    const claims = { v: 1, kind: 'decision', workflowId: started.workflowId, runId: started.runId, decision: 'approve', planDigest, by: { id: APPROVER, name: 'alice', via: 'slack' } };
+    expect(verifySignedDecision(relayed.signed, [testRelayTrusted])).toMatchObject({ ok: true, signed: { claims, keyId: testRelayTrusted.keyId } });
+    const snapshot = snapshotFor(policy, ControlId.SgAdminPortsOpen);
+    const ctx = { kind: 'decision' as const, workflowId: started.workflowId, runId: started.runId!, planDigest, approvers: [APPROVER], operatorKeys: snapshot.control.approvers.keys ?? [], relayKeys: snapshot.decisionRelays ?? [] };
+    expect(checkDecision(relayed, ctx)).toMatchObject({ ok: true, by: { id: APPROVER, via: 'slack', keyId: testRelayTrusted.keyId } });
+    // The same signed decision sent to another remediation is refused there.
+    expect(checkDecision(relayed, { ...ctx, workflowId: `${started.workflowId}-other` })).toMatchObject({ ok: false });
     expect(await worldOpen(groupId)).toBe(false);
 
     const updated = await until(() => {

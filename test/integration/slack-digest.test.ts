@@ -8,6 +8,7 @@ import { deleteBucketPublicAccessBlockEvent } from '../../src/cli/demo-events.js
 import type { Config } from '../../src/config.js';
 import { hourOf } from '../../src/policy/decide.js';
 import { parsePolicy } from '../../src/policy/load.js';
+import { verifySignedDecision } from '../../src/decisions/signed.js';
 import { APPROVAL_ACTIONS_BLOCK_ID, APPROVE_HELD_ACTION_ID, REJECT_HELD_ACTION_ID } from '../../src/slack/blocks.js';
 import type { TriggerServer } from '../../src/triggers/server.js';
 import type { SubmitResult } from '../../src/triggers/submit.js';
@@ -17,6 +18,7 @@ import { ApprovalReason, RemediationStatus } from '../../src/workflows/search-at
 import { makeBucket, REGION } from '../helpers/fixtures.js';
 import type { SlackStandIn } from '../helpers/slack-standin.js';
 import { postSlackInteraction, startSlackTestStack, until, type SlackTestStack } from '../helpers/slack-stack.js';
+import { acceptedUpdates, DECISION_KEYS_YAML, testRelayTrusted } from '../helpers/decisions.js';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
@@ -38,7 +40,7 @@ defaults:
 controls:
   ${CONTROL}:
     guardrails: { maxAutoFixesPerHour: 0 }
-`,
+${DECISION_KEYS_YAML}`,
   'digest-test-policy',
 );
 
@@ -123,12 +125,24 @@ describe('fixes held by the hourly budget: one digest, decided in bulk', () => {
     for (const h of handles) expect((await h.query(getStatus)).status).toBe(RemediationStatus.AwaitingApproval);
 
     // The approver approves all held: each one is fixed, and records the approver's decision.
+    const plans = await Promise.all(handles.map(async (h) => (await h.query(getStatus)).planDigest));
     expect((await postClick(heldClick({ digestId, approve: true, user: APPROVER, messageTs: message.ts }))).status).toBe(200);
     const records: RemediationRecord[] = await Promise.all(handles.map((h) => h.result()));
     for (const r of records) {
       expect(r.outcome).toBe('remediated');
       expect(r.approval).toMatchObject({ kind: ApprovalReason.Budget, decision: 'approve', by: { id: APPROVER, name: 'alice', via: 'slack', bulk: `digest:${digestId}` } });
       expect(r.decidedBy).toMatchObject({ id: APPROVER, via: 'slack' });
+    }
+    // Each held fix got a decision signed by the relay for it alone: its workflow, run and plan.
+    for (const [i, h] of handles.entries()) {
+      const sent = (await acceptedUpdates(h)).filter((u) => u.name === 'decideRemediation');
+      expect(sent).toHaveLength(1);
+      const v = verifySignedDecision(sent[0]!.arg['signed'], [testRelayTrusted]);
+      expect(v).toMatchObject({
+        ok: true,
+        signed: { claims: { kind: 'decision', workflowId: h.workflowId, runId: started[i]!.runId, decision: 'approve', planDigest: plans[i], by: { id: APPROVER, name: 'alice', via: 'slack', bulk: `digest:${digestId}` } } },
+      });
+      expect(plans[i]).toMatch(/^[0-9a-f]{64}$/);
     }
     for (const b of buckets) {
       const live = await aws.s3(REGION).send(new GetPublicAccessBlockCommand({ Bucket: b }));

@@ -12,8 +12,9 @@ import { plainTemporalEnv } from '../../src/temporal-connection.js';
 import { createSubmitter } from '../../src/triggers/submit.js';
 import { getStatus, type RemediationRecord } from '../../src/workflows/messages.js';
 import { makeSecurityGroup, sgFinding, world22 } from '../helpers/fixtures.js';
-import { defaultPolicy, stackAddresses, temporalClient, testAws, unique } from '../helpers/stack.js';
+import { stackAddresses, temporalClient, testAws, unique } from '../helpers/stack.js';
 import { createTestCa } from '../helpers/tls-certs.js';
+import { keyedDefaultPolicy, testOperatorKeyPem } from '../helpers/decisions.js';
 import type { AwsClients } from '../../src/activities/aws.js';
 
 /**
@@ -208,7 +209,12 @@ describe('mTLS: a Temporal that takes only client certificates of its CA', () =>
       // A finding on a production-tagged group waits for a person: the worker ran its workflow through the proxy.
       const account = String(100_000_000_000 + Math.floor(Math.random() * 899_999_999_999));
       const groupId = await makeSecurityGroup(aws, [world22], { environment: 'production' });
-      const r = await createSubmitter(plain.client, { taskQueue, verifyDeadlineMs: 20_000, policy: defaultPolicy }).submit(sgFinding(groupId, { account }));
+      // The operator's key is listed (as tls-operator) in the policy the workflow gets and the CLI reads.
+      const keyed = keyedDefaultPolicy('tls-operator');
+      const signing = { POLICY_FILE: join(dir, 'keyed-policy.yaml'), RECTIFY_OPERATOR_KEY_FILE: join(dir, 'operator-key.pem'), RECTIFY_DATA_DIR: dir };
+      await writeFile(signing.POLICY_FILE, keyed.text);
+      await writeFile(signing.RECTIFY_OPERATOR_KEY_FILE, testOperatorKeyPem, { mode: 0o600 });
+      const r = await createSubmitter(plain.client, { taskQueue, verifyDeadlineMs: 20_000, policy: keyed.policy }).submit(sgFinding(groupId, { account }));
       const handle = plain.client.workflow.getHandle(r.workflowId, r.runId);
       for (let i = 0; i < 300 && (await handle.query(getStatus)).status !== 'AwaitingApproval'; i++) await new Promise((x) => setTimeout(x, 100));
       expect((await handle.query(getStatus)).status).toBe('AwaitingApproval');
@@ -217,7 +223,7 @@ describe('mTLS: a Temporal that takes only client certificates of its CA', () =>
       for (let i = 0; i < 20 && !listed.out.includes(r.workflowId); i++) listed = await cli(['approvals', '--account', account], mtls()); // visibility is eventually consistent
       expect(listed.code).toBe(0);
       expect(listed.out).toContain(r.workflowId);
-      const approved = await cli(['approve', r.workflowId, '--as', 'tls-operator', '--reason', 'CHG-443'], mtls());
+      const approved = await cli(['approve', r.workflowId, '--reason', 'CHG-443'], { ...mtls(), ...signing });
       expect(approved.out).toContain('Approved by cli:tls-operator');
       expect(approved.code).toBe(0);
 

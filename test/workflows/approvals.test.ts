@@ -14,6 +14,10 @@ import { getStatus, type RemediationRecord } from '../../src/workflows/messages.
 import type { UndoRecord } from '../../src/workflows/undo-window.js';
 import { RemediationStatus, SearchAttr } from '../../src/workflows/search-attributes.js';
 import type { Finding } from '../../src/findings/finding.js';
+import { keyEntryYaml, otherOperatorKey, signedDecision, testOperatorKey, testRelayKey, testRelayTrusted, trusted, withTestDecisionKeys } from '../helpers/decisions.js';
+import { verifySignedDecision } from '../../src/decisions/signed.js';
+import { loadDecisionKey } from '../../src/decisions/sign.js';
+import { generateEvidenceKeyPem } from '../../src/evidence/signing.js';
 import { makeBucket, makeSecurityGroup, REGION, s3Finding, sgFinding, world22 } from '../helpers/fixtures.js';
 import { startSlackStandIn, type SlackStandIn } from '../helpers/slack-standin.js';
 import { awsConfig, temporalClient, unique, workerConnection } from '../helpers/stack.js';
@@ -70,7 +74,28 @@ ${extra.s3 ?? '    mode: auto'}
   ec2-sg-admin-ports-open:
 ${extra.sg ?? '    requireApprovalWhenTagged: { environment: [production] }'}
 `;
-  return parsePolicy(yaml, 'test-policy');
+  // Decisions are signed: the test relay (Slack) and the operator's key (CLI, named OPERATOR) are listed.
+  return parsePolicy(withTestDecisionKeys(yaml, { operatorName: OPERATOR }), 'test-policy');
+}
+
+/** The operator whose key signs CLI decisions in these tests (the key names the operator). */
+const OPERATOR = 'carol';
+
+/**
+ * A decision as the trigger server (via slack: signed by its relay key for the clicking user) or
+ * the CLI (via cli: signed by the operator's key) sends it, for the plan the workflow shows now.
+ */
+async function decide(target: { workflowId: string; runId?: string }, req: { decision: 'approve' | 'reject'; by: { id: string; name: string; via: 'slack' | 'cli' }; reason?: string; planDigest?: string }, updateId?: string) {
+  const shown = req.planDigest ?? (await client.workflow.getHandle(target.workflowId, target.runId).query(getStatus).catch(() => undefined))?.planDigest;
+  const signed = signedDecision({
+    workflowId: target.workflowId,
+    decision: req.decision,
+    via: req.by.via,
+    ...(req.by.via === 'slack' ? { by: { id: req.by.id, name: req.by.name } } : { by: { id: OPERATOR, name: OPERATOR } }),
+    ...(shown ? { planDigest: shown } : {}),
+    ...(req.reason ? { reason: req.reason } : {}),
+  });
+  return sendDecision(client, target, signed, updateId);
 }
 
 const LADDER = `    remindAfter: 1s
@@ -130,13 +155,13 @@ describe('approval path', () => {
       expect(blocks).toContain(`Revoke 0.0.0.0/0 tcp/22 on ${groupId}`);
       expect(blocks).toContain('platform-team');
 
-      const outsider = await sendDecision(client, { workflowId: handle.workflowId }, { decision: 'approve', by: { id: 'UINTRUDER9', name: 'mallory', via: 'slack' } });
+      const outsider = await decide({ workflowId: handle.workflowId }, { decision: 'approve', by: { id: 'UINTRUDER9', name: 'mallory', via: 'slack' } });
       expect(outsider).toEqual({ ok: false, message: 'Not accepted: mallory is not an approver for ec2-sg-admin-ports-open' });
       expect(await worldOpen(groupId)).toBe(true);
 
-      const ok = await sendDecision(client, { workflowId: handle.workflowId }, { decision: 'approve', by: { id: APPROVER, name: 'alice', via: 'slack' } }, 'click-1');
+      const ok = await decide({ workflowId: handle.workflowId }, { decision: 'approve', by: { id: APPROVER, name: 'alice', via: 'slack' } }, 'click-1');
       expect(ok.ok).toBe(true);
-      const again = await sendDecision(client, { workflowId: handle.workflowId }, { decision: 'reject', by: { id: ONCALL, name: 'bob', via: 'slack' } }, 'click-2');
+      const again = await decide({ workflowId: handle.workflowId }, { decision: 'reject', by: { id: ONCALL, name: 'bob', via: 'slack' } }, 'click-2');
       expect(again.ok).toBe(false);
       if (!again.ok) expect(again.message).toMatch(/already approved by alice|already finished/);
       return handle.result();
@@ -144,7 +169,10 @@ describe('approval path', () => {
 
     expect(record.outcome).toBe('remediated');
     expect(record.approval?.decision).toBe('approve');
-    expect(record.approval?.by).toEqual({ id: APPROVER, name: 'alice', via: 'slack' });
+    expect(record.approval?.by).toEqual({ id: APPROVER, name: 'alice', via: 'slack', keyId: testRelayKey.keyId });
+    // The decision as the trigger server signed it: anyone can check it with the policy's relay key.
+    expect(verifySignedDecision(record.approval?.signed, [testRelayTrusted])).toMatchObject({ ok: true });
+    expect(record.approval?.signed?.claims).toMatchObject({ kind: 'decision', workflowId: record.workflowId, decision: 'approve', by: { id: APPROVER, via: 'slack' } });
     expect(record.approval?.reasons).toEqual(['resource is tagged environment=production']);
     expect(Date.parse(record.timestamps.approved!)).toBeLessThanOrEqual(Date.parse(record.timestamps.fixed!));
     expect(record.policyHash).toBe(p.hash);
@@ -161,7 +189,7 @@ describe('approval path', () => {
     const thread = slackApi.messages('CAPPROVALS').filter((m) => m.thread_ts === msg.ts);
     expect(thread.map((m) => m.text).join('\n')).toMatch(/Fixed and verified/);
 
-    const late = await sendDecision(client, { workflowId: record.workflowId, runId: record.runId }, { decision: 'approve', by: { id: APPROVER, name: 'alice', via: 'slack' } });
+    const late = await decide({ workflowId: record.workflowId, runId: record.runId }, { decision: 'approve', by: { id: APPROVER, name: 'alice', via: 'slack' } });
     expect(late).toEqual({ ok: false, message: 'Not accepted: this remediation has already finished; nothing was changed' });
   });
 
@@ -170,14 +198,51 @@ describe('approval path', () => {
     const record: RemediationRecord = await withWorker(async (submit) => {
       const handle = await submit(sgFinding(groupId));
       await waitForStatus(handle, RemediationStatus.AwaitingApproval);
-      const r = await sendDecision(client, { workflowId: handle.workflowId }, { decision: 'reject', by: { id: 'carol', name: 'carol', via: 'cli' }, reason: 'bastion migration in progress' });
+      const r = await decide({ workflowId: handle.workflowId }, { decision: 'reject', by: { id: 'carol', name: 'carol', via: 'cli' }, reason: 'bastion migration in progress' });
       expect(r.ok).toBe(true);
       return handle.result();
     }, policy());
     expect(record.outcome).toBe('rejected');
     expect(record.reason).toBe('rejected by carol: bastion migration in progress');
-    expect(record.approval?.by).toEqual({ id: 'carol', name: 'carol', via: 'cli' });
+    expect(record.approval?.by).toEqual({ id: 'carol', name: 'carol', via: 'cli', keyId: testOperatorKey.keyId });
+    expect(verifySignedDecision(record.approval?.signed, [trusted(testOperatorKey, 'carol')])).toMatchObject({ ok: true });
     expect(await worldOpen(groupId)).toBe(true);
+  });
+});
+
+describe('a decision is provably from an approver', () => {
+  it('forged, unsigned, unlisted, other-control, replayed and other-plan decisions are all refused, and none changes anything', async () => {
+    const groupId = await makeSecurityGroup(aws, [world22], { environment: 'production' });
+    // The other operator's key is listed, but only for the S3 control.
+    const p = policy({ s3: `    mode: auto\n    approvers: { users: [${APPROVER}], groups: [], keys: [${keyEntryYaml(otherOperatorKey, 'sam')}] }` });
+    await withWorker(async (submit) => {
+      const handle = await submit(sgFinding(groupId));
+      await waitForStatus(handle, RemediationStatus.AwaitingApproval);
+      const { planDigest } = await handle.query(getStatus);
+      const target = { workflowId: handle.workflowId };
+      const alice = { id: APPROVER, name: 'alice' };
+      const refused = async (req: Parameters<typeof sendDecision>[2], why: RegExp) => {
+        const out = await sendDecision(client, target, req, unique('attempt'));
+        expect(out.ok, JSON.stringify(req.by)).toBe(false);
+        if (!out.ok) expect(out.message).toMatch(why);
+      };
+      // A Slack decision not signed by the trigger server (a Temporal client with namespace access).
+      await refused({ decision: 'approve', by: { ...alice, via: 'slack' }, planDigest: planDigest! }, /signed/);
+      await refused(signedDecision({ workflowId: handle.workflowId, planDigest: planDigest!, via: 'slack', by: alice, key: testOperatorKey }), /relay|not listed|not trusted|key/);
+      // A CLI decision without a key, with a key nobody listed, with a key listed for another control.
+      await refused({ decision: 'approve', by: { id: 'mallory', name: 'mallory', via: 'cli' }, planDigest: planDigest! }, /signed/);
+      await refused(signedDecision({ workflowId: handle.workflowId, planDigest: planDigest!, key: loadDecisionKey(generateEvidenceKeyPem()), by: { id: 'mallory', name: 'mallory' } }), /key/);
+      await refused(signedDecision({ workflowId: handle.workflowId, planDigest: planDigest!, key: otherOperatorKey, by: { id: 'sam', name: 'sam' } }), /key/);
+      // A genuine decision for another workflow, replayed here; one for another plan.
+      await refused(signedDecision({ workflowId: `${handle.workflowId}-other`, planDigest: planDigest!, by: { id: OPERATOR, name: OPERATOR } }), /workflow/);
+      await refused(signedDecision({ workflowId: handle.workflowId, planDigest: 'f'.repeat(64), by: { id: OPERATOR, name: OPERATOR } }), /plan/);
+      expect((await handle.query(getStatus)).status).toBe(RemediationStatus.AwaitingApproval);
+      expect(await worldOpen(groupId)).toBe(true);
+      // Validators refuse before anything is written: the history holds no decision at all.
+      const history = await handle.fetchHistory();
+      expect(history.events!.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toHaveLength(0);
+      await handle.terminate('test over');
+    }, p);
   });
 });
 
@@ -206,17 +271,17 @@ describe('the change applied is the change approved', () => {
       const first = await handle.query(getStatus);
       expect(first.planDigest).toMatch(/^[0-9a-f]{64}$/);
       await open3389(groupId);
-      expect((await sendDecision(client, { workflowId: handle.workflowId }, { decision: 'approve', by: alice, planDigest: first.planDigest! }, unique('click'))).ok).toBe(true);
+      expect((await decide({ workflowId: handle.workflowId }, { decision: 'approve', by: alice, planDigest: first.planDigest! }, unique('click'))).ok).toBe(true);
       await untilAskedAgain(handle);
       expect(await openPorts(groupId)).toEqual([22, 3389]); // nothing applied on the first approval
       const second = await handle.query(getStatus);
       expect(second.plannedChange).toContain('3389');
       expect(second.planDigest).not.toBe(first.planDigest);
       // A decision bound to the old plan is refused; one for the plan shown now is taken.
-      const stale = await sendDecision(client, { workflowId: handle.workflowId }, { decision: 'approve', by: alice, planDigest: first.planDigest! }, unique('click'));
+      const stale = await decide({ workflowId: handle.workflowId }, { decision: 'approve', by: alice, planDigest: first.planDigest! }, unique('click'));
       expect(stale.ok).toBe(false);
       if (!stale.ok) expect(stale.message).toContain('this decision is for another plan');
-      expect((await sendDecision(client, { workflowId: handle.workflowId }, { decision: 'approve', by: alice, planDigest: second.planDigest! }, unique('click'))).ok).toBe(true);
+      expect((await decide({ workflowId: handle.workflowId }, { decision: 'approve', by: alice, planDigest: second.planDigest! }, unique('click'))).ok).toBe(true);
       return handle.result();
     }, policy());
     expect(record.outcome).toBe('remediated');
@@ -236,7 +301,7 @@ describe('the change applied is the change approved', () => {
       const handle = await submit(sgFinding(groupId));
       await waitForStatus(handle, RemediationStatus.AwaitingApproval);
       await aws.ec2(REGION).send(new CreateTagsCommand({ Resources: [groupId], Tags: [{ Key: 'rectify:exempt-until', Value: '2999-12-31' }] }));
-      expect((await sendDecision(client, { workflowId: handle.workflowId }, { decision: 'approve', by: alice }, unique('click'))).ok).toBe(true);
+      expect((await decide({ workflowId: handle.workflowId }, { decision: 'approve', by: alice }, unique('click'))).ok).toBe(true);
       return handle.result();
     }, policy());
     expect(record.outcome).toBe('exempt');
@@ -279,7 +344,7 @@ describe('the change applied is the change approved', () => {
       expect(st.approvalReason).toBe('policy');
       expect(st.approvalReasons).toEqual(['a world-open rule (0.0.0.0/0 tcp/0-65535) also serves more than ports 22, 3389: the fix revokes it and re-opens the rest, and wideRules is approve']);
       expect(await openPorts(groupId)).toEqual([0]);
-      expect((await sendDecision(client, { workflowId: handle.workflowId }, { decision: 'approve', by: alice, planDigest: st.planDigest! }, unique('click'))).ok).toBe(true);
+      expect((await decide({ workflowId: handle.workflowId }, { decision: 'approve', by: alice, planDigest: st.planDigest! }, unique('click'))).ok).toBe(true);
       return handle.result();
     }, policy({ sg: '    settings: { wideRules: approve }' }));
     expect(record.outcome).toBe('remediated');
@@ -292,7 +357,7 @@ describe('the change applied is the change approved', () => {
       const handle = await submit(sgFinding(groupId));
       await waitForStatus(handle, RemediationStatus.AwaitingApproval);
       await aws.ec2(REGION).send(new RevokeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: [world22] }));
-      expect((await sendDecision(client, { workflowId: handle.workflowId }, { decision: 'approve', by: alice }, unique('click'))).ok).toBe(true);
+      expect((await decide({ workflowId: handle.workflowId }, { decision: 'approve', by: alice }, unique('click'))).ok).toBe(true);
       return handle.result();
     }, policy());
     expect(record.outcome).toBe('already-compliant');
@@ -354,7 +419,7 @@ describe('escalation ladder', () => {
     // The first worker is gone (shut down); the workflow's state lives in Temporal, not in it.
     const second = await createWorker({ connection: native, client, policy: p, namespace: 'default', taskQueue, aws, slack, workflowBundle: bundle });
     const record: RemediationRecord = await second.runUntil(async () => {
-      const ok = await sendDecision(client, { workflowId: handle.workflowId }, { decision: 'approve', by: { id: 'dave', name: 'dave', via: 'cli' } });
+      const ok = await decide({ workflowId: handle.workflowId }, { decision: 'approve', by: { id: 'carol', name: 'carol', via: 'cli' } });
       expect(ok).toMatchObject({ ok: true });
       return handle.result();
     });
@@ -421,7 +486,7 @@ describe('nothing waits silently', () => {
       expect(await worldOpen(groupId)).toBe(true);
       for (let i = 0; i < 100 && slackCalls('chat.postMessage', (a) => JSON.stringify(a['blocks'] ?? '').includes(groupId)).length === 0; i++) await new Promise((ok) => setTimeout(ok, 100));
       expect(slackCalls('chat.postMessage', (a) => a['channel'] === 'CAPPROVALS' && JSON.stringify(a['blocks'] ?? '').includes(groupId))).toHaveLength(1);
-      expect((await sendDecision(client, { workflowId: handle.workflowId }, { decision: 'approve', by: { id: APPROVER, name: 'alice', via: 'slack' } }, unique('click'))).ok).toBe(true);
+      expect((await decide({ workflowId: handle.workflowId }, { decision: 'approve', by: { id: APPROVER, name: 'alice', via: 'slack' } }, unique('click'))).ok).toBe(true);
       return handle.result();
     });
     expect(record.outcome).toBe('remediated');
@@ -471,7 +536,7 @@ describe('guardrails without a shared ledger', () => {
     await withWorker(async (submit) => {
       const first = await submit(sgFinding(groupId));
       await waitForStatus(first, RemediationStatus.AwaitingApproval);
-      await sendDecision(client, { workflowId: first.workflowId }, { decision: 'reject', by: { id: 'erin', name: 'erin', via: 'cli' }, reason: 'the vendor VPN needs it' });
+      await decide({ workflowId: first.workflowId }, { decision: 'reject', by: { id: 'carol', name: 'carol', via: 'cli' }, reason: 'the vendor VPN needs it' });
       const rejected: RemediationRecord = await first.result();
       expect(rejected.outcome).toBe('rejected');
       const requests = () => slackCalls('chat.postMessage', (a) => JSON.stringify(a['blocks'] ?? '').includes('rectify_approval') && JSON.stringify(a['blocks']).includes(groupId)).length;
@@ -480,8 +545,8 @@ describe('guardrails without a shared ledger', () => {
       // The same finding again (a redelivery, the next scan): closed at once, nobody asked.
       const again: RemediationRecord = await (await submit(sgFinding(groupId))).result();
       expect(again.outcome).toBe('rejected');
-      expect(again.reason).toMatch(/^rejected by erin at .* \(run .*\); the resource is unchanged, so the rejection holds until /);
-      expect(again.rejectionHeld).toMatchObject({ by: { id: 'erin', via: 'cli' }, workflowId: rejected.workflowId, runId: rejected.runId });
+      expect(again.reason).toMatch(/^rejected by carol at .* \(run .*\); the resource is unchanged, so the rejection holds until /);
+      expect(again.rejectionHeld).toMatchObject({ by: { id: 'carol', via: 'cli' }, workflowId: rejected.workflowId, runId: rejected.runId });
       expect(Date.parse(again.rejectionHeld!.until) - Date.parse(again.rejectionHeld!.at)).toBe(7 * 86_400_000);
       expect(again.change?.applied).toBe(false);
       expect(requests()).toBe(1);

@@ -17,6 +17,7 @@ import {
   snapshotFor,
 } from '../../../src/policy/load.js';
 import type { Policy } from '../../../src/policy/types.js';
+import { testOperatorKey, testRelayKey } from '../../helpers/decisions.js';
 
 // ---- helpers (kept local: each test file stands alone) ---------------------------------
 
@@ -143,7 +144,7 @@ describe('the shipped default policy', () => {
     for (const id of CONTROL_IDS) {
       const c = policy.controls[id];
       expect(c.scope).toEqual({ accounts: [], regions: [], tags: {} });
-      expect(c.approvers).toEqual({ users: [], groups: [] });
+      expect(c.approvers).toEqual({ users: [], groups: [], keys: [] });
       expect(c.channel).toBeUndefined();
       expect(c.escalation).toEqual({
         remindAfterMs: 30 * MIN,
@@ -168,11 +169,12 @@ describe('the shipped default policy', () => {
     expect(minimal.exemptionTag).toBe(DEFAULT_EXEMPTION_TAG);
   });
 
-  it('warns that approvals can only come from the CLI (no Slack ids shipped)', () => {
+  it('warns that nobody can approve (no Slack ids or operator keys shipped)', () => {
+    const nobody = 'nobody can approve: no Slack approvers or channel, and no operator keys (approvers.keys) for the CLI';
     expect(policyWarnings(policy)).toEqual([
-      `controls.${S3}: approvals can only be given from the CLI: no Slack approvers or channel`,
-      `controls.${ACL}: approvals can only be given from the CLI: no Slack approvers or channel`,
-      `controls.${SG}: approvals can only be given from the CLI: no Slack approvers or channel`,
+      `controls.${S3}: ${nobody}`,
+      `controls.${ACL}: ${nobody}`,
+      `controls.${SG}: ${nobody}`,
       `controls.${MFA}: mode is notify but no Slack channel is set: nobody is told in Slack`,
     ]);
   });
@@ -316,7 +318,7 @@ describe('parsePolicy: structure', () => {
     ['a string', 'hello\n', '"hello"'],
     ['a number', '1\n', '1'],
   ])('rejects a top level that is %s', (_name, text, got) => {
-    expect(problemsOf(() => parsePolicy(text))).toEqual([`must be a mapping with keys version, exemptions, defaults, controls, accounts, got ${got}`]);
+    expect(problemsOf(() => parsePolicy(text))).toEqual([`must be a mapping with keys version, exemptions, defaults, controls, accounts, decisionRelays, got ${got}`]);
   });
 
   it('requires version', () => {
@@ -344,12 +346,12 @@ describe('parsePolicy: structure', () => {
 
 describe('parsePolicy: unknown keys and controls', () => {
   it.each([
-    [{ verison: 1 }, 'verison: unknown key (did you mean version? expected one of: version, exemptions, defaults, controls, accounts)'],
-    [{ default: {} }, 'default: unknown key (did you mean defaults? expected one of: version, exemptions, defaults, controls, accounts)'],
+    [{ verison: 1 }, 'verison: unknown key (did you mean version? expected one of: version, exemptions, defaults, controls, accounts, decisionRelays)'],
+    [{ default: {} }, 'default: unknown key (did you mean defaults? expected one of: version, exemptions, defaults, controls, accounts, decisionRelays)'],
     [{ exemptions: { key: 'x' } }, 'exemptions.key: unknown key (expected one of: tag)'],
     [{ defaults: { Mode: 'auto' } }, 'defaults.Mode: unknown key (did you mean mode? '],
     [{ defaults: { scope: { account: [] } } }, 'defaults.scope.account: unknown key (did you mean accounts? expected one of: accounts, regions, tags)'],
-    [{ defaults: { approvers: { channel: 'C123' } } }, 'defaults.approvers.channel: unknown key (expected one of: users, groups)'],
+    [{ defaults: { approvers: { channel: 'C123' } } }, 'defaults.approvers.channel: unknown key (expected one of: users, groups, keys)'],
     [{ defaults: { escalation: { timeoutAfer: '1h' } } }, 'defaults.escalation.timeoutAfer: unknown key (did you mean timeoutAfter? '],
     [{ defaults: { escalation: { escalateTo: { user: [] } } } }, 'defaults.escalation.escalateTo.user: unknown key (did you mean users? '],
     [{ defaults: { guardrails: { maxAutoFixesPerDay: 1 } } }, 'defaults.guardrails.maxAutoFixesPerDay: unknown key ('],
@@ -714,7 +716,7 @@ describe('parsePolicy: defaults merged with control sections', () => {
     });
     const s3 = p.controls[S3];
     expect(s3.scope).toEqual({ accounts: ['333333333333'], regions: ['us-east-1'], tags: {} });
-    expect(s3.approvers).toEqual({ users: ['U0BBBBBBBB'], groups: ['S0AAAAAAAA'] });
+    expect(s3.approvers).toEqual({ users: ['U0BBBBBBBB'], groups: ['S0AAAAAAAA'], keys: [] });
     expect(s3.requireApprovalWhenTagged).toEqual({ 'public-website': ['true'] });
     expect(p.controls[SG].requireApprovalWhenTagged).toEqual({ environment: ['production'] });
     expect(p.controls[SG].scope.tags).toEqual({ team: 'platform' });
@@ -952,7 +954,7 @@ describe('snapshotFor', () => {
   it('carries the hash, the exemption tag and the control policy', () => {
     const p = parse({ exemptions: { tag: 'skip' }, controls: { [SG]: { mode: 'approve' } } });
     const s = snapshotFor(p, SG);
-    expect(s).toEqual({ hash: p.hash, exemptionTag: 'skip', control: p.controls[SG] });
+    expect(s).toEqual({ hash: p.hash, exemptionTag: 'skip', control: p.controls[SG], decisionRelays: [] });
     expect(s.control.control).toBe(SG);
     expect(JSON.parse(JSON.stringify(s))).toEqual(s);
   });
@@ -964,11 +966,20 @@ describe('snapshotFor', () => {
 });
 
 describe('policyWarnings', () => {
-  it('is empty when every asking control has Slack approvers', () => {
+  const RELAY = { name: 'trigger-server', publicKey: testRelayKey.publicKey };
+  const OPERATOR = { name: 'alice', publicKey: testOperatorKey.publicKey };
+
+  it('is empty when every asking control has Slack approvers and a decision relay vouches for them', () => {
     const p = parse({
+      decisionRelays: [RELAY],
       defaults: { approvers: { groups: ['S0SECURITY'] }, channel: 'C0123456789', requireApprovalWhenTagged: { environment: 'production' } },
     });
     expect(policyWarnings(p)).toEqual([]);
+  });
+
+  it('says Slack decisions are refused when Slack approvers are listed but no decision relay', () => {
+    const p = parse({ defaults: { approvers: { groups: ['S0SECURITY'] }, channel: 'C0123456789' }, controls: { [SG]: { mode: 'approve' } } });
+    expect(policyWarnings(p)).toEqual([`controls.${SG}: Slack approvers are listed but the policy has no decisionRelays: their decisions from Slack are refused`]);
   });
 
   it('is empty for auto mode without approval conditions, dry-run and off', () => {
@@ -987,16 +998,21 @@ describe('policyWarnings', () => {
     expect(warnings.filter((w) => w.startsWith(`controls.${MFA}:`))).toEqual([
       `controls.${MFA}: mode is notify but no Slack channel is set: nobody is told in Slack`,
     ]);
-    expect(warnings.filter((w) => w.includes('approvals can only be given from the CLI'))).toHaveLength(CONTROL_IDS.length - 1);
+    expect(warnings.filter((w) => w.includes('nobody can approve'))).toHaveLength(CONTROL_IDS.length - 1);
   });
 
   it('names approve-mode controls whose approvals can only come from the CLI', () => {
-    const p = parse({ controls: { [SG]: { mode: 'approve' }, [MFA]: { channel: 'C0123456789' } } });
+    const p = parse({ controls: { [SG]: { mode: 'approve', approvers: { keys: [OPERATOR] } }, [MFA]: { channel: 'C0123456789' } } });
     expect(policyWarnings(p)).toEqual([`controls.${SG}: approvals can only be given from the CLI: no Slack approvers or channel`]);
   });
 
+  it('names approve-mode controls nobody can approve: no Slack approvers and no operator keys', () => {
+    const p = parse({ controls: { [SG]: { mode: 'approve' }, [MFA]: { channel: 'C0123456789' } } });
+    expect(policyWarnings(p)).toEqual([`controls.${SG}: nobody can approve: no Slack approvers or channel, and no operator keys (approvers.keys) for the CLI`]);
+  });
+
   it('says so when requests go to a channel but nobody there may approve', () => {
-    const p = parse({ defaults: { mode: 'approve', channel: 'C0123456789' } });
+    const p = parse({ defaults: { mode: 'approve', channel: 'C0123456789', approvers: { keys: [OPERATOR] } } });
     expect(policyWarnings(p)).toContain(
       `controls.${S3}: approvals can only be given from the CLI: requests go to channel C0123456789 but no Slack approvers are listed`,
     );
@@ -1004,6 +1020,7 @@ describe('policyWarnings', () => {
 
   it('names controls whose unanswered approvals are applied', () => {
     const p = parse({
+      decisionRelays: [RELAY],
       defaults: { mode: 'approve', channel: 'C0123456789', approvers: { users: ['U0AAAAAAAA'] }, escalation: { timeoutAction: 'apply', timeoutAfter: '8h' } },
     });
     expect(policyWarnings(p)).toEqual(

@@ -167,6 +167,16 @@ describe('approvalRequestMessage', () => {
 
   it('refuses ids that cannot fit in a button value', () => {
     expect(() => approvalRequestMessage({ ...VIEW, workflowId: 'w'.repeat(2000) })).toThrow(InvalidInputError);
+    // The plan digest counts too.
+    const fits = 'w'.repeat(2000 - JSON.stringify({ w: '', r: VIEW.runId }).length);
+    expect(() => approvalRequestMessage({ ...VIEW, workflowId: fits })).not.toThrow();
+    expect(() => approvalRequestMessage({ ...VIEW, workflowId: fits, planDigest: 'a'.repeat(64) })).toThrow(InvalidInputError);
+  });
+
+  it('carries the plan digest shown ({"w","r","p"}) on Approve and Reject, so the signed decision names that plan', () => {
+    const planDigest = 'ab'.repeat(32);
+    const actions = blocksOf(approvalRequestMessage({ ...VIEW, planDigest })).find((b) => b.type === 'actions')!;
+    for (const e of actions.elements as { value: string }[]) expect(JSON.parse(e.value)).toEqual({ w: VIEW.workflowId, r: VIEW.runId, p: planDigest });
   });
 });
 

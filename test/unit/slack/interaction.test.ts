@@ -140,6 +140,16 @@ describe('parseBlockActions', () => {
     expect(problemsOf(form(payload({ actions: 'nope' })))).toEqual(['actions is missing or empty']);
   });
 
+  it('reads the plan digest an approval button carries', () => {
+    const planDigest = '0123456789abcdef'.repeat(4);
+    expect(parseBlockActions(form(payload({}, { value: encodeButtonValue(WF, RUN, planDigest) })))).toMatchObject({ decision: 'approve', workflowId: WF, runId: RUN, planDigest });
+    expect(parseBlockActions(form(payload()))).not.toHaveProperty('planDigest');
+    const bad = (p: unknown) => problemsOf(form(payload({}, { value: JSON.stringify({ w: WF, r: RUN, p }) })));
+    expect(bad('not-a-digest')).toEqual(['button value has no valid p (plan digest)']);
+    expect(bad('A'.repeat(64))).toEqual(['button value has no valid p (plan digest)']);
+    expect(bad(42)).toEqual(['button value has no valid p (plan digest)']);
+  });
+
   it('refuses button values we did not write', () => {
     const bad = (value: unknown) => problemsOf(form(payload({}, { value })));
     expect(bad(undefined)).toEqual(['button value is missing']);
