@@ -255,7 +255,15 @@ async function remediate(input: RemediationInput): Promise<RemediationRecord> {
   setHandler(
     decideRemediation,
     (req) => {
-      const { by, signed } = proveDecider(req);
+      // The validator proved it when the Update was accepted; a replay runs only this handler, and
+      // a decision accepted under an earlier rule is recorded as it was then, never failed now.
+      const { by, signed } = (() => {
+        try {
+          return proveDecider(req);
+        } catch {
+          return { by: { id: req.by.id, name: req.by.name, via: req.by.via, ...(req.by.bulk ? { bulk: req.by.bulk } : {}) } as Decider, signed: undefined };
+        }
+      })();
       s.decided = { decision: req.decision, by, decidedAt: now(), ...(req.reason ? { reason: req.reason } : {}), ...(signed ? { signed } : {}) };
       s.awaitingDecision = false;
       return { decision: s.decided.decision, by, decidedAt: s.decided.decidedAt };

@@ -6,6 +6,7 @@ import type { PolicySnapshot } from '../policy/types.js';
 import { undoneText } from '../slack/blocks.js';
 import { failureReason, noteFailuresIn } from './failure.js';
 import type { Decider, RemediationRecord } from './messages.js';
+import { checkDecision, type SignedDecision } from '../decisions/signed.js';
 import { RemediationStatus, SearchAttr } from './search-attributes.js';
 import type { UndoRecord } from './undo-window.js';
 
@@ -19,6 +20,8 @@ export interface RevertInput {
   /** The control's policy now: who may undo from Slack, the exemption tag, how long a reverted resource stays exempt. */
   readonly policy: PolicySnapshot;
   readonly requestedAt: string;
+  /** The undo as signed by the trigger server (Slack) or the operator (CLI). */
+  readonly signed?: SignedDecision;
 }
 
 /**
@@ -69,11 +72,19 @@ export async function revertFix(input: RevertInput): Promise<UndoRecord> {
   const sign = proxyLocalActivities<Activities>(SIGN);
   const notes: string[] = [];
   const bestEffort = noteFailuresIn(notes);
-  const by: Decider = { ...input.by };
+  let by: Decider = { ...input.by };
 
   const loaded = await local.loadRemediation.executeWithOptions({ ...LOCAL, summary: `Read the evidence of ${input.remediation.workflowId}` }, [input.remediation]);
   const rec = loaded.record;
-  const approvers = input.by.via === 'slack' ? ((await bestEffort('resolving approvers', local.resolveApprovers({ users: [...policy.control.approvers.users], groups: [...policy.control.approvers.groups] }))) ?? [...policy.control.approvers.users]) : [];
+  // Who may undo comes from the remediation's own policy when it carries decision keys.
+  const listed = loaded.trust?.approvers ?? policy.control.approvers;
+  const approvers = input.by.via === 'slack' ? ((await bestEffort('resolving approvers', local.resolveApprovers({ users: [...listed.users], groups: [...listed.groups] }))) ?? [...listed.users]) : [];
+  // Proof of who asks: signed by a key the remediation's policy lists, for this remediation run.
+  const proof = loaded.trust
+    ? checkDecision(input, { kind: 'undo', workflowId: input.remediation.workflowId, runId: input.remediation.runId, approvers, operatorKeys: loaded.trust.operatorKeys, relayKeys: loaded.trust.relayKeys, control: rec?.control ?? policy.control.control })
+    : undefined;
+  if (proof?.ok) by = { ...proof.by };
+  const signed = proof?.ok ? { signed: proof.signed } : {};
   const base = (closedAt: string) => ({
     remediation: input.remediation,
     findingId: rec?.findingId ?? '',
@@ -89,7 +100,7 @@ export async function revertFix(input: RevertInput): Promise<UndoRecord> {
     return { ...r, ...(notes.length ? { notes: [...notes] } : {}), ...(signature ? { signature } : {}) };
   };
 
-  const refusal = undoRefusal(rec, { latestRunId: loaded.latestRunId, now: Date.now(), by: input.by, approvers });
+  const refusal = (proof && !proof.ok ? proof.reason : undefined) ?? undoRefusal(rec, { latestRunId: loaded.latestRunId, now: Date.now(), by: input.by, approvers });
   if (refusal || !rec?.change) {
     const reason = refusal ?? 'nothing to undo';
     const record = await seal({ ...base(new Date().toISOString()), outcome: 'refused', reason, undo: { by, at: input.requestedAt, ...(input.reason ? { reason: input.reason } : {}), restored: null } });
@@ -116,6 +127,6 @@ export async function revertFix(input: RevertInput): Promise<UndoRecord> {
   return seal({
     ...base(new Date().toISOString()),
     outcome: 'reverted',
-    undo: { by, at: input.requestedAt, ...(input.reason ? { reason: input.reason } : {}), restored, ...(tagged ? { exemptUntil: exemption.value } : {}) },
+    undo: { by, at: input.requestedAt, ...(input.reason ? { reason: input.reason } : {}), ...signed, restored, ...(tagged ? { exemptUntil: exemption.value } : {}) },
   });
 }

@@ -3,6 +3,7 @@ import type { Activities, PlannedChange } from '../activities/index.js';
 import type { MessageRef } from '../activities/slack.js';
 import { NON_RETRYABLE_ERROR_TYPES } from '../errors.js';
 import type { Finding } from '../findings/finding.js';
+import type { SignedDecision } from '../decisions/signed.js';
 import { revertExemptionTag } from '../policy/decide.js';
 import type { PolicySnapshot } from '../policy/types.js';
 import type { EvidenceSignature } from '../evidence/signing.js';
@@ -33,7 +34,7 @@ export interface UndoRecord {
   readonly reason?: string;
   readonly openedAt: string;
   readonly until: string;
-  readonly undo?: { readonly by: Decider; readonly at: string; readonly reason?: string; readonly restored: unknown; readonly exemptUntil?: string };
+  readonly undo?: { readonly by: Decider; readonly at: string; readonly reason?: string; readonly restored: unknown; readonly exemptUntil?: string; readonly signed?: SignedDecision };
   readonly notes?: readonly string[];
   readonly closedAt: string;
   readonly signature?: EvidenceSignature;

@@ -19,7 +19,7 @@ import type { Policy } from '../../src/policy/types.js';
 import { CHROMIUM_ARGS, ensureChromium } from '../../src/stack/chromium.js';
 import { REPO_ROOT } from '../../src/stack/paths.js';
 import { requestUndo, sendDecision } from '../../src/triggers/decisions.js';
-import { keyedDefaultPolicy, signedDecision, testOperatorKey } from '../helpers/decisions.js';
+import { keyedDefaultPolicy, signedDecision, testOperatorKey, testRelayKey } from '../helpers/decisions.js';
 import { createSubmitter } from '../../src/triggers/submit.js';
 import { bundleWorkflows, createWorker } from '../../src/worker/create-worker.js';
 import { getStatus, type RemediationRecord } from '../../src/workflows/messages.js';
@@ -118,7 +118,7 @@ beforeAll(async () => {
   // 1. An automatic fix nobody undoes; 2. one an operator undoes.
   const fixes = await Promise.all([plain, undone].map(async (b) => (await submit(b)).result() as Promise<RemediationRecord>));
   for (const rec of fixes) expect(rec.outcome).toBe('remediated');
-  const undo = await requestUndo(client, { remediation: { workflowId: fixes[1]!.workflowId }, by: { id: 'carol', name: 'Carol', via: 'cli' }, reason: 'the <vendor> needs public access until Friday', policy, taskQueue });
+  const undo = await requestUndo(client, { remediation: { workflowId: fixes[1]!.workflowId }, by: { id: 'alice', name: 'alice', via: 'cli' }, sign: (c) => testOperatorKey.sign(c), reason: 'the <vendor> needs public access until Friday', policy, taskQueue });
   expect(undo.ok).toBe(true);
   // 3. Already compliant; 4. a bucket that does not exist (fails).
   const ok = await (await submit(compliant)).result() as RemediationRecord;
@@ -134,7 +134,7 @@ beforeAll(async () => {
   const approved = await approvedHandle.result() as RemediationRecord;
   expect(approved.approval?.by).toEqual({ id: 'alice', name: 'alice', via: 'cli', keyId: testOperatorKey.keyId });
   // 7. An undo of it asked from Slack by someone who is not an approver: refused, and recorded.
-  const refused = await requestUndo(client, { remediation: { workflowId: approved.workflowId }, by: { id: 'UMALLORY1', name: 'mallory', via: 'slack' }, policy, taskQueue });
+  const refused = await requestUndo(client, { remediation: { workflowId: approved.workflowId }, by: { id: 'UMALLORY1', name: 'mallory', via: 'slack' }, policy, taskQueue, sign: (c) => testRelayKey.sign(c) });
   expect(refused.ok).toBe(false);
   const waitingHandle = await submit(waiting);
   await waitFor(waitingHandle, (s) => s.status === 'AwaitingApproval');
@@ -237,7 +237,7 @@ describe('evidence export from real remediations', () => {
       // Who decided and who undid, escaped as text.
       expect(await page.locator('#approvals').innerText()).toContain('alice (cli:alice)');
       expect(await page.locator('#undo').innerText()).toContain('the <vendor> needs public access until Friday');
-      expect(await page.locator('#exemptions').innerText()).toContain('fix undone by Carol (cli:carol)');
+      expect(await page.locator('#exemptions').innerText()).toContain('fix undone by alice (cli:alice)');
       expect(await page.locator('#open').innerText()).toContain('AwaitingApproval');
       // Nothing sticks out of the page.
       const overflow = await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth');

@@ -15,7 +15,7 @@ import type { UndoRecord } from '../../src/workflows/undo-window.js';
 import { RemediationStatus, SearchAttr } from '../../src/workflows/search-attributes.js';
 import type { Finding } from '../../src/findings/finding.js';
 import { keyEntryYaml, otherOperatorKey, signedDecision, testOperatorKey, testRelayKey, testRelayTrusted, trusted, withTestDecisionKeys } from '../helpers/decisions.js';
-import { verifySignedDecision } from '../../src/decisions/signed.js';
+import { verifySignedDecision, type DecisionClaims } from '../../src/decisions/signed.js';
 import { loadDecisionKey } from '../../src/decisions/sign.js';
 import { generateEvidenceKeyPem } from '../../src/evidence/signing.js';
 import { makeBucket, makeSecurityGroup, REGION, s3Finding, sgFinding, world22 } from '../helpers/fixtures.js';
@@ -80,6 +80,9 @@ ${extra.sg ?? '    requireApprovalWhenTagged: { environment: [production] }'}
 
 /** The operator whose key signs CLI decisions in these tests (the key names the operator). */
 const OPERATOR = 'carol';
+/** How the CLI (the operator's key) and the trigger server (the relay key) sign an undo. */
+const operatorSigns = (claims: DecisionClaims) => testOperatorKey.sign(claims);
+const relaySigns = (claims: DecisionClaims) => testRelayKey.sign(claims);
 
 /**
  * A decision as the trigger server (via slack: signed by its relay key for the clicking user) or
@@ -676,18 +679,27 @@ describe('undo window', () => {
       expect(offers[0]!.args['channel']).toBe('CAPPROVALS');
       expect(JSON.stringify(offers[0]!.args['blocks'])).toContain(JSON.stringify(JSON.stringify({ w: rec.workflowId, r: rec.runId })).slice(1, -1));
       const target = { workflowId: rec.workflowId };
-      const outsider = await requestUndo(client, { remediation: target, by: { id: 'UINTRUDER9', name: 'mallory', via: 'slack' }, policy: p, taskQueue });
+      const outsider = await requestUndo(client, { remediation: target, by: { id: 'UINTRUDER9', name: 'mallory', via: 'slack' }, policy: p, taskQueue, sign: relaySigns });
       expect(outsider).toEqual({ ok: false, message: 'Not accepted: mallory is not an approver for ec2-sg-admin-ports-open; nothing was changed' });
       expect(await worldOpen(groupId)).toBe(false);
-      const ok = await requestUndo(client, { remediation: target, by: { id: 'frank', name: 'frank', via: 'cli' }, reason: 'vendor needs access until Friday', policy: p, taskQueue });
+      // Unsigned; or signed by a key the requester's own policy lists but the remediation's does not.
+      const unsigned = await requestUndo(client, { remediation: target, by: { id: OPERATOR, name: OPERATOR, via: 'cli' }, policy: p, taskQueue });
+      expect(unsigned.ok).toBe(false);
+      if (!unsigned.ok) expect(unsigned.message).toMatch(/signed/);
+      const forgedPolicy = parsePolicy(`version: 1\ndefaults:\n  undo: { window: 1h }\n  approvers: { users: [], groups: [], keys: [${keyEntryYaml(otherOperatorKey, 'sam')}] }\n`, 'forged');
+      const forged = await requestUndo(client, { remediation: target, by: { id: 'sam', name: 'sam', via: 'cli' }, policy: forgedPolicy, taskQueue, sign: (c) => otherOperatorKey.sign(c) });
+      expect(forged.ok).toBe(false);
+      expect(await worldOpen(groupId)).toBe(false);
+      const ok = await requestUndo(client, { remediation: target, by: { id: OPERATOR, name: OPERATOR, via: 'cli' }, reason: 'vendor needs access until Friday', policy: p, taskQueue, sign: operatorSigns });
       expect(ok.ok).toBe(true);
-      const twice = await requestUndo(client, { remediation: target, by: { id: 'frank', name: 'frank', via: 'cli' }, policy: p, taskQueue });
+      const twice = await requestUndo(client, { remediation: target, by: { id: OPERATOR, name: OPERATOR, via: 'cli' }, policy: p, taskQueue, sign: operatorSigns });
       expect(twice).toEqual({ ok: false, message: 'Not accepted: this fix was already undone, or its undo is under way; nothing more was changed' });
       return [rec, (await client.workflow.getHandle(rec.undoWindow!.workflowId).result()) as UndoRecord] as const;
     }, p);
     expect(undone.outcome).toBe('reverted');
     expect(undone.remediation).toEqual({ workflowId: record.workflowId, runId: record.runId });
-    expect(undone.undo?.by).toEqual({ id: 'frank', name: 'frank', via: 'cli' });
+    expect(undone.undo?.by).toEqual({ id: OPERATOR, name: OPERATOR, via: 'cli', keyId: testOperatorKey.keyId });
+    expect(verifySignedDecision(undone.undo?.signed, [trusted(testOperatorKey, OPERATOR)])).toMatchObject({ ok: true });
     expect(undone.undo?.reason).toBe('vendor needs access until Friday');
     expect(undone.undo?.exemptUntil).toBeDefined();
     const { verifyRecord } = await import('../../src/evidence/signing.js');
@@ -699,7 +711,7 @@ describe('undo window', () => {
     expect(exempt?.Value).toBe(undone.undo?.exemptUntil);
     const sa = (await client.workflow.getHandle(record.undoWindow!.workflowId).describe()).typedSearchAttributes;
     expect(sa.get(SearchAttr.Status)).toBe(RemediationStatus.Reverted);
-    expect(sa.get(SearchAttr.DecidedBy)).toBe('cli:frank');
+    expect(sa.get(SearchAttr.DecidedBy)).toBe(`cli:${OPERATOR}`);
     expect(sa.get(SearchAttr.Resource)).toBe(groupId);
 
     // The next finding for it is left alone while the exemption lasts.
@@ -714,7 +726,7 @@ describe('undo window', () => {
       const r: RemediationRecord = await (await submit(s3Finding(bucket))).result();
       expect(r.outcome).toBe('remediated');
       await new Promise((x) => setTimeout(x, Math.max(0, Date.parse(r.undoWindow!.until) - Date.now()) + 200));
-      return [r, await requestUndo(client, { remediation: { workflowId: r.workflowId }, by: { id: 'frank', name: 'frank', via: 'cli' }, policy: p, taskQueue })] as const;
+      return [r, await requestUndo(client, { remediation: { workflowId: r.workflowId }, by: { id: OPERATOR, name: OPERATOR, via: 'cli' }, policy: p, taskQueue, sign: operatorSigns })] as const;
     }, p);
     expect(late).toEqual({ ok: false, message: `Not accepted: the undo window closed at ${rec.undoWindow!.until}; nothing was changed` });
     const bpa = await aws.s3(REGION).send(new GetPublicAccessBlockCommand({ Bucket: bucket }));
@@ -722,7 +734,7 @@ describe('undo window', () => {
     const failed = await client.workflow.getHandle(rec.undoWindow!.workflowId).result().catch((e: unknown) => e);
     const refusal = ((failed as { cause?: { details?: unknown[] } }).cause?.details?.[0] ?? {}) as UndoRecord;
     expect(refusal.outcome).toBe('refused');
-    expect(refusal.undo?.by).toEqual({ id: 'frank', name: 'frank', via: 'cli' });
+    expect(refusal.undo?.by).toMatchObject({ id: OPERATOR, name: OPERATOR, via: 'cli' });
     const { verifyRecord } = await import('../../src/evidence/signing.js');
     expect(verifyRecord(refusal)).toMatchObject({ ok: true });
   });
