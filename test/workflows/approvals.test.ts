@@ -192,7 +192,8 @@ describe('approval path', () => {
     const thread = slackApi.messages('CAPPROVALS').filter((m) => m.thread_ts === msg.ts);
     expect(thread.map((m) => m.text).join('\n')).toMatch(/Fixed and verified/);
 
-    const late = await decide({ workflowId: record.workflowId, runId: record.runId }, { decision: 'approve', by: { id: APPROVER, name: 'alice', via: 'slack' } });
+    // (The run is over and no worker runs: the plan is named, not queried.)
+    const late = await decide({ workflowId: record.workflowId, runId: record.runId }, { decision: 'approve', by: { id: APPROVER, name: 'alice', via: 'slack' }, planDigest: record.approvedPlan!.digest! });
     expect(late).toEqual({ ok: false, message: 'Not accepted: this remediation has already finished; nothing was changed' });
   });
 
