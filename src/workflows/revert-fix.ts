@@ -54,7 +54,8 @@ const LOCAL: LocalActivityOptions = {
   localRetryThreshold: '1s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
 };
-const SIGN: LocalActivityOptions = { startToCloseTimeout: '30s', localRetryThreshold: '1s', retry: { initialInterval: '1s', maximumInterval: '30s' } };
+/** Signing the undo record: retried for at most ten minutes, then the record closes unsigned with the reason in its notes. */
+const SIGN: LocalActivityOptions = { startToCloseTimeout: '30s', scheduleToCloseTimeout: '10m', localRetryThreshold: '1s', retry: { initialInterval: '1s', maximumInterval: '30s' } };
 
 /**
  * Takes one verified fix back, on request (workflow id `undo/<remediation>/<run>`, started by the

@@ -59,7 +59,7 @@ export async function undoWindow(input: UndoWindowInput): Promise<UndoRecord> {
   const { finding, policy } = input;
   const info = workflowInfo();
   const writes = proxyActivities<Activities>(WRITE);
-  const evidence = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry: { initialInterval: '1s', maximumInterval: '30s' } });
+  const evidence = proxyActivities<Activities>({ startToCloseTimeout: '30s', scheduleToCloseTimeout: '10m', retry: { initialInterval: '1s', maximumInterval: '30s' } });
   const slack = proxyActivities<Activities>(SLACK);
   const now = () => new Date().toISOString();
   const openedAt = now();

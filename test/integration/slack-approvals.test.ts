@@ -9,6 +9,8 @@ import { checkDecision, verifySignedDecision, type DecisionLike } from '../../sr
 import { ControlId } from '../../src/findings/finding.js';
 import { APPROVE_ACTION_ID, REJECT_ACTION_ID } from '../../src/slack/blocks.js';
 import { signSlackRequest } from '../../src/slack/signature.js';
+import { silentLogger } from '../../src/log.js';
+import { startTriggerServer } from '../../src/triggers/server.js';
 import type { TriggerServer } from '../../src/triggers/server.js';
 import type { SubmitResult } from '../../src/triggers/submit.js';
 import { getStatus, type RemediationRecord } from '../../src/workflows/messages.js';
@@ -135,6 +137,18 @@ describe('approval in Slack, end to end through the trigger server', () => {
     expect(Date.now() - t0).toBeLessThan(3000);
     // The very same signed request again is a replay.
     expect((await postClick(approvedBody, { timestamp: approvedTs })).status).toBe(401);
+    // A second replica (or this one after a restart) has not seen it: it passes the Slack check
+    // there, and reaches the workflow as the same Update id, which Temporal answers with the first
+    // outcome: still one decision (counted below).
+    const replicaLog: string[] = [];
+    const replica = await startTriggerServer(stack.config, client, { ...silentLogger, info: (msg) => void replicaLog.push(msg) }, policy);
+    try {
+      expect((await postSlackInteraction(replica.url, SIGNING_SECRET, approvedBody, { timestamp: approvedTs })).status).toBe(200);
+      // Delivered, and Temporal answered with the first outcome (accepted), not a second decision.
+      await until(() => replicaLog.includes('request accepted'), 'the replica relayed the click');
+    } finally {
+      await replica.close();
+    }
 
     const record: RemediationRecord = await handle.result();
     expect(record.outcome).toBe('remediated');
