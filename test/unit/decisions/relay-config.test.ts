@@ -1,22 +1,13 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config.js';
-import { InvalidInputError } from '../../../src/errors.js';
 import { parsePolicy } from '../../../src/policy/load.js';
 import { decisionRelayKey } from '../../../src/triggers/server.js';
 import { DECISION_KEYS_YAML, keyFile, otherOperatorKeyPem, testRelayKey, testRelayKeyPem } from '../../helpers/decisions.js';
+import { problemsOf } from '../normalizers/helpers.js';
 
 const SLACK = { SLACK_BOT_TOKEN: 'xoxb-unit', SLACK_SIGNING_SECRET: 'a-signing-secret-of-16+' };
 
-function problemsOf(fn: () => unknown): readonly string[] {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof InvalidInputError) return e.problems;
-    throw e;
-  }
-  throw new Error('expected an InvalidInputError');
-}
 
 describe('DECISION_SIGNING_KEY_FILE (the trigger server\'s decision relay key)', () => {
   const policy = parsePolicy(`version: 1\n${DECISION_KEYS_YAML}`);

@@ -2,21 +2,12 @@ import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { InvalidInputError } from '../../../src/errors.js';
 import { ControlId } from '../../../src/findings/finding.js';
 import { DEFAULT_POLICY_PATH, operatorKeys, parsePolicy, snapshotFor } from '../../../src/policy/load.js';
 import { parseDecisionPublicKey, withDecisionKeys } from '../../../src/policy/keys.js';
 import { otherOperatorKey, otherOperatorTrusted, testOperatorKey, testOperatorTrusted, testRelayKey, testRelayTrusted, withTestDecisionKeys } from '../../helpers/decisions.js';
+import { problemsOf } from '../normalizers/helpers.js';
 
-function problemsOf(fn: () => unknown): readonly string[] {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof InvalidInputError) return e.problems;
-    throw e;
-  }
-  throw new Error('expected an InvalidInputError');
-}
 
 const parse = (doc: Record<string, unknown>) => parsePolicy(stringify({ version: 1, ...doc }));
 const problems = (doc: Record<string, unknown>) => problemsOf(() => parse(doc));
