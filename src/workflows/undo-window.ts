@@ -3,7 +3,7 @@ import type { Activities, PlannedChange } from '../activities/index.js';
 import type { MessageRef } from '../activities/slack.js';
 import { NON_RETRYABLE_ERROR_TYPES } from '../errors.js';
 import type { Finding } from '../findings/finding.js';
-import type { SignedDecision } from '../decisions/signed.js';
+import { checkDecision, type SignedDecision } from '../decisions/signed.js';
 import { revertExemptionTag } from '../policy/decide.js';
 import type { PolicySnapshot } from '../policy/types.js';
 import type { EvidenceSignature } from '../evidence/signing.js';
@@ -90,6 +90,11 @@ export async function undoWindow(input: UndoWindowInput): Promise<UndoRecord> {
         if (!req.by?.id || !req.by.name) throw new Error('the requester must have an id and a name');
         if (req.by.via === 'slack' && !input.approvers.includes(req.by.id)) throw new Error(`${req.by.name} is not an approver for ${finding.control}`);
         if (req.by.via !== 'slack' && req.by.via !== 'cli') throw new Error('undo comes from Slack or the CLI');
+        // A snapshot with decision keys takes only a signed undo (as revertFix does); older ones check as above.
+        if (policy.decisionRelays !== undefined) {
+          const check = checkDecision(req, { kind: 'undo', workflowId: info.workflowId, runId: info.runId, approvers: input.approvers, operatorKeys: policy.control.approvers.keys ?? [], relayKeys: policy.decisionRelays, control: finding.control });
+          if (!check.ok) throw new Error(check.reason);
+        }
       },
       description: 'Take the verified fix back while the undo window is open.',
     },
@@ -153,7 +158,7 @@ export async function undoWindow(input: UndoWindowInput): Promise<UndoRecord> {
   return seal({
     ...base,
     outcome: 'reverted',
-    undo: { by: { ...req.by }, at: req.at, ...(req.reason ? { reason: req.reason } : {}), restored, ...(tagged ? { exemptUntil: exemption.value } : {}) },
+    undo: { by: { ...req.by }, at: req.at, ...(req.reason ? { reason: req.reason } : {}), ...(req.signed ? { signed: req.signed } : {}), restored, ...(tagged ? { exemptUntil: exemption.value } : {}) },
     ...(notes.length ? { notes } : {}),
     closedAt: now(),
   });

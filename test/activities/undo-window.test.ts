@@ -4,7 +4,9 @@ import { createUndoActivities } from '../../src/activities/undo.js';
 import { snapshotFor } from '../../src/policy/load.js';
 import type { UndoWindowInput } from '../../src/workflows/undo-window.js';
 import { s3Finding } from '../helpers/fixtures.js';
-import { defaultPolicy, temporalClient, unique } from '../helpers/stack.js';
+import { defaultPolicy, startTestWorker, temporalClient, unique } from '../helpers/stack.js';
+import { keyedDefaultPolicy, signedUndo, TEST_OPERATOR } from '../helpers/decisions.js';
+import { sendUndo } from '../../src/triggers/decisions.js';
 
 let client: Client;
 let connection: Connection;
@@ -53,5 +55,26 @@ describe('openUndoWindow (runs of the first version)', () => {
     expect(newer.runId).not.toBe(opening.runId);
     expect(newer.memo?.['remediationRunId']).toBe('run-two');
     expect((await client.workflow.getHandle(id, opening.runId).describe()).status.name).toBe('TERMINATED');
+  });
+
+  it('a window whose policy carries decision keys takes only a signed undo', async () => {
+    const { policy } = keyedDefaultPolicy();
+    const w = await startTestWorker({ policy });
+    try {
+      const acts = createUndoActivities({ client: w.client, taskQueue: w.taskQueue });
+      const base = windowInput(unique('finding/123456789012/us-east-1/s3-block-public-access'), 'run-keyed');
+      const input = { ...base, policy: snapshotFor(policy, base.finding.control) };
+      const id = await acts.openUndoWindow(input);
+      opened.push(id);
+      const target = { workflowId: id };
+      const unsigned = await sendUndo(w.client, target, { by: { id: TEST_OPERATOR, name: TEST_OPERATOR, via: 'cli' } }, unique('undo'));
+      expect(unsigned.ok).toBe(false);
+      if (!unsigned.ok) expect(unsigned.message).toMatch(/signed/);
+      const run = (await w.client.workflow.getHandle(id).describe()).runId;
+      const signed = await sendUndo(w.client, target, signedUndo({ workflowId: id, runId: run }), unique('undo'));
+      expect(signed.ok).toBe(true);
+    } finally {
+      await w.stop();
+    }
   });
 });
