@@ -279,30 +279,31 @@ export function summarizeRevoke(change: RevokeChange, groupId: string): string {
  * person), one request per rule, since AWS rejects a whole request for one existing rule.
  */
 async function authorizeAll(ec2: EC2Client, groupId: string, rules: readonly IngressRule[]): Promise<void> {
-  const send = (rs: readonly IngressRule[]) =>
-    awsCall(`AuthorizeSecurityGroupIngress on ${groupId}`, async () => {
-      try {
-        await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: rs.map((r) => toIpPermission(r, true)) }));
-        return true;
-      } catch (err) {
-        if (awsErrorCode(err) === 'InvalidPermission.Duplicate') return false;
-        throw err;
-      }
-    });
-  if (rules.length === 0 || (await send(rules)) || rules.length === 1) return;
-  for (const r of rules) await send([r]);
+  await eachIdempotent(rules, 'InvalidPermission.Duplicate', `AuthorizeSecurityGroupIngress on ${groupId}`, (rs) =>
+    ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: rs.map((r) => toIpPermission(r, true)) })),
+  );
 }
 
 /** Revokes `rules`, each counted done when it is already gone; per rule when a request for all of them names one that is gone. */
 async function revokeAll(ec2: EC2Client, groupId: string, rules: readonly IngressRule[]): Promise<void> {
+  // Already revoked (an earlier attempt that timed out after succeeding, or a person): the goal holds.
+  await eachIdempotent(rules, 'InvalidPermission.NotFound', `RevokeSecurityGroupIngress on ${groupId}`, (rs) =>
+    ec2.send(new RevokeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: rs.map((r) => toIpPermission(r)) })),
+  );
+}
+
+/**
+ * Sends `rules` in one request; when AWS answers `doneCode` (some rule already in the wanted
+ * state, which fails the whole request), sends them one by one, each `doneCode` counting as done.
+ */
+async function eachIdempotent(rules: readonly IngressRule[], doneCode: string, action: string, call: (rs: readonly IngressRule[]) => Promise<unknown>): Promise<void> {
   const send = (rs: readonly IngressRule[]) =>
-    awsCall(`RevokeSecurityGroupIngress on ${groupId}`, async () => {
+    awsCall(action, async () => {
       try {
-        await ec2.send(new RevokeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: rs.map((r) => toIpPermission(r)) }));
+        await call(rs);
         return true;
       } catch (err) {
-        // Already revoked (an earlier attempt that timed out after succeeding, or a person): the goal holds.
-        if (awsErrorCode(err) === 'InvalidPermission.NotFound') return false;
+        if (awsErrorCode(err) === doneCode) return false;
         throw err;
       }
     });
