@@ -3,6 +3,7 @@ import { InvalidInputError } from './errors.js';
 import { loadDecisionKey } from './decisions/sign.js';
 import { parseDuration } from './policy/load.js';
 import { resolveTemporalConnection, TEMPORAL_CONNECTION_ENV_VARS, TEMPORAL_DEFAULTS, type TemporalConnection } from './temporal-connection.js';
+import { CODEC_SERVER_ENV_VARS, resolveCodecServer, type CodecServerConfig } from './codec/config.js';
 import { PAYLOAD_ENCRYPTION_ENV_VARS, resolvePayloadEncryption, type PayloadEncryption } from './codec/encryption.js';
 
 /** Everything the worker, the trigger server and the CLI read from the environment, parsed once. */
@@ -42,10 +43,10 @@ export interface Config {
     readonly bodyLimitBytes: number;
     /**
      * The codec server for the Temporal Web UI and CLI (`POST /codec/encode`, `/codec/decode`):
-     * the bearer token it requires and the Web UI origins it answers CORS requests from.
+     * its token, the Web UI origins it answers CORS requests from, browser sessions and OIDC.
      * Undefined: not served (404).
      */
-    readonly codecServer: { readonly token: string; readonly corsOrigins: readonly string[] } | undefined;
+    readonly codecServer: CodecServerConfig | undefined;
   };
   /**
    * Payloads (workflow inputs and results, activity results, signals, memos...) encrypted at rest in
@@ -150,8 +151,7 @@ export const ENV_VARS = Object.freeze({
   WEBHOOK_TOKEN: 'shared secret webhook senders present (Authorization: Bearer or x-api-key); at least 16 characters',
   BODY_LIMIT_BYTES: `largest accepted request body (default ${DEFAULTS.bodyLimitBytes})`,
   ...PAYLOAD_ENCRYPTION_ENV_VARS,
-  CODEC_SERVER_TOKEN: 'bearer token the codec server (POST /codec/encode, /codec/decode on the trigger server) requires, at least 16 characters, not the webhook token; unset: no codec server (404); needs payload encryption keys',
-  CODEC_SERVER_CORS_ORIGINS: 'comma-separated origins of the Temporal Web UI allowed to call the codec server from the browser, e.g. http://localhost:8233; unset: no CORS (the temporal CLI needs none)',
+  ...CODEC_SERVER_ENV_VARS,
   POLICY_FILE: 'path of the policy file (default: policy/default.yaml)',
   SLACK_BOT_TOKEN: 'Slack bot token (xoxb-...); unset: no Slack, approvals from the CLI',
   SLACK_SIGNING_SECRET: 'Slack signing secret; needed to accept Approve/Reject clicks on /slack/interactions',
@@ -237,27 +237,8 @@ export function loadConfig(env: Env = process.env): Config {
   // Payload encryption keys: never echoed, in a problem or anywhere else.
   const encryption = resolvePayloadEncryption(env);
   problems.push(...encryption.problems);
-  const codecToken = env['CODEC_SERVER_TOKEN']?.trim() || undefined;
-  if (codecToken !== undefined) {
-    if (codecToken.length < 16) problems.push('CODEC_SERVER_TOKEN must be at least 16 characters');
-    // Who may send findings is not thereby allowed to read every history.
-    if (codecToken === token?.trim()) problems.push('CODEC_SERVER_TOKEN must differ from WEBHOOK_TOKEN');
-    const keysSet = Boolean(env['PAYLOAD_ENCRYPTION_KEYS']?.trim() || env['PAYLOAD_ENCRYPTION_KEYS_FILE']?.trim());
-    if (!keysSet) problems.push('CODEC_SERVER_TOKEN is set but no payload encryption key is (PAYLOAD_ENCRYPTION_KEYS or PAYLOAD_ENCRYPTION_KEYS_FILE): there is nothing to decode');
-  }
-  const corsOrigins = [...new Set((env['CODEC_SERVER_CORS_ORIGINS'] ?? '').split(',').map((o) => o.trim()).filter(Boolean))];
-  for (const o of corsOrigins) {
-    let origin: string | undefined;
-    try {
-      const u = new URL(o);
-      if (u.protocol === 'http:' || u.protocol === 'https:') origin = u.origin;
-    } catch {
-      origin = undefined;
-    }
-    if (o === '*') problems.push('CODEC_SERVER_CORS_ORIGINS: "*" is refused; name the Temporal Web UI\'s origin, e.g. http://localhost:8233');
-    else if (origin !== o) problems.push(`CODEC_SERVER_CORS_ORIGINS: "${o}" is not an origin like http://localhost:8233 (scheme, host and port; no path or trailing slash)`);
-  }
-  if (corsOrigins.length > 0 && codecToken === undefined) problems.push('CODEC_SERVER_CORS_ORIGINS is set but CODEC_SERVER_TOKEN is not: there is no codec server');
+  const codec = resolveCodecServer(env, token);
+  problems.push(...codec.problems);
 
   const slackApiUrl = str('SLACK_API_URL', 'https://slack.com/api/');
   try {
@@ -340,7 +321,7 @@ export function loadConfig(env: Env = process.env): Config {
       port: int('PORT', DEFAULTS.httpPort, 0, 65535),
       webhookToken: token === '' ? undefined : token,
       bodyLimitBytes: int('BODY_LIMIT_BYTES', DEFAULTS.bodyLimitBytes, 1024, 64 * 1024 * 1024),
-      codecServer: codecToken !== undefined ? { token: codecToken, corsOrigins } : undefined,
+      codecServer: codec.codecServer,
     },
     payloadEncryption: encryption.encryption,
     policyFile: env['POLICY_FILE'] || undefined,

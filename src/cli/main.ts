@@ -113,7 +113,7 @@ async function up(args: readonly string[]): Promise<number> {
   say(`  Metrics           http://127.0.0.1:${metricsPort}/metrics (Prometheus)`);
   say(`  Evidence key      ${stack.evidenceKeyId} (Ed25519, private key in ${stack.evidenceKeyFile})`);
   if (stack.config.payloadEncryption) say(`  Payloads          encrypted in Temporal: ${describePayloadEncryption(stack.config.payloadEncryption)}`);
-  if (stack.config.http.codecServer) say(`  Codec server      ${stack.trigger.url}/codec (for the Web UI's codec endpoint; token from CODEC_SERVER_TOKEN)`);
+  if (stack.config.http.codecServer) say(`  Codec server      ${stack.trigger.url}/codec (the Web UI's codec endpoint; sign in at ${stack.trigger.url}/codec/login with CODEC_SERVER_TOKEN)`);
   say(`  Data and logs     ${dataDir}`);
   say('');
 

@@ -1,8 +1,9 @@
 import type { Context, Env, Hono, MiddlewareHandler } from 'hono';
+import { getCookie } from 'hono/cookie';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import type { Logger } from '../log.js';
-import { requireToken } from '../triggers/http/auth.js';
 import { HttpError } from '../triggers/http/errors.js';
+import { codecAuth, SESSION_COOKIE, type OidcOptions } from './auth.js';
 import { PayloadDecryptionError } from './encryption.js';
 
 /**
@@ -18,11 +19,13 @@ import { PayloadDecryptionError } from './encryption.js';
  * settings, `Authorization` and cookies; so the browser's preflight is answered for the configured
  * UI origins with those headers allowed.
  *
- * Served under `/codec` with a bearer token of its own (`CODEC_SERVER_TOKEN`, compared in constant
- * time like the webhook token): whoever holds it reads every history. The `temporal` CLI sends it
- * (`--codec-auth 'Bearer <token>'`); the Web UI sends no header of its choosing, so in front of a
- * browser an authenticating proxy adds it. The preflight carries no credentials (browsers never
- * send them), so it is answered before the token is checked.
+ * Served under `/codec`. Who may call it (src/codec/auth.ts): the holder of its own token
+ * (`CODEC_SERVER_TOKEN`: the `temporal` CLI's `--codec-auth 'Bearer <token>'`); a browser signed
+ * in at `/codec/login` (a session cookie, which the Web UI sends with its "include cross-origin
+ * credentials" setting); and, when an OIDC issuer is configured, the operator's own access token,
+ * which the Web UI forwards with its "pass the user access token" setting. Whoever passes reads
+ * every history. The preflight carries no credentials (browsers never send them), so it is
+ * answered before they are checked.
  */
 
 export interface CodecServerOptions {
@@ -30,6 +33,10 @@ export interface CodecServerOptions {
   readonly token: string;
   /** Origins (scheme://host:port) of the Web UI allowed to call from a browser. */
   readonly corsOrigins: readonly string[];
+  /** How long a browser session from `/codec/login` lasts. */
+  readonly sessionTtlMs: number;
+  /** Operators' own OIDC access tokens, as the Web UI forwards them; absent: not accepted. */
+  readonly oidc?: OidcOptions;
   /** The app's body limit (413 as for every other route). */
   readonly limit: MiddlewareHandler;
   readonly logger: Logger;
@@ -86,7 +93,8 @@ export function serveCodec<E extends Env>(app: Hono<E>, o: CodecServerOptions | 
     c.res.headers.append('Vary', 'Origin');
   });
 
-  const auth = requireToken(o.token);
+  const auth = codecAuth({ token: o.token, corsOrigins: o.corsOrigins, sessionTtlMs: o.sessionTtlMs, ...(o.oidc ? { oidc: o.oidc } : {}), logger: o.logger });
+  serveLogin(app, o, auth);
   const route = (op: 'encode' | 'decode') => async (c: Context) => {
     const payloads = payloadsFromJson(await readJson(c));
     const namespace = c.req.header('x-namespace');
@@ -99,10 +107,70 @@ export function serveCodec<E extends Env>(app: Hono<E>, o: CodecServerOptions | 
       o.logger.warn(`codec server: ${op} failed`, { namespace, payloads: payloads.length, error: message });
       throw new HttpError(400, `${op}_failed`, message);
     }
+    // Encoding is the UI writing (a signal or start from the browser): worth a line at info.
+    o.logger[op === 'encode' ? 'info' : 'debug'](`codec server: ${op}d`, { namespace, payloads: payloads.length, by: auth.principalOf(c) });
     return c.json({ payloads: out.map(payloadToJson) }, 200);
   };
-  app.post(`${CODEC_PATH}/encode`, auth, o.limit, route('encode'));
-  app.post(`${CODEC_PATH}/decode`, auth, o.limit, route('decode'));
+  app.post(`${CODEC_PATH}/encode`, auth.middleware, o.limit, route('encode'));
+  app.post(`${CODEC_PATH}/decode`, auth.middleware, o.limit, route('decode'));
+}
+
+/**
+ * `GET /codec/login`: a form for the codec token; `POST /codec/login`: the token (form or JSON)
+ * for a session cookie; `POST /codec/logout`: the cookie cleared. The cookie is HttpOnly (no
+ * script reads it), Secure and SameSite=None (the Web UI is another origin, often another site),
+ * and has no Path attribute, so the browser scopes it to the directory it signed in at: `/codec`,
+ * or whatever prefix a proxy in front shows.
+ */
+function serveLogin<E extends Env>(app: Hono<E>, o: CodecServerOptions, auth: ReturnType<typeof codecAuth>): void {
+  const page = (c: Context, status: 200 | 401 | 400, body: string) =>
+    c.html(loginPage(body, insecureOrigin(c)), status, {
+      'Cache-Control': 'no-store',
+      'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+      'X-Frame-Options': 'DENY',
+      'Referrer-Policy': 'no-referrer',
+    });
+  const form = (message = '') =>
+    `${message}<form method="post"><label>Codec server token <input type="password" name="token" autocomplete="current-password" autofocus required></label> <button type="submit">Sign in</button></form>`;
+
+  app.get(`${CODEC_PATH}/login`, (c) => {
+    const signedIn = auth.sessionOf(getCookie(c, SESSION_COOKIE)) !== undefined;
+    return page(c, 200, signedIn ? `<p id="status">Signed in: the Web UI can decode payloads here.</p>${logoutForm}` : form());
+  });
+  app.post(`${CODEC_PATH}/login`, o.limit, async (c) => {
+    const type = c.req.header('content-type') ?? '';
+    let token: unknown;
+    if (/^application\/x-www-form-urlencoded\b|^multipart\/form-data\b/i.test(type)) token = (await c.req.parseBody())['token'];
+    else if (/^application\/json\b/i.test(type)) token = ((await c.req.json().catch(() => ({}))) as { token?: unknown }).token;
+    else throw new HttpError(415, 'unsupported_media_type', 'send the token as a form field or JSON {"token": "..."}');
+    if (typeof token !== 'string' || token.trim() === '') return page(c, 400, form('<p id="status" class="error">Enter the codec server token.</p>'));
+    if (!auth.isToken(token.trim())) {
+      o.logger.warn('codec server: sign-in refused (wrong token)');
+      return page(c, 401, form('<p id="status" class="error">That is not the codec server token.</p>'));
+    }
+    const s = auth.newSession();
+    o.logger.info('codec server: signed in', { session: s.id.slice(0, 8), until: s.expires.toISOString() });
+    c.header('Set-Cookie', `${SESSION_COOKIE}=${s.value}; Expires=${s.expires.toUTCString()}; Max-Age=${Math.floor(o.sessionTtlMs / 1000)}; HttpOnly; Secure; SameSite=None`);
+    return page(c, 200, `<p id="status">Signed in until ${s.expires.toISOString()}. The Temporal Web UI can now decode payloads through this codec server, with its codec setting "Include cross-origin credentials" on.</p>${logoutForm}`);
+  });
+  app.post(`${CODEC_PATH}/logout`, (c) => {
+    c.header('Set-Cookie', `${SESSION_COOKIE}=; Max-Age=0; HttpOnly; Secure; SameSite=None`);
+    return page(c, 200, `<p id="status">Signed out.</p>${form()}`);
+  });
+}
+
+const logoutForm = '<form method="post" action="logout"><button type="submit">Sign out</button></form>';
+
+/** Browsers keep a Secure cookie only over https, or from localhost. */
+function insecureOrigin(c: Context): boolean {
+  const url = new URL(c.req.url);
+  const proto = c.req.header('x-forwarded-proto')?.split(',')[0]?.trim() ?? url.protocol.replace(/:$/, '');
+  return proto !== 'https' && !['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+}
+
+function loginPage(body: string, insecure: boolean): string {
+  const warning = insecure ? '<p class="error">This page was served over plain http: browsers keep the session cookie only over https (or on localhost). Put the codec server behind TLS.</p>' : '';
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>rectify codec server</title><style>body{font:16px system-ui,sans-serif;max-width:40em;margin:3em auto}.error{color:#b00}input{width:20em}</style></head><body><h1>rectify codec server</h1><p>Signing in lets the Temporal Web UI in this browser show the decrypted payloads of remediation histories.</p>${warning}${body}</body></html>`;
 }
 
 /** `{"payloads": [...]}` in proto3 JSON to Payloads; every problem named at once (400). */

@@ -57,7 +57,7 @@ export async function startTriggerServer(config: Config, client: Client, logger:
     webhookToken: token,
     // The codec server needs the keys: a token without them is refused by loadConfig.
     ...(config.http.codecServer && config.payloadEncryption
-      ? { codec: { codec: config.payloadEncryption.codec, token: config.http.codecServer.token, corsOrigins: config.http.codecServer.corsOrigins } }
+      ? { codec: { codec: config.payloadEncryption.codec, ...config.http.codecServer } }
       : {}),
     bodyLimitBytes: config.http.bodyLimitBytes,
     logger,

@@ -1,12 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import type { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { CHROMIUM_ARGS, ensureChromium } from '../../src/stack/chromium.js';
 import { createSubmitter } from '../../src/triggers/submit.js';
 import { getStatus } from '../../src/workflows/messages.js';
+import { randomBytes } from 'node:crypto';
+import { withPayloadCodec } from '../../src/codec/encryption.js';
+import { loadConfig } from '../../src/config.js';
+import { silentLogger } from '../../src/log.js';
+import { startTriggerServer, type TriggerServer } from '../../src/triggers/server.js';
 import { makeSecurityGroup, sgFinding, world22 } from '../helpers/fixtures.js';
-import { defaultPolicy, startTestWorker, type TestWorker } from '../helpers/stack.js';
+import { defaultPolicy, startTestWorker, temporalClient, unique, type TestWorker } from '../helpers/stack.js';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
@@ -68,4 +74,95 @@ describe('Temporal Web UI of the dev server', () => {
       await handle.terminate('test over');
     }, 90_000);
   });
+});
+
+/**
+ * The Web UI of the dev server, in a real browser, showing an encrypted workflow input decoded by
+ * the trigger server's codec server: the operator signs in at /codec/login, and the UI's browser
+ * codec setting (endpoint, "include cross-origin credentials", as its Codec Server dialog stores
+ * them) sends the session cookie cross-origin. Without signing in the UI gets 401 and shows no
+ * plaintext.
+ */
+describe('encrypted payloads shown decoded in the Web UI', () => {
+  const CODEC_TOKEN = 'codec-token-for-the-web-ui-00001';
+  const secret = `payroll-exports-${randomBytes(4).toString('hex')}`;
+  let browser: Browser;
+  let server: TriggerServer;
+  let codecClient: { client: Client; connection: Connection };
+  let workflowId: string;
+  let codecEndpoint: string;
+
+  beforeAll(async () => {
+    const ui = inject('temporalUiUrl');
+    const config = loadConfig({
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      TEMPORAL_TASK_QUEUE: unique('ui-codec'),
+      HOST: '127.0.0.1',
+      PORT: '0',
+      WEBHOOK_TOKEN: 'a-webhook-token-of-32-characters',
+      PAYLOAD_ENCRYPTION_KEYS: `ui-1:${randomBytes(32).toString('base64')}`,
+      CODEC_SERVER_TOKEN: CODEC_TOKEN,
+      CODEC_SERVER_CORS_ORIGINS: new URL(ui).origin,
+    });
+    codecClient = await temporalClient(withPayloadCodec(config.payloadEncryption).dataConverter);
+    server = await startTriggerServer(config, codecClient.client, silentLogger, defaultPolicy);
+    // The UI is at http://localhost:<port>; the codec server on the same host, another port.
+    codecEndpoint = `http://localhost:${new URL(server.url).port}/codec`;
+    workflowId = unique('ui-codec');
+    // No worker polls this queue: the run keeps its first event, whose input is encrypted.
+    await codecClient.client.workflow.start('remediateFinding', { taskQueue: config.temporal.taskQueue, workflowId, args: [{ bucket: secret, owner: 'payroll-team' }] });
+    browser = await chromium.launch({ executablePath: await ensureChromium(), args: CHROMIUM_ARGS });
+  });
+  afterAll(async () => {
+    await codecClient?.client.workflow.getHandle(workflowId).terminate('test over').catch(() => undefined);
+    await browser?.close();
+    await server?.close();
+    await codecClient?.connection.close();
+  });
+
+  /** A browser profile whose Web UI uses the codec server with credentials, as set in the UI's Codec Server dialog. */
+  async function uiContext(): Promise<BrowserContext> {
+    const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
+    const settings = { endpoint: codecEndpoint, passAccessToken: false, includeCredentials: true, overrideRemoteCodecConfiguration: true };
+    const origin = JSON.stringify(new URL(inject('temporalUiUrl')).origin);
+    await context.addInitScript({
+      content: `if (location.origin === ${origin}) for (const [k, v] of Object.entries(${JSON.stringify(settings)})) localStorage.setItem(k, JSON.stringify(v));`,
+    });
+    return context;
+  }
+
+  async function openWorkflow(context: BrowserContext) {
+    const page = await context.newPage();
+    const decoded = page.waitForResponse((r) => r.url() === `${codecEndpoint}/decode` && r.request().method() === 'POST', { timeout: 30_000 });
+    await page.goto(`${inject('temporalUiUrl')}/namespaces/default/workflows/${workflowId}`);
+    const res = await decoded;
+    return { page, status: res.status() };
+  }
+
+  it('shows nothing decoded to a browser that has not signed in (the codec server answers 401)', async () => {
+    const context = await uiContext();
+    const { page, status } = await openWorkflow(context);
+    expect(status).toBe(401);
+    await page.getByText(workflowId).first().waitFor({ state: 'visible', timeout: 15_000 });
+    await page.waitForTimeout(1000);
+    expect(await page.getByText(secret).count()).toBe(0);
+    await context.close();
+  }, 90_000);
+
+  it('shows the decrypted input once the operator has signed in at /codec/login', async () => {
+    const context = await uiContext();
+    const login = await context.newPage();
+    await login.goto(`${codecEndpoint}/login`);
+    await login.getByLabel('Codec server token').fill(CODEC_TOKEN);
+    await login.getByRole('button', { name: 'Sign in' }).click();
+    await login.getByText('Signed in until').waitFor({ state: 'visible', timeout: 10_000 });
+    const cookies = await context.cookies(codecEndpoint);
+    expect(cookies.map((c) => [c.name, c.httpOnly, c.secure, c.sameSite, c.path])).toEqual([['rectify_codec_session', true, true, 'None', '/codec']]);
+
+    const { page, status } = await openWorkflow(context);
+    expect(status).toBe(200);
+    await page.getByText(secret).first().waitFor({ state: 'visible', timeout: 20_000 });
+    await page.screenshot({ path: 'test-results/temporal-ui-decoded-input.png' });
+    await context.close();
+  }, 90_000);
 });
