@@ -25,6 +25,19 @@ const NOT_FOUND = new Set([
   'InvalidPermission.NotFound',
   'ResourceNotFoundException',
   'NoSuchEntity',
+  // EC2 snapshots and instances, RDS, KMS, CloudTrail, SNS, SQS
+  'InvalidSnapshot.NotFound',
+  'InvalidSnapshotID.Malformed',
+  'InvalidInstanceID.NotFound',
+  'InvalidInstanceID.Malformed',
+  'DBSnapshotNotFound',
+  'DBSnapshotNotFoundFault',
+  'DBInstanceNotFound',
+  'DBInstanceNotFoundFault',
+  'NotFoundException',
+  'TrailNotFoundException',
+  'AWS.SimpleQueueService.NonExistentQueue',
+  'QueueDoesNotExist',
 ]);
 const THROTTLED = new Set([
   'Throttling',

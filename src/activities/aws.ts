@@ -4,6 +4,12 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import { OrganizationsClient } from '@aws-sdk/client-organizations';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { SecurityHubClient } from '@aws-sdk/client-securityhub';
+import { RDSClient } from '@aws-sdk/client-rds';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { asyncLocalStorage as activityContext } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
@@ -21,6 +27,12 @@ export interface AwsClients {
   organizations(): OrganizationsClient;
   sts(region: string): STSClient;
   securityHub(region: string): SecurityHubClient;
+  rds(region: string): RDSClient;
+  kms(region: string): KMSClient;
+  cloudTrail(region: string): CloudTrailClient;
+  lambda(region: string): LambdaClient;
+  sns(region: string): SNSClient;
+  sqs(region: string): SQSClient;
   /**
    * The clients for resources of `account`: with the member role assumed in that account when
    * one is configured (never the hub's own credentials then), and every S3 call on a bucket
@@ -150,6 +162,12 @@ function clientSet(
     organizations: () => organizations(aws.region),
     sts: cache((region) => new STSClient(common(region))),
     securityHub: cache((region) => new SecurityHubClient({ ...common(region), ...(options.securityHubEndpoint ? { endpoint: options.securityHubEndpoint } : {}) })),
+    rds: cache((region) => new RDSClient(common(region))),
+    kms: cache((region) => new KMSClient(common(region))),
+    cloudTrail: cache((region) => new CloudTrailClient(common(region))),
+    lambda: cache((region) => new LambdaClient(common(region))),
+    sns: cache((region) => new SNSClient(common(region))),
+    sqs: cache((region) => new SQSClient(common(region))),
     forAccount: () => self,
     destroy() {
       for (const c of all.splice(0)) c.destroy();

@@ -26,6 +26,46 @@ export interface ScanPage {
 }
 
 /**
+ * A control as the catalog shows it and as the finding sources map to it: pure data and pure
+ * functions (no I/O), read by the webhook normalizers, the scan, the policy loader, `cli
+ * controls` and the README's catalog table.
+ */
+export interface ControlCatalog {
+  /** The ASFF resource type it acts on: AwsS3Bucket, AwsRdsDbSnapshot, AwsKmsKey... */
+  readonly resourceType: string;
+  /** A global resource (IAM): one workflow per resource whatever region reported it, scanned in one region. */
+  readonly global?: boolean;
+  /** Severity when the source gives none (CloudTrail, the scan). */
+  readonly severity: Severity;
+  /** Security Hub control ids (AWS Foundational Security Best Practices) that map to it, e.g. ['S3.5']. */
+  readonly securityHub: readonly string[];
+  /** AWS Config managed rule identifiers, lower case, as found inside rule names, e.g. ['s3-bucket-ssl-requests-only']. */
+  readonly configRules: readonly string[];
+  /** CloudTrail events after which the resource is checked: the eventSource and the event names. */
+  readonly cloudTrail: readonly { readonly eventSource: string; readonly eventNames: readonly string[] }[];
+  /** What the fix changes, one sentence for people: "Adds a Deny statement for requests without TLS (aws:SecureTransport=false); every other statement is kept". */
+  readonly changes: string;
+  /** The mode the shipped default policy gives it. */
+  readonly defaultMode: 'auto' | 'approve' | 'notify';
+  /** What undo restores: "exact", or what it cannot restore and why. */
+  readonly undo: string;
+  /** What a resource id looks like, for error messages: "an RDS DB snapshot identifier or ARN". */
+  readonly resourceIdHint: string;
+  /**
+   * The resource id the control acts on from what a source gives: an ARN (Security Hub
+   * Resources[].Id), Config's resourceId, a generic finding's resource.id. Undefined when it is
+   * not one.
+   */
+  resourceId(raw: string): string | undefined;
+  /**
+   * The resources a CloudTrail record (an EventBridge event's `detail`) names for this control,
+   * each with a title for people; or why the call changes nothing this control cares about. Only
+   * called for the events listed in `cloudTrail`, for calls that succeeded.
+   */
+  fromCloudTrail(record: Readonly<Record<string, unknown>>): { readonly resources: readonly { readonly id: string; readonly title: string }[] } | { readonly ignore: string };
+}
+
+/**
  * One control: how to read the resource, what "compliant" means (given the policy's settings),
  * the exact change that makes it compliant, how to apply it, check it held, and undo it.
  * `plan`, `check`, `describe` and `summarize` are pure; the others call AWS and throw
@@ -36,6 +76,8 @@ export interface Control<S, C> {
   readonly title: string;
   /** False when nothing can be fixed automatically (notify only): `apply` and `undo` throw. */
   readonly fixable: boolean;
+  /** Sources, catalog facts. */
+  readonly catalog?: ControlCatalog;
   /** Reads current state and tags. Throws ResourceNotFound / AccessDenied (non-retryable), Throttled / AwsUnavailable (retryable). */
   read(aws: AwsClients, finding: Finding): Promise<Snapshot<S>>;
   /** The change that makes `state` compliant, or null when it already is. */
