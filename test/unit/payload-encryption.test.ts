@@ -183,7 +183,7 @@ describe('payload encryption configuration', () => {
   it('checks the codec server settings: a token of its own, the keys, explicit UI origins', () => {
     const keys = { PAYLOAD_ENCRYPTION_KEYS: `k1:${b64(OLD)}` };
     const c = loadConfig({ ...keys, CODEC_SERVER_TOKEN: 'a-codec-token-of-32-characters!!', CODEC_SERVER_CORS_ORIGINS: 'http://localhost:8233, https://temporal.example.com' });
-    expect(c.http.codecServer).toEqual({ token: 'a-codec-token-of-32-characters!!', corsOrigins: ['http://localhost:8233', 'https://temporal.example.com'] });
+    expect(c.http.codecServer).toEqual({ token: 'a-codec-token-of-32-characters!!', corsOrigins: ['http://localhost:8233', 'https://temporal.example.com'], sessionTtlMs: 8 * 3_600_000 });
     expect(problems({ ...keys, CODEC_SERVER_TOKEN: 'short' })).toEqual(['CODEC_SERVER_TOKEN must be at least 16 characters']);
     expect(problems({ ...keys, CODEC_SERVER_TOKEN: 'the-same-token-for-both', WEBHOOK_TOKEN: 'the-same-token-for-both' })).toEqual(['CODEC_SERVER_TOKEN must differ from WEBHOOK_TOKEN']);
     expect(problems({ CODEC_SERVER_TOKEN: 'a-codec-token-of-32-characters!!' })).toEqual([expect.stringMatching(/^CODEC_SERVER_TOKEN is set but no payload encryption key is/)]);
