@@ -7,7 +7,7 @@ import { AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, Creat
 import { CreateBucketCommand, DeletePublicAccessBlockCommand, PutBucketTaggingCommand } from '@aws-sdk/client-s3';
 import { performance } from 'node:perf_hooks';
 import type { AwsClients } from '../src/activities/aws.js';
-import { CONTROLS } from '../src/activities/controls/index.js';
+import { requireControl } from '../src/activities/controls/index.js';
 import { authorizeIngressEvent, deleteBucketPublicAccessBlockEvent } from '../src/cli/demo-events.js';
 import { ControlId, ResourceType, type Finding } from '../src/findings/finding.js';
 import { BUILTIN_DEFAULTS } from '../src/policy/load.js';
@@ -119,7 +119,7 @@ function findingOf(t: Target, region: string): Finding {
  */
 export async function bareFix(aws: AwsClients, t: Target, region: string): Promise<void> {
   const f = findingOf(t, region);
-  const control = CONTROLS[f.control];
+  const control = requireControl(f.control);
   const settings = BUILTIN_DEFAULTS.settings;
   const triage = await retrying(() => control.read(aws, f));
   if (control.plan(triage.state, settings) === null) return;

@@ -57,6 +57,8 @@ export interface Config {
   readonly payloadEncryption: PayloadEncryption | undefined;
   /** Path of the policy file; undefined means the shipped default (policy/default.yaml). */
   readonly policyFile: string | undefined;
+  /** Modules of controls of one's own (CONTROL_MODULES), registered before the policy is read. */
+  readonly controlModules: readonly string[];
   readonly slack: {
     /** Bot token (xoxb-...); undefined disables Slack (approvals from the CLI only). */
     readonly botToken: string | undefined;
@@ -153,6 +155,7 @@ export const ENV_VARS = Object.freeze({
   ...PAYLOAD_ENCRYPTION_ENV_VARS,
   ...CODEC_SERVER_ENV_VARS,
   POLICY_FILE: 'path of the policy file (default: policy/default.yaml)',
+  CONTROL_MODULES: 'comma-separated modules (paths or package names) that each export controls of your own to register beside the built-in ones (docs/controls.md); give every worker, trigger server and CLI the same list',
   SLACK_BOT_TOKEN: 'Slack bot token (xoxb-...); unset: no Slack, approvals from the CLI',
   SLACK_SIGNING_SECRET: 'Slack signing secret; needed to accept Approve/Reject clicks on /slack/interactions',
   SLACK_API_URL: 'Slack Web API base URL (default https://slack.com/api/)',
@@ -183,6 +186,11 @@ type Env = Readonly<Record<string, string | undefined>>;
  * Parses the environment. Throws `InvalidInputError` listing every problem at once;
  * returns a deeply frozen object otherwise.
  */
+/** CONTROL_MODULES as a list (the CLI reads it before it needs the rest of the configuration). */
+export function controlModulesOf(env: Env = process.env): string[] {
+  return (env['CONTROL_MODULES'] ?? '').split(',').map((m) => m.trim()).filter(Boolean);
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const problems: string[] = [];
   const str = (name: string, fallback: string): string => {
@@ -325,6 +333,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     payloadEncryption: encryption.encryption,
     policyFile: env['POLICY_FILE'] || undefined,
+    controlModules: controlModulesOf(env),
     evidence: {
       signingKeyPem,
       archiveBucket: env['EVIDENCE_BUCKET'] || undefined,

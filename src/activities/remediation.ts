@@ -5,7 +5,7 @@ import { ErrorType } from '../errors.js';
 import type { Finding } from '../findings/finding.js';
 import type { ControlSettings } from '../policy/types.js';
 import type { AwsClients } from './aws.js';
-import { CONTROLS } from './controls/index.js';
+import { getControl } from './controls/index.js';
 import { canonicalJson } from '../evidence/canonical.js';
 
 /** What triage read from the live resource and what it would change. */
@@ -96,7 +96,7 @@ function approvalNeededOf(change: unknown): string | undefined {
 }
 
 function controlFor(finding: Finding) {
-  const control = CONTROLS[finding.control];
+  const control = getControl(finding.control);
   if (!control) {
     throw ApplicationFailure.create({
       type: ErrorType.UnsupportedControl,
@@ -124,7 +124,7 @@ export function createRemediationActivities({ aws, now = () => new Date() }: Rem
         plannedChange: change === null ? null : planned(control, change, finding),
         fixable: control.fixable,
         readAt: now().toISOString(),
-        stateDigest: digestOf(state),
+        stateDigest: digestOf(control.digestState ? control.digestState(state) : state),
         ...(approvalNeeded === undefined ? {} : { approvalNeeded }),
       };
     },

@@ -8,7 +8,7 @@ import { controlPolicyFor } from '../policy/load.js';
 import { createSubmitter, type SubmitResult } from '../triggers/submit.js';
 import { awsCall } from './aws-errors.js';
 import type { AwsClients } from './aws.js';
-import { CONTROLS } from './controls/index.js';
+import { registeredControls, requireControl } from './controls/index.js';
 import type { ScanPage } from './controls/control.js';
 
 export interface ScanDeps {
@@ -23,6 +23,15 @@ export interface ScanDeps {
 export function createScanActivities(d: ScanDeps) {
   const submitter = createSubmitter(d.client, { taskQueue: d.taskQueue, verifyDeadlineMs: d.verifyDeadlineMs, policy: d.policy });
   return {
+    /**
+     * The controls this worker knows (built in and registered), in order, and which are global:
+     * what a scan with no list of its own covers, so that a control added to the worker is
+     * scanned with no change to the scan workflow.
+     */
+    async listControls(): Promise<{ id: ControlId; global: boolean }[]> {
+      return registeredControls().map((c) => ({ id: c.id, global: c.catalog.global === true }));
+    },
+
     /** The account the worker's credentials belong to (STS GetCallerIdentity). */
     async whoAmI(region: string): Promise<string> {
       const out = await awsCall('GetCallerIdentity', () => d.aws.sts(region).send(new GetCallerIdentityCommand({})));
@@ -46,14 +55,15 @@ export function createScanActivities(d: ScanDeps) {
 
     /** One page of a control's resources in a region, and which of them violate it under the policy's settings. Read-only. */
     async scanControlPage(o: { control: ControlId; account: string; region: string; pageToken?: string; pageSize: number }): Promise<ScanPage> {
-      const control = CONTROLS[o.control];
-      return control.scanPage(d.aws.forAccount(o.account), {
+      const control = requireControl(o.control);
+      const page = await control.scanPage(d.aws.forAccount(o.account), {
         account: o.account,
         region: o.region,
         settings: controlPolicyFor(d.policy, o.control, o.account).settings,
         pageSize: o.pageSize,
         ...(o.pageToken ? { pageToken: o.pageToken } : {}),
       });
+      return { ...page, resourceType: control.catalog.resourceType };
     },
 
     /**

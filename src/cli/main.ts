@@ -1,7 +1,8 @@
+import { loadControlModules } from '../activities/controls/index.js';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import { loadConfig } from '../config.js';
+import { controlModulesOf, loadConfig } from '../config.js';
 import { describePayloadEncryption, withPayloadCodec } from '../codec/encryption.js';
 import { InvalidInputError } from '../errors.js';
 import { explainConnectFailure } from '../temporal-connection.js';
@@ -55,6 +56,10 @@ commands:
   schedule show | pause | unpause | delete
   scan now                      run a scan right away (through the schedule)
   scan show                     the latest scheduled scan: per account and region, what was scanned, found, and not read (and why)
+  controls [--json | --markdown | --write-readme]
+                                the catalog: every control with its Security Hub ids, Config rules,
+                                CloudTrail events, what it changes, default mode and undo;
+                                --write-readme updates README.md's catalog table
   policy validate [FILE]        check a policy file (default: POLICY_FILE or policy/default.yaml)
                                 and list every problem; starts nothing
   evidence export --from DATE --to DATE [--control ID]... [--account ID]... [--status S]...
@@ -373,6 +378,23 @@ async function showLatestScan(client: Client): Promise<number> {
   return 0;
 }
 
+async function controlsCommand(args: readonly string[]): Promise<number> {
+  const { catalogMarkdown, catalogRows, catalogText, withCatalog } = await import('./catalog.js');
+  const [flag, ...rest] = args;
+  if (rest.length > 0 || (flag !== undefined && !['--json', '--markdown', '--write-readme'].includes(flag))) {
+    process.stderr.write('usage: controls [--json | --markdown | --write-readme]\n');
+    return 2;
+  }
+  if (flag === '--json') say(JSON.stringify(catalogRows(), null, 2));
+  else if (flag === '--markdown') say(catalogMarkdown());
+  else if (flag === '--write-readme') {
+    const { readFile, writeFile } = await import('node:fs/promises');
+    await writeFile('README.md', withCatalog(await readFile('README.md', 'utf8')));
+    say('README.md: catalog table updated');
+  } else say(catalogText());
+  return 0;
+}
+
 async function policyCommand(args: readonly string[]): Promise<number> {
   const [sub, file, ...rest] = args;
   if (sub !== 'validate' || rest.length > 0) {
@@ -404,6 +426,8 @@ const AS_REMOVED = `--as is no longer accepted: CLI decisions are signed with yo
 
 async function main(argv: readonly string[]): Promise<number> {
   const [command = 'up', ...rest] = argv;
+  // Controls of one's own (CONTROL_MODULES), before any policy that may name them is read.
+  await loadControlModules(controlModulesOf());
   if (['approve', 'reject', 'undo'].includes(command) && rest.some((a) => a === '--as' || a.startsWith('--as='))) {
     process.stderr.write(`${AS_REMOVED}\n`);
     return 2;
@@ -423,6 +447,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return decideCommand(command, rest);
     case 'policy':
       return policyCommand(rest);
+    case 'controls':
+      return controlsCommand(rest);
     case 'evidence':
       return (await import('./evidence.js')).evidenceCommand(rest, withClient);
     case 'undo':

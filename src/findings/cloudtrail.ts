@@ -61,7 +61,10 @@
  * Pure module: no I/O.
  */
 import type { DetailResult, Envelope } from './eventbridge.js';
-import { ControlId, FindingSource, ResourceType, type Finding } from './finding.js';
+import { controlsForCloudTrailEvent, type CatalogedControl } from '../activities/controls/index.js';
+import type { ControlCatalog } from '../activities/controls/control.js';
+import { ControlId, FindingSource, ResourceType, type FirstControlId, type Finding, type Severity } from './finding.js';
+import { catalogResourceId } from './securityhub.js';
 import type { Ignored, Obj, Problems } from './validate.js';
 import {
   DEFAULT_SEVERITY,
@@ -161,6 +164,46 @@ export function normalizeCloudTrail(env: Envelope, detail: Obj, problems: Proble
     actor: typeof actor === 'string' && actor !== '' ? cleanText(actor, LIMITS.originChars) : undefined,
   };
 
+  const builtIn = builtInEvent(base, detail, problems);
+  const cataloged = controlsForCloudTrailEvent(eventSource, eventName);
+  if (cataloged.length === 0) return builtIn;
+  // Controls added since the first six read the events they list themselves (catalog.fromCloudTrail).
+  const found = cataloged.map((c) => fromCatalog(base, c, detail, problems));
+  const findings = [...builtIn.findings, ...found.flatMap((r) => r.findings)];
+  const ignored = [...(builtIn.handled ? builtIn.ignored : []), ...found.flatMap((r) => r.ignored)];
+  return { findings, ignored };
+}
+
+/** What a control of the catalog makes of the event: a finding per resource it names, or why it changes nothing. */
+function fromCatalog(base: CloudTrailBase, c: CatalogedControl, detail: Obj, problems: Problems): DetailResult {
+  let out: ReturnType<ControlCatalog['fromCloudTrail']>;
+  try {
+    out = c.catalog.fromCloudTrail(detail);
+  } catch (err) {
+    return ignore({ reason: `${c.id} could not read the event: ${short((err as Error)?.message ?? String(err))}`, ref: base.eventId });
+  }
+  if ('ignore' in out) return ignore({ reason: `${c.id}: ${short(out.ignore)}`, ref: base.eventId });
+  const findings: Finding[] = [];
+  for (const r of out.resources.slice(0, LIMITS.maxResources)) {
+    const id = catalogResourceId(c.catalog, r.id, `detail (resource named for ${c.id})`, problems);
+    if (id === undefined) continue;
+    const f = claim(base, c.id, { type: c.catalog.resourceType, id }, r.title, c.catalog.severity);
+    // One event naming several resources of one control: one finding each.
+    findings.push(out.resources.length > 1 ? { ...f, id: `${f.id}#${id}` } : f);
+  }
+  return result(findings, []);
+}
+
+/** The first six controls' reading of the event; `handled` false when none of them cares about it. */
+function builtInEvent(base: CloudTrailBase, detail: Obj, problems: Problems): DetailResult & { handled: boolean } {
+  const { eventName, eventId } = base;
+  const r = builtInEventOf(base, detail, problems);
+  if (r !== undefined) return { ...r, handled: true };
+  return { ...ignore({ reason: `event ${short(eventName)} is not remediated`, ref: eventId }), handled: false };
+}
+
+function builtInEventOf(base: CloudTrailBase, detail: Obj, problems: Problems): DetailResult | undefined {
+  const { eventName, eventSource } = base;
   if (eventSource === S3_EVENT_SOURCE && S3_EVENTS.has(eventName)) {
     return s3Event(base, detail, problems);
   }
@@ -183,7 +226,7 @@ export function normalizeCloudTrail(env: Envelope, detail: Obj, problems: Proble
   if (eventSource === IAM_EVENT_SOURCE && IAM_EVENTS.has(eventName)) {
     return iamEvent(base, detail, problems);
   }
-  return ignore({ reason: `event ${short(eventName)} is not remediated`, ref: eventId });
+  return undefined;
 }
 
 interface CloudTrailBase {
@@ -213,7 +256,7 @@ function findingId(base: CloudTrailBase, control: ControlId): string {
   return `${base.eventId}#${control}`;
 }
 
-function claim(base: CloudTrailBase, control: ControlId, resource: Finding['resource'], title: string): Finding {
+function claim(base: CloudTrailBase, control: ControlId, resource: Finding['resource'], title: string, severity: Severity = DEFAULT_SEVERITY[control as FirstControlId]): Finding {
   const origin: Record<string, string> = {
     eventName: cleanText(base.eventName, LIMITS.originChars),
     eventSource: cleanText(base.eventSource, LIMITS.originChars),
@@ -227,7 +270,7 @@ function claim(base: CloudTrailBase, control: ControlId, resource: Finding['reso
     account: base.account,
     region: base.region,
     resource,
-    severity: DEFAULT_SEVERITY[control],
+    severity,
     title: cleanText(title, LIMITS.titleChars),
     observedAt: base.observedAt,
     state: 'active',

@@ -26,10 +26,11 @@
  * Pure module: no I/O.
  */
 import type { DetailResult, Envelope } from './eventbridge.js';
-import { CONTROL_RESOURCE_TYPE, ControlId, FindingSource, ResourceType, type FindingState } from './finding.js';
+import { controlForConfigRuleName } from '../activities/controls/index.js';
+import { FindingSource, ResourceType, type ControlId, type FindingState } from './finding.js';
+import { catalogResourceId, isBuiltInResourceType } from './securityhub.js';
 import type { Obj, Problems } from './validate.js';
 import {
-  DEFAULT_SEVERITY,
   LIMITS,
   checkAccount,
   checkAccountResource,
@@ -61,20 +62,8 @@ import {
  * - mfa-enabled-for-iam-console-access and iam-user-mfa-enabled (AWS::IAM::User): recognised,
  *   then ignored (resource ids are unique ids, see above).
  */
-export const CONFIG_MANAGED_RULES: ReadonlyMap<string, ControlId> = new Map([
-  ['s3-bucket-level-public-access-prohibited', ControlId.S3BlockPublicAccess],
-  ['s3-bucket-public-read-prohibited', ControlId.S3PublicAcl],
-  ['s3-bucket-public-write-prohibited', ControlId.S3PublicAcl],
-  ['s3-bucket-server-side-encryption-enabled', ControlId.S3DefaultEncryption],
-  ['s3-default-encryption-kms', ControlId.S3DefaultEncryption],
-  ['restricted-ssh', ControlId.SgAdminPortsOpen],
-  ['restricted-common-ports', ControlId.SgAdminPortsOpen],
-  ['vpc-sg-port-restriction-check', ControlId.SgAdminPortsOpen],
-  ['vpc-sg-open-only-to-authorized-ports', ControlId.SgAdminPortsOpen],
-  ['ec2-ebs-encryption-by-default', ControlId.EbsDefaultEncryption],
-  ['mfa-enabled-for-iam-console-access', ControlId.IamUserConsoleMfa],
-  ['iam-user-mfa-enabled', ControlId.IamUserConsoleMfa],
-]);
+// The mapping itself is each control's `catalog.configRules` (src/activities/controls/), so that
+// a control of one's own maps its rules the same way.
 
 /** AWS Config resource type of each resource type the product acts on. */
 const CONFIG_RESOURCE_TYPE: Readonly<Record<ResourceType, string>> = Object.freeze({
@@ -87,24 +76,11 @@ const CONFIG_RESOURCE_TYPE: Readonly<Record<ResourceType, string>> = Object.free
 const COMPLIANCE_TYPES = ['COMPLIANT', 'NON_COMPLIANT', 'NOT_APPLICABLE', 'INSUFFICIENT_DATA'] as const;
 
 /**
- * The control a rule name maps to: the name equals a managed rule name, or contains it
- * between '-' boundaries or the start / end of the name (case-insensitive).
+ * The control a rule name maps to: the name equals a managed rule identifier of a control's
+ * catalog, or contains it between '-' boundaries or the start / end of the name (case-insensitive).
  */
 export function controlForConfigRule(ruleName: string): ControlId | undefined {
-  const name = ruleName.toLowerCase();
-  for (const [managed, control] of CONFIG_MANAGED_RULES) {
-    let from = 0;
-    for (;;) {
-      const at = name.indexOf(managed, from);
-      if (at < 0) break;
-      const end = at + managed.length;
-      const startOk = at === 0 || name[at - 1] === '-';
-      const endOk = end === name.length || name[end] === '-';
-      if (startOk && endOk) return control;
-      from = at + 1;
-    }
-  }
-  return undefined;
+  return controlForConfigRuleName(ruleName)?.id;
 }
 
 export function normalizeConfigCompliance(env: Envelope, detail: Obj, problems: Problems): DetailResult {
@@ -147,10 +123,11 @@ export function normalizeConfigCompliance(env: Envelope, detail: Obj, problems: 
   if (problems.count > before || ruleName === undefined || account === undefined || region === undefined) return empty;
   if (resourceId === undefined || resourceType === undefined) return empty;
 
-  const control = controlForConfigRule(ruleName);
+  const cataloged = controlForConfigRuleName(ruleName);
+  const control = cataloged?.id;
   const shortRule = cleanText(ruleName, LIMITS.reasonValueChars);
   const ref = `${ruleName}/${cleanText(resourceId, LIMITS.idChars)}`;
-  if (control === undefined) {
+  if (cataloged === undefined || control === undefined) {
     return { findings: [], ignored: [{ reason: `config rule ${shortRule} is not mapped to a remediated control`, ref }] };
   }
 
@@ -164,9 +141,9 @@ export function normalizeConfigCompliance(env: Envelope, detail: Obj, problems: 
     };
   }
 
-  const type = CONTROL_RESOURCE_TYPE[control];
-  const expectedConfigType = CONFIG_RESOURCE_TYPE[type];
-  if (resourceType !== expectedConfigType) {
+  const type = cataloged.catalog.resourceType;
+  const expectedConfigType = isBuiltInResourceType(type) ? CONFIG_RESOURCE_TYPE[type] : cataloged.catalog.configResourceType;
+  if (expectedConfigType !== undefined && resourceType !== expectedConfigType) {
     return {
       findings: [],
       ignored: [
@@ -200,6 +177,8 @@ export function normalizeConfigCompliance(env: Envelope, detail: Obj, problems: 
           },
         ],
       };
+    default:
+      id = catalogResourceId(cataloged.catalog, resourceId, 'detail.resourceId', problems);
   }
 
   const recorded = getPath(detail, 'newEvaluationResult', 'resultRecordedTime');
@@ -226,7 +205,7 @@ export function normalizeConfigCompliance(env: Envelope, detail: Obj, problems: 
         account,
         region,
         resource: { type, id },
-        severity: DEFAULT_SEVERITY[control],
+        severity: cataloged.catalog.severity,
         title: cleanText(
           `AWS Config rule ${ruleName} found ${id} ${state === 'active' ? 'NON_COMPLIANT' : 'COMPLIANT'}`,
           LIMITS.titleChars,

@@ -3,7 +3,11 @@
  * workflow code, the trigger server and the CLI.
  */
 
-/** Controls the product can detect, fix and verify. One module per control in src/activities/controls. */
+/**
+ * The controls the product was first built with. One module per control in
+ * src/activities/controls; the registry there knows every control, these and any added since
+ * (built in or of one's own), and is what the rest of the product asks.
+ */
 export const ControlId = {
   S3BlockPublicAccess: 's3-block-public-access',
   S3PublicAcl: 's3-bucket-public-acl',
@@ -12,10 +16,16 @@ export const ControlId = {
   EbsDefaultEncryption: 'ec2-ebs-default-encryption',
   IamUserConsoleMfa: 'iam-user-console-mfa',
 } as const;
-export type ControlId = (typeof ControlId)[keyof typeof ControlId];
-export const CONTROL_IDS: readonly ControlId[] = Object.values(ControlId);
+export type FirstControlId = (typeof ControlId)[keyof typeof ControlId];
+/** A control id: one of the first ones, or any registered since (a string). */
+export type ControlId = FirstControlId | (string & {});
+/**
+ * The first six, in their order. Recorded scan histories iterated exactly these when no list was
+ * given: kept for them (the scan now asks the registry, behind a patch).
+ */
+export const CONTROL_IDS: readonly FirstControlId[] = Object.values(ControlId);
 
-export function isControlId(value: unknown): value is ControlId {
+export function isControlId(value: unknown): value is FirstControlId {
   return typeof value === 'string' && (CONTROL_IDS as readonly string[]).includes(value);
 }
 
@@ -79,8 +89,9 @@ export interface Finding {
   readonly account: string;
   readonly region: string;
   readonly resource: {
-    readonly type: ResourceType;
-    /** Bucket name for S3, group id (sg-...) for security groups, account id for account settings, user name for IAM users. */
+    /** The ASFF resource type: one of ResourceType for the first controls, the control's `catalog.resourceType` for any. */
+    readonly type: ResourceType | (string & {});
+    /** Bucket name for S3, group id (sg-...) for security groups, account id for account settings, user name for IAM users; for other controls what their catalog.resourceId gives. */
     readonly id: string;
   };
   readonly severity: Severity;
@@ -98,8 +109,14 @@ export interface Finding {
  * any source meet in one workflow. Global resources (IAM users) use the region `global`, so
  * Security Hub findings raised in several regions about one user meet too.
  */
+/**
+ * Resource types that belong to no region (IAM): a control on one is global (catalog.global), one
+ * workflow per resource whatever region reported it.
+ */
+export const GLOBAL_RESOURCE_TYPES: readonly string[] = ['AwsIamUser', 'AwsIamRole', 'AwsIamGroup', 'AwsIamPolicy', 'AwsIamAccessKey'];
+
 export function workflowIdFor(f: Pick<Finding, 'account' | 'region' | 'control' | 'resource'>): string {
-  const region = GLOBAL_CONTROLS.includes(f.control) ? 'global' : f.region;
+  const region = GLOBAL_CONTROLS.includes(f.control) || GLOBAL_RESOURCE_TYPES.includes(f.resource.type) ? 'global' : f.region;
   return `finding/${f.account}/${region}/${f.control}/${f.resource.id}`;
 }
 

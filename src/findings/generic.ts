@@ -14,15 +14,14 @@
  * `region` may be left out and defaults to us-east-1, where IAM events are delivered.
  * Pure module: no I/O (the clock can be injected for tests).
  */
+import { getControl, isRegisteredControl, registeredControlIds } from '../activities/controls/index.js';
 import { InvalidInputError } from '../errors.js';
+import { catalogResourceId, isBuiltInResourceType } from './securityhub.js';
 import {
-  CONTROL_IDS,
-  CONTROL_RESOURCE_TYPE,
-  ControlId,
   FindingSource,
   ResourceType,
   SEVERITIES,
-  isControlId,
+  type ControlId,
   type Finding,
   type FindingState,
   type Severity,
@@ -100,12 +99,15 @@ const IAM_DEFAULT_REGION = 'us-east-1';
 
 /** `resource.id` checked for its resource type (only its presence when the type is unknown). */
 function checkResourceId(
-  type: ResourceType | undefined,
+  type: string | undefined,
   rawId: unknown,
   account: string | undefined,
   path: string,
   problems: Problems,
+  control: ControlId | undefined,
 ): string | undefined {
+  const cataloged = control === undefined ? undefined : getControl(control);
+  if (type !== undefined && !isBuiltInResourceType(type) && cataloged !== undefined) return catalogResourceId(cataloged.catalog, rawId, path, problems);
   switch (type) {
     case ResourceType.S3Bucket:
       return checkBucketName(rawId, path, problems);
@@ -116,7 +118,7 @@ function checkResourceId(
       return account === undefined ? checkAccount(rawId, path, problems) : checkAccountResource(rawId, account, path, problems);
     case ResourceType.IamUser:
       return checkIamUserName(rawId, path, problems);
-    case undefined:
+    default:
       if (typeof rawId !== 'string') {
         problems.add(path, rawId === undefined ? 'is missing' : `must be a string, got ${describeType(rawId)}`);
       }
@@ -137,23 +139,23 @@ function normalizeOne(item: unknown, prefix: string, problems: Problems, now: ()
   let control: ControlId | undefined;
   if (rawControl === undefined) {
     problems.add(join(prefix, 'control'), 'is missing');
-  } else if (isControlId(rawControl)) {
+  } else if (isRegisteredControl(rawControl)) {
     control = rawControl;
   } else {
     const where = prefix === '' ? '' : `${prefix}.`;
-    problems.add('', `${where}control ${quote(rawControl)} is not supported; supported: ${CONTROL_IDS.join(', ')}`);
+    problems.add('', `${where}control ${quote(rawControl)} is not supported; supported: ${registeredControlIds().join(', ')}`);
   }
 
   const account = checkAccount(getOwn(item, 'account'), join(prefix, 'account'), problems);
   const rawRegion = getOwn(item, 'region');
   const region =
-    control === ControlId.IamUserConsoleMfa && (rawRegion === undefined || rawRegion === null)
+    control !== undefined && getControl(control)?.catalog.global === true && (rawRegion === undefined || rawRegion === null)
       ? IAM_DEFAULT_REGION
       : checkRegion(rawRegion, join(prefix, 'region'), problems);
 
   // Resource: type is derived from the control; if given it must agree.
   const resource = getOwn(item, 'resource');
-  let resourceType: ResourceType | undefined = control === undefined ? undefined : CONTROL_RESOURCE_TYPE[control];
+  let resourceType: string | undefined = control === undefined ? undefined : getControl(control)?.catalog.resourceType;
   let resourceId: string | undefined;
   if (!isObject(resource)) {
     problems.add(join(prefix, 'resource'), resource === undefined ? 'is missing' : `must be an object, got ${describeType(resource)}`);
@@ -171,7 +173,7 @@ function normalizeOne(item: unknown, prefix: string, problems: Problems, now: ()
         else problems.add(join(prefix, 'resource.type'), `must be one of ${RESOURCE_TYPES.join(', ')}, got ${quote(givenType)}`);
       }
     }
-    resourceId = checkResourceId(resourceType, getOwn(resource, 'id'), account, join(prefix, 'resource.id'), problems);
+    resourceId = checkResourceId(resourceType, getOwn(resource, 'id'), account, join(prefix, 'resource.id'), problems, control);
   }
 
   const rawSeverity = getOwn(item, 'severity');

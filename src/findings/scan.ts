@@ -1,4 +1,4 @@
-import { CONTROL_RESOURCE_TYPE, FindingSource, type ControlId, type Finding, type Severity } from './finding.js';
+import { CONTROL_RESOURCE_TYPE, FindingSource, type ControlId, type FirstControlId, type Finding, type Severity } from './finding.js';
 
 /** The finding a scan reports for a violating resource. Pure (used by the scan workflow). */
 export function scanFinding(
@@ -8,6 +8,8 @@ export function scanFinding(
   v: { readonly resourceId: string; readonly title: string; readonly severity: Severity },
   observedAt: string,
   scanId: string,
+  /** The control's resource type, as the scan page gives it (pages of runs recorded before it was given lack it). */
+  resourceType?: string,
 ): Finding {
   return {
     id: `scan/${scanId}/${control}/${v.resourceId}`,
@@ -15,7 +17,7 @@ export function scanFinding(
     control,
     account,
     region,
-    resource: { type: CONTROL_RESOURCE_TYPE[control], id: v.resourceId },
+    resource: { type: resourceType ?? CONTROL_RESOURCE_TYPE[control as FirstControlId], id: v.resourceId },
     severity: v.severity,
     title: v.title,
     observedAt,

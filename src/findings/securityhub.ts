@@ -10,10 +10,10 @@
  *
  * Pure module: no I/O.
  */
+import type { ControlCatalog } from '../activities/controls/control.js';
 import type { DetailResult, Envelope } from './eventbridge.js';
+import { controlForSecurityHubId } from '../activities/controls/index.js';
 import {
-  CONTROL_RESOURCE_TYPE,
-  ControlId,
   FindingSource,
   ResourceType,
   SECURITY_HUB_NOTE_AUTHOR,
@@ -69,21 +69,8 @@ import {
  *   is the control. IAM.19 (MFA for all IAM users; rule iam-user-mfa-enabled) also fails users
  *   without a console password: the control checks for a login profile before chasing anyone.
  */
-export const SECURITY_HUB_CONTROLS: ReadonlyMap<string, ControlId> = new Map([
-  ['S3.8', ControlId.S3BlockPublicAccess],
-  ['S3.2', ControlId.S3PublicAcl],
-  ['S3.3', ControlId.S3PublicAcl],
-  ['S3.17', ControlId.S3DefaultEncryption],
-  ['EC2.13', ControlId.SgAdminPortsOpen],
-  ['EC2.14', ControlId.SgAdminPortsOpen],
-  ['EC2.18', ControlId.SgAdminPortsOpen],
-  ['EC2.19', ControlId.SgAdminPortsOpen],
-  ['EC2.53', ControlId.SgAdminPortsOpen],
-  ['EC2.54', ControlId.SgAdminPortsOpen],
-  ['EC2.7', ControlId.EbsDefaultEncryption],
-  ['IAM.5', ControlId.IamUserConsoleMfa],
-  ['IAM.19', ControlId.IamUserConsoleMfa],
-]);
+// The mapping itself is each control's `catalog.securityHub` (src/activities/controls/), so that a
+// control of one's own maps its Security Hub ids the same way.
 
 const COMPLIANCE_STATUSES = ['PASSED', 'WARNING', 'FAILED', 'NOT_AVAILABLE'] as const;
 
@@ -136,8 +123,9 @@ function normalizeAsff(env: Envelope, f: unknown, prefix: string, problems: Prob
     return { ignored: { reason: 'not a control finding (no Compliance.SecurityControlId or ProductFields.ControlId)', ref: id } };
   }
   const controlId = cleanText(rawControlId, LIMITS.reasonValueChars);
-  const control = SECURITY_HUB_CONTROLS.get(rawControlId);
-  if (control === undefined) {
+  const cataloged = controlForSecurityHubId(rawControlId);
+  const control = cataloged?.id;
+  if (cataloged === undefined || control === undefined) {
     return { ignored: { reason: `control ${controlId} is not remediated`, ref: id } };
   }
 
@@ -167,7 +155,7 @@ function normalizeAsff(env: Envelope, f: unknown, prefix: string, problems: Prob
   }
 
   // Resource.
-  const resourceType = CONTROL_RESOURCE_TYPE[control];
+  const resourceType = cataloged.catalog.resourceType;
   const resources = getOwn(f, 'Resources');
   let resourceId: string | undefined;
   let resourceRegion: unknown;
@@ -183,6 +171,11 @@ function normalizeAsff(env: Envelope, f: unknown, prefix: string, problems: Prob
   } else {
     const index = resources.slice(0, LIMITS.maxResources).findIndex((r: unknown) => getOwn(r, 'Type') === resourceType);
     const resource = index >= 0 ? resources[index] : undefined;
+    const onAccount = resources.slice(0, LIMITS.maxResources).some((r: unknown) => getOwn(r, 'Type') === ResourceType.Account);
+    if (resource === undefined && onAccount && !isBuiltInResourceType(resourceType)) {
+      // A periodic check of the whole account (EC2.1 names AWS::::Account, not a snapshot): the scan finds the resources.
+      return { ignored: { reason: `control ${controlId} reports on the account, not on one ${resourceType}: the scan of ${control} finds and fixes them`, ref: id } };
+    }
     if (resource === undefined) {
       problems.add(
         join(prefix, 'Resources'),
@@ -190,7 +183,10 @@ function normalizeAsff(env: Envelope, f: unknown, prefix: string, problems: Prob
       );
     } else {
       resourceRegion = getOwn(resource, 'Region');
-      resourceId = resourceIdOf(resourceType, resource, account, `${join(prefix, 'Resources')}[${index}]`, problems);
+      const path = `${join(prefix, 'Resources')}[${index}]`;
+      resourceId = isBuiltInResourceType(resourceType)
+        ? resourceIdOf(resourceType, resource, account, path, problems)
+        : catalogResourceId(cataloged.catalog, getOwn(resource, 'Id'), join(path, 'Id'), problems);
     }
   }
 
@@ -258,6 +254,18 @@ function isOwnWriteBack(f: Obj): boolean {
   const noted = Date.parse(String(getPath(f, 'Note', 'UpdatedAt')));
   const evaluated = Date.parse(String(getOwn(f, 'UpdatedAt')));
   return Number.isNaN(evaluated) || (!Number.isNaN(noted) && noted >= evaluated);
+}
+
+const BUILT_IN_RESOURCE_TYPES: readonly string[] = Object.values(ResourceType);
+export function isBuiltInResourceType(t: string): t is ResourceType {
+  return BUILT_IN_RESOURCE_TYPES.includes(t);
+}
+
+/** The id a cataloged control acts on, from the resource's Id (an ARN, as a rule). */
+export function catalogResourceId(catalog: Pick<ControlCatalog, 'resourceId' | 'resourceIdHint'>, raw: unknown, path: string, problems: Problems): string | undefined {
+  const id = typeof raw === 'string' && raw.length <= LIMITS.idChars ? catalog.resourceId(raw) : undefined;
+  if (id === undefined) problems.add(path, `must be ${catalog.resourceIdHint}, got ${quote(raw)}`);
+  return id;
 }
 
 function resourceIdOf(

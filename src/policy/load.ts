@@ -10,7 +10,9 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import { InvalidInputError } from '../errors.js';
-import { CONTROL_IDS, NOTIFY_ONLY_CONTROLS, type ControlId } from '../findings/finding.js';
+import type { ZodType } from 'zod';
+import { registeredControlIds, registeredControls, requireControl } from '../activities/controls/index.js';
+import type { ControlId } from '../findings/finding.js';
 import { formatDuration } from './decide.js';
 import { parseDecisionPublicKey, trustedKey } from './keys.js';
 import type { TrustedKey } from '../decisions/signed.js';
@@ -59,8 +61,11 @@ export const BUILTIN_DEFAULTS: Effective = {
   undo: { windowMs: 3_600_000, exemptForMs: 7 * 86_400_000 },
 };
 
-/** Modes that change nothing: the only ones a control without an automatic fix (NOTIFY_ONLY_CONTROLS) may have. */
+/** Modes that change nothing: the only ones a control without an automatic fix (`fixable: false`) may have. */
 const NOTIFY_ONLY_MODES: readonly Mode[] = ['notify', 'dry-run', 'off'];
+
+/** How much a mode changes without a person: auto, then approve, then the modes that change nothing. */
+const LATITUDE: Readonly<Record<Mode, number>> = { auto: 2, approve: 1, notify: 0, 'dry-run': 0, off: 0 };
 
 // ---- durations ---------------------------------------------------------------------------
 
@@ -300,6 +305,8 @@ interface Section {
     wideRules?: WideRules;
     /** kmsKeyId null: no key (unsets an inherited one: S3 then uses its AWS managed key, aws/s3). */
     encryption?: { algorithm?: ControlSettings['encryption']['algorithm']; kmsKeyId?: string | null };
+    /** The controls' own settings (their `settings` schemas), checked. */
+    own?: Record<string, unknown>;
   };
   undo?: { windowMs?: number; exemptForMs?: number };
 }
@@ -470,7 +477,21 @@ function keyConsistencyProblems(lists: readonly { path: string; keys: readonly T
   }
 }
 
-function readSectionAt(v: unknown, path: string, pb: Problems): Section {
+/**
+ * The settings keys the controls declare themselves (each control's zod `settings`), with the
+ * schema of each: those of `control` for its own section, those of every control for defaults and
+ * account groups.
+ */
+function ownSettingSchemas(control: string | undefined): Map<string, ZodType> {
+  const out = new Map<string, ZodType>();
+  for (const c of registeredControls()) {
+    if (control !== undefined && c.id !== control) continue;
+    for (const [k, schema] of Object.entries(c.settings?.shape ?? {})) if (!out.has(k)) out.set(k, schema as ZodType);
+  }
+  return out;
+}
+
+function readSectionAt(v: unknown, path: string, pb: Problems, control?: string): Section {
   // `controls: { s3-block-public-access: }` (an empty section) is allowed and means "the defaults".
   if (v === null) return {};
   const obj = mapping(v, path, SECTION_KEYS, pb);
@@ -576,10 +597,18 @@ function readSectionAt(v: unknown, path: string, pb: Problems): Section {
     },
     settings: (st) => {
       const p = join(path, 'settings');
-      const o = mapping(st, p, SETTINGS_KEYS, pb);
+      const own = ownSettingSchemas(control);
+      const o = mapping(st, p, [...SETTINGS_KEYS, ...own.keys()], pb);
       if (!o) return undefined;
       const settings: NonNullable<Section['settings']> = {};
+      for (const [k, schema] of own) {
+        if (!Object.hasOwn(o, k)) continue;
+        const r = schema.safeParse(o[k]);
+        if (r.success) (settings.own ??= {})[k] = r.data;
+        else for (const issue of r.error.issues) pb.add([join(p, k), ...issue.path.map(String)].join('.'), issue.message);
+      }
       each(o, settings, {
+        own: () => undefined,
         ports: (v) => portList(v, join(p, 'ports'), pb),
         wideRules: (w) => wideRules(w, join(p, 'wideRules'), pb),
         encryption: (e) => {
@@ -664,6 +693,8 @@ function merge(base: Effective, s: Section): Effective {
       rejectionHoldMs: s.guardrails?.rejectionHoldMs ?? base.guardrails.rejectionHoldMs,
     },
     settings: {
+      ...base.settings,
+      ...(s.settings?.own ?? {}),
       ports: s.settings?.ports ?? base.settings.ports,
       wideRules: s.settings?.wideRules ?? base.settings.wideRules,
       encryption: mergeEncryption(base.settings.encryption, s.settings?.encryption),
@@ -754,12 +785,14 @@ function parseYaml(text: string, pb: Problems): unknown {
 // ---- the policy --------------------------------------------------------------------------
 
 /**
- * Parses and validates a policy file's text. Every control in CONTROL_IDS gets an effective
+ * Parses and validates a policy file's text. Every registered control gets an effective
  * policy: the built-in defaults, then the file's `defaults`, then the control's own section,
- * merged key by key. A control without an automatic fix (NOTIFY_ONLY_CONTROLS) only ever gets
- * notify, dry-run or off: `auto` or `approve` in its own section is a problem; inherited from
- * `defaults` (or the built-in auto) it becomes `notify`. Throws one InvalidInputError listing
- * every problem, each with its path.
+ * merged key by key. A mode that is not set in the control's own section (controls.<id>, or an
+ * account group's controls.<id>) never goes past the control's catalog default: `defaults: {mode:
+ * auto}` leaves a control that defaults to approve at approve, so a policy written before a
+ * control existed never lets it change things unasked. A control without an automatic fix only
+ * ever gets notify, dry-run or off: `auto` or `approve` in its own section is a problem. Throws
+ * one InvalidInputError listing every problem, each with its path.
  */
 export function parsePolicy(text: string, source = 'policy'): Policy {
   const pb = new Problems();
@@ -796,8 +829,8 @@ export function parsePolicy(text: string, source = 'policy'): Policy {
 
   // Every approvers.keys list, by its path, for the checks across the whole policy.
   const keyLists: { path: string; keys: readonly TrustedKey[] }[] = [];
-  const readSection = (v: unknown, path: string, problems: Problems): Section => {
-    const section = readSectionAt(v, path, problems);
+  const readSection = (v: unknown, path: string, problems: Problems, control?: string): Section => {
+    const section = readSectionAt(v, path, problems, control);
     if (section.approvers?.keys) keyLists.push({ path: join(join(path, 'approvers'), 'keys'), keys: section.approvers.keys });
     return section;
   };
@@ -812,6 +845,7 @@ export function parsePolicy(text: string, source = 'policy'): Policy {
   for (const problem of defaultUndoProblems) pb.add('defaults.undo', problem);
   kmsKeyProblems(defaultsSection, defaults, 'defaults', pb);
 
+  const known: readonly string[] = registeredControlIds();
   const sections = new Map<ControlId, Section>();
   if (Object.hasOwn(top, 'controls') && top.controls !== null) {
     if (!isObj(top.controls)) {
@@ -819,11 +853,11 @@ export function parsePolicy(text: string, source = 'policy'): Policy {
     } else {
       for (const [id, section] of Object.entries(top.controls)) {
         const path = `controls.${id}`;
-        if (!(CONTROL_IDS as readonly string[]).includes(id)) {
-          pb.add(path, `unknown control (${suggestion(id, CONTROL_IDS)}supported: ${CONTROL_IDS.join(', ')})`);
+        if (!known.includes(id)) {
+          pb.add(path, `unknown control (${suggestion(id, known)}supported: ${known.join(', ')})`);
           continue;
         }
-        sections.set(id as ControlId, readSection(section, path, pb));
+        sections.set(id as ControlId, readSection(section, path, pb, id));
       }
     }
   }
@@ -849,19 +883,26 @@ export function parsePolicy(text: string, source = 'policy'): Policy {
       }
       kmsKeyProblems(section, effective, path, pb);
     }
-    if (NOTIFY_ONLY_CONTROLS.includes(control) && !NOTIFY_ONLY_MODES.includes(effective.mode)) {
+    const { fixable, catalog } = requireControl(control);
+    const own = layers.filter((l) => l.path.endsWith(`controls.${control}`) && l.section.mode !== undefined);
+    // Where the mode in force was said: the last layer that sets one (none: defaults or built in).
+    const modeFrom = [...layers].reverse().find((l) => l.section.mode !== undefined);
+    const ownMode = modeFrom !== undefined && modeFrom.path.endsWith(`controls.${control}`);
+    if (!fixable && !NOTIFY_ONLY_MODES.includes(effective.mode)) {
       // Said in a section of the control itself: a mistake. Inherited (defaults, an account group, built in): notify.
-      const own = layers.filter((l) => l.path.endsWith(`controls.${control}`) && l.section.mode !== undefined);
       for (const l of own) {
         pb.add(`${l.path}.mode`, `must be notify, dry-run or off: ${control} has no automatic fix, got ${describe(l.section.mode)}`);
       }
       effective = { ...effective, mode: 'notify' };
+    } else if (!ownMode && LATITUDE[effective.mode] > LATITUDE[catalog.defaultMode]) {
+      // Inherited: never more than the control's own default without its own section saying so.
+      effective = { ...effective, mode: catalog.defaultMode };
     }
     return structuredClone({ control, ...effective });
   };
 
   const controls = {} as Record<ControlId, ControlPolicy>;
-  for (const control of CONTROL_IDS) {
+  for (const control of known) {
     const section = sections.get(control);
     controls[control] = effectiveControl(control, section ? [{ section, path: `controls.${control}` }] : []);
   }
@@ -895,16 +936,16 @@ export function parsePolicy(text: string, source = 'policy'): Policy {
           else {
             for (const [id, section] of Object.entries(obj.controls)) {
               const cpath = `${path}.controls.${id}`;
-              if (!(CONTROL_IDS as readonly string[]).includes(id)) {
-                pb.add(cpath, `unknown control (${suggestion(id, CONTROL_IDS)}supported: ${CONTROL_IDS.join(', ')})`);
+              if (!known.includes(id)) {
+                pb.add(cpath, `unknown control (${suggestion(id, known)}supported: ${known.join(', ')})`);
                 continue;
               }
-              own.set(id as ControlId, readSection(section, cpath, pb));
+              own.set(id as ControlId, readSection(section, cpath, pb, id));
             }
           }
         }
         const groupControls = {} as Record<ControlId, ControlPolicy>;
-        for (const control of CONTROL_IDS) {
+        for (const control of known) {
           const layers = [
             ...(sections.has(control) ? [{ section: sections.get(control)!, path: `controls.${control}` }] : []),
             { section: groupSection, path },
@@ -938,8 +979,8 @@ export function parsePolicy(text: string, source = 'policy'): Policy {
  */
 export function policyWarnings(p: Policy): string[] {
   const warnings: string[] = [];
-  for (const id of CONTROL_IDS) {
-    const c = p.controls[id];
+  for (const id of Object.keys(p.controls)) {
+    const c = p.controls[id]!;
     const path = `controls.${id}`;
     const asks = c.mode === 'approve' || (c.mode === 'auto' && Object.keys(c.requireApprovalWhenTagged).length > 0);
     const noApprovers = c.approvers.users.length === 0 && c.approvers.groups.length === 0;

@@ -94,6 +94,8 @@ export interface ControlSettings {
   readonly wideRules?: WideRules;
   /** s3-default-encryption: the default encryption buckets must have. Default SSE-S3 (AES256). */
   readonly encryption: { readonly algorithm: 'AES256' | 'aws:kms'; readonly kmsKeyId?: string };
+  /** The other controls' own settings (each control's `settings` schema), by key, as checked by the loader. */
+  readonly [own: string]: unknown;
 }
 
 export interface UndoSettings {

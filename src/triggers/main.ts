@@ -1,3 +1,4 @@
+import { loadControlModules } from '../activities/controls/index.js';
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../config.js';
 import { describePayloadEncryption, withPayloadCodec } from '../codec/encryption.js';
@@ -10,6 +11,8 @@ import { decisionRelayKey, startTriggerServer } from './server.js';
 async function main(): Promise<void> {
   const logger = createLogger('triggers');
   const config = loadConfig();
+  // Controls of one's own, before the policy that may name them.
+  await loadControlModules(config.controlModules);
   const policyPath = config.policyFile ?? DEFAULT_POLICY_PATH;
   const policy = await loadPolicyFile(policyPath);
   for (const w of policyWarnings(policy)) logger.warn('policy', { warning: w });

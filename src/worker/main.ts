@@ -1,3 +1,4 @@
+import { loadControlModules } from '../activities/controls/index.js';
 import { rm } from 'node:fs/promises';
 import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime } from '@temporalio/worker';
@@ -18,6 +19,8 @@ import { ensureSearchAttributes } from './search-attributes.js';
 async function main(): Promise<void> {
   const logger = createLogger('worker');
   const config = loadConfig();
+  // Controls of one's own, before the policy that may name them.
+  await loadControlModules(config.controlModules);
   // The policy travels in each workflow's input (from the trigger); the worker refuses a bad file all the same.
   const policyPath = config.policyFile ?? DEFAULT_POLICY_PATH;
   const policy = await loadPolicyFile(policyPath);

@@ -44,8 +44,10 @@ export interface ScanInput {
   /** The account to scan (its member role is assumed when one is configured); default: the worker's own (STS GetCallerIdentity). */
   readonly account?: string;
   readonly regions: readonly string[];
-  /** Default: every control. */
+  /** Default: every control the worker knows (before the `scan-controls-listed-1` patch: the first six). */
   readonly controls?: readonly ControlId[];
+  /** Which of `controls` are global (scanned once, in the first region); default: as the worker's registry says. */
+  readonly globalControls?: readonly ControlId[];
   /** Resources per page read from AWS. Default 100. */
   readonly pageSize?: number;
   /** Findings started per activity call: the fan-out is bounded to this. Default 25. */
@@ -71,8 +73,25 @@ const READ: ActivityOptions = {
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 10, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
 };
 
-/** IAM is global: scanned once, in the first region. */
+/** IAM is global: scanned once, in the first region. (The first six controls' globals; the registry says for any.) */
 export const GLOBAL_CONTROLS: readonly ControlId[] = [ControlId.IamUserConsoleMfa];
+
+/** The patch after which a scan with no list of controls asks the worker's registry (listControls) instead of taking the first six. */
+export const CONTROLS_LISTED_PATCH = 'scan-controls-listed-1';
+
+/**
+ * The controls a scan covers and which are global: the input's, else the worker's (behind the
+ * patch), else the first six as scans recorded before it did.
+ */
+export async function scanControls(
+  input: { readonly controls?: readonly ControlId[]; readonly globalControls?: readonly ControlId[] },
+  acts: Pick<Activities, 'listControls'>,
+): Promise<{ controls: readonly ControlId[]; globals: readonly ControlId[] }> {
+  if (input.controls !== undefined) return { controls: input.controls, globals: input.globalControls ?? GLOBAL_CONTROLS };
+  if (!patched(CONTROLS_LISTED_PATCH)) return { controls: CONTROL_IDS, globals: GLOBAL_CONTROLS };
+  const listed = await acts.listControls();
+  return { controls: listed.map((c) => c.id), globals: listed.filter((c) => c.global).map((c) => c.id) };
+}
 
 /**
  * A scan of the account for drift no event announced: lists each control's resources in each
@@ -84,7 +103,7 @@ export const GLOBAL_CONTROLS: readonly ControlId[] = [ControlId.IamUserConsoleMf
 export async function scanAccount(input: ScanInput): Promise<ScanResult> {
   const info = workflowInfo();
   const acts = proxyActivities<Activities>(READ);
-  const controls = input.controls ?? CONTROL_IDS;
+  const { controls, globals } = await scanControls(input, acts);
   const pageSize = input.pageSize ?? 100;
   const batchSize = input.batchSize ?? 25;
   const pagesPerRun = input.pagesPerRun ?? 50;
@@ -102,12 +121,13 @@ export async function scanAccount(input: ScanInput): Promise<ScanResult> {
   let pagesThisRun = 0;
   for (; cursor.controlIdx < controls.length; cursor = { controlIdx: cursor.controlIdx + 1, regionIdx: 0 }) {
     const control = controls[cursor.controlIdx]!;
-    const regions = GLOBAL_CONTROLS.includes(control) ? [firstRegion] : input.regions;
+    const regions = globals.includes(control) ? [firstRegion] : input.regions;
     for (; cursor.regionIdx < regions.length; cursor = { controlIdx: cursor.controlIdx, regionIdx: cursor.regionIdx + 1 }) {
       const region = regions[cursor.regionIdx]!;
       for (;;) {
         if (pagesThisRun >= pagesPerRun || info.continueAsNewSuggested) {
-          return continueAsNew<typeof scanAccount>({ ...input, progress: { account, startedAt, cursor, totals } });
+          // The list travels on: the cursor indexes into it.
+          return continueAsNew<typeof scanAccount>({ ...input, controls, globalControls: globals, progress: { account, startedAt, cursor, totals } });
         }
         let page: ScanPage;
         try {
@@ -126,7 +146,7 @@ export async function scanAccount(input: ScanInput): Promise<ScanResult> {
         }
         pagesThisRun++;
         const observedAt = new Date().toISOString();
-        const findings: Finding[] = page.violations.map((v) => scanFinding(control, account, region, v, observedAt, scanId));
+        const findings: Finding[] = page.violations.map((v) => scanFinding(control, account, region, v, observedAt, scanId, page.resourceType));
         let started = 0;
         let joined = 0;
         for (let i = 0; i < findings.length; i += batchSize) {

@@ -1,9 +1,9 @@
 import { ChildWorkflowFailure, executeChild, log, proxyActivities, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { NON_RETRYABLE_ERROR_TYPES } from '../errors.js';
-import { CONTROL_IDS, type ControlId } from '../findings/finding.js';
+import type { ControlId } from '../findings/finding.js';
 import { failureReason } from './failure.js';
-import { GLOBAL_CONTROLS, scanAccount, type ScanProblem, type ScanResult } from './scan-account.js';
+import { scanAccount, scanControls, type ScanProblem, type ScanResult } from './scan-account.js';
 
 export interface OrgScanInput {
   /** Account ids, or `organization` for every active account of the AWS Organization (listed from the hub). */
@@ -62,10 +62,10 @@ export async function scanOrganization(input: OrgScanInput): Promise<OrgScanResu
   const startedAt = new Date().toISOString();
   const acts = proxyActivities<Activities>(LIST);
   const accounts = input.accounts === 'organization' ? await acts.listOrganizationAccounts() : [...input.accounts];
-  const controls = input.controls ?? CONTROL_IDS;
+  const { controls, globals } = await scanControls(input, acts);
   const concurrency = Math.max(1, input.concurrency ?? 4);
   const jobs = accounts.flatMap((account) =>
-    input.regions.map((region, i) => ({ account, region, controls: i === 0 ? controls : controls.filter((c) => !GLOBAL_CONTROLS.includes(c)) })),
+    input.regions.map((region, i) => ({ account, region, controls: i === 0 ? controls : controls.filter((c) => !globals.includes(c)) })),
   );
 
   const scans: AccountRegionScan[] = [];

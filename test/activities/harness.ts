@@ -4,7 +4,7 @@ import { DefaultLogger } from '@temporalio/worker';
 import { ApplicationFailure } from '@temporalio/common';
 import type { AwsClients } from '../../src/activities/aws.js';
 import type { Violation } from '../../src/activities/controls/control.js';
-import { CONTROLS } from '../../src/activities/controls/index.js';
+import { requireControl } from '../../src/activities/controls/index.js';
 import { createRemediationActivities } from '../../src/activities/remediation.js';
 import type { ControlId } from '../../src/findings/finding.js';
 import type { ControlSettings } from '../../src/policy/types.js';
@@ -36,7 +36,7 @@ export async function scanAll(aws: AwsClients, control: ControlId, o: { region: 
   let scanned = 0;
   let pageToken: string | undefined;
   do {
-    const page = await CONTROLS[control].scanPage(aws, { account: ACCOUNT, region: o.region, settings: o.settings ?? DEFAULT_SETTINGS, pageSize: o.pageSize, ...(pageToken ? { pageToken } : {}) });
+    const page = await requireControl(control).scanPage(aws, { account: ACCOUNT, region: o.region, settings: o.settings ?? DEFAULT_SETTINGS, pageSize: o.pageSize, ...(pageToken ? { pageToken } : {}) });
     expect(page.scanned).toBeLessThanOrEqual(o.pageSize);
     violations.push(...page.violations);
     scanned += page.scanned;

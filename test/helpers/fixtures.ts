@@ -2,7 +2,8 @@ import { CreateBucketCommand, PutBucketTaggingCommand, PutPublicAccessBlockComma
 import { AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, CreateVpcCommand, type IpPermission } from '@aws-sdk/client-ec2';
 import { CreateLoginProfileCommand, CreateUserCommand, CreateVirtualMFADeviceCommand, EnableMFADeviceCommand } from '@aws-sdk/client-iam';
 import type { AwsClients } from '../../src/activities/aws.js';
-import { CONTROL_RESOURCE_TYPE, ControlId, ResourceType, type Finding } from '../../src/findings/finding.js';
+import { getControl } from '../../src/activities/controls/index.js';
+import { CONTROL_RESOURCE_TYPE, ControlId, ResourceType, type Finding, type FirstControlId } from '../../src/findings/finding.js';
 import type { ControlSettings } from '../../src/policy/types.js';
 import { unique } from './stack.js';
 
@@ -93,7 +94,7 @@ export function findingFor(control: ControlId, resourceId: string, overrides: Pa
     control,
     account: ACCOUNT,
     region: REGION,
-    resource: { type: CONTROL_RESOURCE_TYPE[control], id: resourceId },
+    resource: { type: CONTROL_RESOURCE_TYPE[control as FirstControlId] ?? getControl(control)?.catalog.resourceType ?? 'Other', id: resourceId },
     severity: 'HIGH',
     title: `${control} on ${resourceId}`,
     observedAt: new Date().toISOString(),

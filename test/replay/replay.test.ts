@@ -17,7 +17,12 @@ const files = readdirSync(DIR, { recursive: true })
 /** Recorded with payload encryption on (`npm run record-histories -- --encrypted auto-fix`), with the test key of encrypted-history-keys.txt. */
 const ENCRYPTED = ['auto-fix'];
 const isEncrypted = (f: string) => f.startsWith('encrypted/');
-const histories = (names = files.filter((f) => !isEncrypted(f))) => names.map((f) => ({ workflowId: f.replace(/\.json$/, ''), history: JSON.parse(readFileSync(new URL(f, DIR), 'utf8')) as unknown }));
+/**
+ * The workflow id a history replays under: its path, except for an organization scan kept from
+ * before a patch, which replays under its own id (its children's ids are made from it).
+ */
+const replayId = (f: string) => (f.endsWith('/scan-organization.json') ? `scan-organization` : f.replace(/\.json$/, ''));
+const histories = (names = files.filter((f) => !isEncrypted(f))) => names.map((f) => ({ workflowId: replayId(f), history: JSON.parse(readFileSync(new URL(f, DIR), 'utf8')) as unknown }));
 const V1 = ['already-compliant', 'approval', 'auto-fix', 'dry-run', 'exempt', 'failure', 'notify', 'rejection', 'scan-account', 'timeout-escalation', 'undo-window', 'undo'];
 /** Scans: the worker's own account, an organization of two, a member's region scan, and one whose region is not enabled (problems recorded behind the scan-goes-on patch). */
 const SCANS = ['scan-account', 'scan-account-member', 'scan-account-region-off', 'scan-organization'];
@@ -25,6 +30,8 @@ const SCANS = ['scan-account', 'scan-account-member', 'scan-account-region-off',
 const BEFORE_APPROVED_PLAN = ['approval', 'bulk-approved', 'flapping'];
 /** Every remediation path recorded before bounded, visible retries (patch stall-visible-1). */
 const BEFORE_STALL_VISIBLE = ['already-compliant', 'approval', 'auto-fix', 'budget-held', 'bulk-approved', 'dry-run', 'exempt', 'failure', 'flapping', 'notify', 'rejection-held', 'rejection', 'timeout-escalation', 'undo'];
+/** Scans recorded before a scan with no list asked the worker's registry (patch scan-controls-listed-1): they scan the first six. */
+const BEFORE_CONTROLS_LISTED = SCANS;
 const CURRENT = [...V1.filter((n) => n !== 'undo-window' && n !== 'scan-account'), ...SCANS, 'budget-held', 'bulk-approved', 'digest', 'flapping', 'rejection-held', 'revert'];
 const quiet = { logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } };
 
@@ -41,7 +48,7 @@ async function replayAll(workflowsPath: string, o: { names?: string[]; dataConve
  */
 describe('replay of recorded histories', () => {
   it('has a history for every path, of the current code and of the first version', () => {
-    expect(files).toEqual([...CURRENT.map((n) => `${n}.json`), ...V1.map((n) => `v1/${n}.json`), ...BEFORE_APPROVED_PLAN.map((n) => `before-approved-plan/${n}.json`), ...BEFORE_STALL_VISIBLE.map((n) => `before-stall-visible/${n}.json`), ...ENCRYPTED.map((n) => `encrypted/${n}.json`)].sort());
+    expect(files).toEqual([...CURRENT.map((n) => `${n}.json`), ...V1.map((n) => `v1/${n}.json`), ...BEFORE_APPROVED_PLAN.map((n) => `before-approved-plan/${n}.json`), ...BEFORE_STALL_VISIBLE.map((n) => `before-stall-visible/${n}.json`), ...BEFORE_CONTROLS_LISTED.map((n) => `before-controls-listed/${n}.json`), ...ENCRYPTED.map((n) => `encrypted/${n}.json`)].sort());
   });
 
   it('every recorded history replays with the current workflow code', async () => {

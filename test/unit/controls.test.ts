@@ -47,7 +47,17 @@ import {
 import { ebsDefaultEncryption, planEbsEncryption } from '../../src/activities/controls/ebs-default-encryption.js';
 import { iamUserMfa, isMfaCompliant, planMfa } from '../../src/activities/controls/iam-user-mfa.js';
 import { decodePageToken, encodePageToken, mapLimit, nextPage, type ListPage } from '../../src/activities/controls/scan-util.js';
-import { CONTROLS } from '../../src/activities/controls/index.js';
+import {
+  ControlRegistrationError,
+  getControl,
+  registerControl,
+  registeredControlIds,
+  registeredControls,
+  registrationProblems,
+  requireControl,
+  type AnyControl,
+} from '../../src/activities/controls/index.js';
+import type { ControlCatalog } from '../../src/activities/controls/control.js';
 import { CONTROL_IDS, NOTIFY_ONLY_CONTROLS } from '../../src/findings/finding.js';
 import { ErrorType } from '../../src/errors.js';
 import { DEFAULT_SETTINGS, findingFor } from '../helpers/fixtures.js';
@@ -57,12 +67,109 @@ const tcp = (from: number, to: number, src: Partial<IngressRule>): IngressRule =
 const PORTS = DEFAULT_ADMIN_PORTS;
 
 describe('the control registry', () => {
+  /** The controls registered since the first six, in registration order (src/activities/controls/index.ts). */
+  const NEW_CONTROLS = [
+    's3-bucket-tls-required',
+    'ec2-default-sg-closed',
+    'ec2-ebs-snapshot-public',
+    'rds-snapshot-public',
+    'rds-instance-public',
+    'ec2-imdsv2-required',
+    'iam-access-key-stale',
+    'kms-key-rotation',
+    'cloudtrail-log-validation',
+    'lambda-public-invoke',
+    'sns-topic-public',
+    'sqs-queue-public',
+  ];
+
   it('has one control per control id, each under its own id, not fixable exactly for the notify-only controls', () => {
-    for (const id of CONTROL_IDS) {
-      expect(CONTROLS[id].id).toBe(id);
-      expect(CONTROLS[id].fixable).toBe(!NOTIFY_ONLY_CONTROLS.includes(id));
+    const ids = registeredControlIds();
+    // The first six, exactly CONTROL_IDS in order, then the catalog added since.
+    expect(ids.slice(0, CONTROL_IDS.length)).toEqual(CONTROL_IDS);
+    expect(ids).toEqual([...CONTROL_IDS, ...NEW_CONTROLS]);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(registeredControls().map((c) => c.id)).toEqual(ids);
+    for (const id of ids) {
+      expect(requireControl(id).id, id).toBe(id);
+      expect(getControl(id), id).toBe(requireControl(id));
+      expect(requireControl(id).fixable, id).toBe(!NOTIFY_ONLY_CONTROLS.includes(id));
     }
-    expect(Object.keys(CONTROLS).sort()).toEqual([...CONTROL_IDS].sort());
+    // Among all of them, only iam-user-console-mfa cannot fix.
+    expect(NOTIFY_ONLY_CONTROLS).toEqual(['iam-user-console-mfa']);
+    expect(registeredControls().filter((c) => !c.fixable).map((c) => c.id)).toEqual(['iam-user-console-mfa']);
+    expect(() => requireControl('nope')).toThrow(/^unknown control "nope" \(known: s3-block-public-access, /);
+  });
+
+  it('each registered control passes its own registration checks (nothing to refuse beside itself)', () => {
+    for (const c of registeredControls()) expect(registrationProblems(c), c.id).toEqual([]);
+  });
+
+  describe('refusing a control', () => {
+    const kms = requireControl('kms-key-rotation');
+    /** A control that could be registered: a copy of kms-key-rotation under a new id, with no Security Hub ids or Config rules. */
+    const throwaway = (o: { id?: unknown; fixable?: boolean; catalog?: Partial<ControlCatalog> | undefined } = {}): AnyControl =>
+      ({
+        ...kms,
+        id: 'id' in o ? o.id : 'test-throwaway-control',
+        fixable: o.fixable ?? true,
+        catalog: 'catalog' in o && o.catalog === undefined ? undefined : { ...kms.catalog, securityHub: [], configRules: [], ...o.catalog },
+      }) as AnyControl;
+    const before = registeredControlIds();
+
+    it('accepts the throwaway control as it is (so each refusal below is for the one thing changed)', () => {
+      expect(registrationProblems(throwaway())).toEqual([]);
+      expect(getControl('test-throwaway-control')).toBeUndefined();
+    });
+
+    it.each([
+      ['another control with the same id', { id: 's3-block-public-access' }, ['control "s3-block-public-access": another control has this id']],
+      ['a Security Hub id already mapped to another control', { catalog: { securityHub: ['S3.8'] } }, ['control "test-throwaway-control": Security Hub control S3.8 already maps to s3-block-public-access']],
+      ['a Security Hub id of a new control', { catalog: { securityHub: ['RDS.2'] } }, ['control "test-throwaway-control": Security Hub control RDS.2 already maps to rds-instance-public']],
+      ['a Config rule already mapped to another control', { catalog: { configRules: ['s3-bucket-ssl-requests-only'] } }, ['control "test-throwaway-control": Config rule s3-bucket-ssl-requests-only already maps to s3-bucket-tls-required']],
+      ['a Config rule already mapped, in capitals', { catalog: { configRules: ['ACCESS-KEYS-ROTATED'] } }, ['control "test-throwaway-control": Config rule ACCESS-KEYS-ROTATED already maps to iam-access-key-stale']],
+      ['no catalog', { catalog: undefined }, ['control "test-throwaway-control": catalog is missing (its sources, what it changes, default mode, undo)']],
+      ['an id with capitals and underscores', { id: 'Bad_Id' }, ['control "Bad_Id": id must be 3-63 lower-case letters, digits and \'-\', starting with a letter']],
+      ['an id too short', { id: 'ab' }, ['control "ab": id must be 3-63 lower-case letters, digits and \'-\', starting with a letter']],
+      ['an id starting with a digit', { id: '1-control' }, ['control "1-control": id must be 3-63 lower-case letters, digits and \'-\', starting with a letter']],
+      ['an id that is not a string', { id: 42 }, ["the control: id must be 3-63 lower-case letters, digits and '-', starting with a letter"]],
+      ['fixable false with defaultMode auto', { fixable: false, catalog: { defaultMode: 'auto' } }, ['control "test-throwaway-control": a control that cannot fix (fixable false) must default to notify']],
+      ['fixable false with defaultMode approve', { fixable: false, catalog: { defaultMode: 'approve' } }, ['control "test-throwaway-control": a control that cannot fix (fixable false) must default to notify']],
+      ['a defaultMode that is not a default mode', { catalog: { defaultMode: 'off' as 'notify' } }, ['control "test-throwaway-control": catalog.defaultMode must be auto, approve or notify']],
+    ] as const)('refuses %s, naming the problem, and registerControl throws without registering it', (_what, o, problems) => {
+      const c = throwaway(o as Parameters<typeof throwaway>[0]);
+      expect(registrationProblems(c)).toEqual(problems);
+      let error: unknown;
+      try {
+        registerControl(c);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ControlRegistrationError);
+      expect((error as ControlRegistrationError).problems).toEqual(problems);
+      expect((error as Error).message).toBe(`control not registered: ${problems.join('; ')}`);
+      expect(registeredControlIds()).toEqual(before);
+      // A refused control under an existing id leaves that id's control in place.
+      if (typeof c.id === 'string' && before.includes(c.id)) expect(getControl(c.id)).not.toBe(c);
+    });
+
+    it('accepts a control that cannot fix when it defaults to notify', () => {
+      expect(registrationProblems(throwaway({ fixable: false, catalog: { defaultMode: 'notify' } }))).toEqual([]);
+    });
+
+    it('names every problem at once', () => {
+      expect(registrationProblems(throwaway({ id: 'X', fixable: false, catalog: { securityHub: ['EC2.2'], configRules: ['ec2-imdsv2-check'] } }))).toEqual([
+        'control "X": id must be 3-63 lower-case letters, digits and \'-\', starting with a letter',
+        'control "X": a control that cannot fix (fixable false) must default to notify',
+        'control "X": Security Hub control EC2.2 already maps to ec2-default-sg-closed',
+        'control "X": Config rule ec2-imdsv2-check already maps to ec2-imdsv2-required',
+      ]);
+    });
+
+    it('registers a built-in control again as a no-op check (the same object under its own id is no duplicate)', () => {
+      expect(registrationProblems(requireControl('s3-block-public-access'))).toEqual([]);
+      expect(registeredControlIds()).toEqual(before);
+    });
   });
 });
 

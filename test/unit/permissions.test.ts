@@ -48,11 +48,17 @@ const NO_PERMISSION_NEEDED: Record<string, string> = {
 
 /** SDK module -> IAM service prefix. For all but S3 the action is the command's name without `Command`. */
 const SERVICE_PREFIX: Record<string, string> = {
+  cloudtrail: 'cloudtrail',
   ec2: 'ec2',
   iam: 'iam',
+  kms: 'kms',
+  lambda: 'lambda',
   organizations: 'organizations',
+  rds: 'rds',
   s3: 's3',
   securityhub: 'securityhub',
+  sns: 'sns',
+  sqs: 'sqs',
   sts: 'sts',
 };
 
@@ -414,6 +420,14 @@ const ACCEPTED_FINDINGS: { policy: string; issue: string; detail: RegExp; why: s
     issue: 'RESOURCE_POLICY_PRIVILEGE_ESCALATION',
     detail: /^Possible resource policy privilege escalation on arn:aws:s3:::\* due to s3:(GetObject|PutObject|DeleteObject) not being allowed, but does allow s3:PutBucketAcl$/,
     why: 's3-public-acl rewrites bucket ACLs by design',
+  },
+  {
+    // The same for bucket policies: adding the TLS deny statement (and taking it out on undo) IS
+    // the s3-bucket-tls-required control's fix; same ResourceAccount condition, no object access.
+    policy: MEMBER_TEMPLATE,
+    issue: 'RESOURCE_POLICY_PRIVILEGE_ESCALATION',
+    detail: /^Possible resource policy privilege escalation on arn:aws:s3:::\* due to s3:(GetObject|PutObject|DeleteObject) not being allowed, but does allow s3:PutBucketPolicy$/,
+    why: 's3-bucket-tls-required writes bucket policies by design',
   },
 ];
 

@@ -1,5 +1,6 @@
 import type { ControlId, Finding, Severity } from '../../findings/finding.js';
 import type { ControlSettings } from '../../policy/types.js';
+import type { ZodObject } from 'zod';
 import type { AwsClients } from '../aws.js';
 
 /** What a control read from the live resource. */
@@ -23,6 +24,8 @@ export interface ScanPage {
   readonly unreadable?: readonly { readonly resourceId: string; readonly reason: string }[];
   /** Undefined on the last page. */
   readonly nextPageToken?: string;
+  /** The control's resource type (catalog.resourceType), filled in by the scan activity for the findings it makes. */
+  readonly resourceType?: string;
 }
 
 /**
@@ -41,6 +44,8 @@ export interface ControlCatalog {
   readonly securityHub: readonly string[];
   /** AWS Config managed rule identifiers, lower case, as found inside rule names, e.g. ['s3-bucket-ssl-requests-only']. */
   readonly configRules: readonly string[];
+  /** AWS Config's resource type (AWS::RDS::DBSnapshot...); evaluations of other types are ignored. Absent: not checked. */
+  readonly configResourceType?: string;
   /** CloudTrail events after which the resource is checked: the eventSource and the event names. */
   readonly cloudTrail: readonly { readonly eventSource: string; readonly eventNames: readonly string[] }[];
   /** What the fix changes, one sentence for people: "Adds a Deny statement for requests without TLS (aws:SecureTransport=false); every other statement is kept". */
@@ -60,7 +65,8 @@ export interface ControlCatalog {
   /**
    * The resources a CloudTrail record (an EventBridge event's `detail`) names for this control,
    * each with a title for people; or why the call changes nothing this control cares about. Only
-   * called for the events listed in `cloudTrail`, for calls that succeeded.
+   * called for the events listed in `cloudTrail`, for calls that succeeded. (The first six
+   * controls' events are read by src/findings/cloudtrail.ts itself: theirs is `readByNormalizer`.)
    */
   fromCloudTrail(record: Readonly<Record<string, unknown>>): { readonly resources: readonly { readonly id: string; readonly title: string }[] } | { readonly ignore: string };
 }
@@ -78,6 +84,12 @@ export interface Control<S, C> {
   readonly fixable: boolean;
   /** Sources, catalog facts. */
   readonly catalog?: ControlCatalog;
+  /**
+   * The control's own settings under `settings:` in the policy (beside the first controls' ports,
+   * wideRules and encryption), with their defaults: the policy loader checks each value with it,
+   * and the control reads its own with `settings.parse(policySettings)`.
+   */
+  readonly settings?: ZodObject;
   /** Reads current state and tags. Throws ResourceNotFound / AccessDenied (non-retryable), Throttled / AwsUnavailable (retryable). */
   read(aws: AwsClients, finding: Finding): Promise<Snapshot<S>>;
   /** The change that makes `state` compliant, or null when it already is. */
@@ -94,6 +106,11 @@ export interface Control<S, C> {
   tag?(aws: AwsClients, finding: Finding, key: string, value: string): Promise<void>;
   /** One page of this control's resources in `region` that violate it (read-only). */
   scanPage(aws: AwsClients, o: { account: string; region: string; settings: ControlSettings; pageToken?: string; pageSize: number }): Promise<ScanPage>;
+  /**
+   * What of a state identifies it for "has the resource changed since?" (the rejection hold): by
+   * default the whole state; a control whose state records when it was read leaves that out.
+   */
+  digestState?(state: S): unknown;
   /** One human line: "Revoke 0.0.0.0/0 tcp/22 on sg-0abc". */
   summarize(change: C, finding: Finding): string;
   /** The state in a few words for people (Slack, reports): "blockPublicAcls off, ignorePublicAcls on, ...". */

@@ -1,4 +1,5 @@
 import { DisableEbsEncryptionByDefaultCommand, EnableEbsEncryptionByDefaultCommand, GetEbsEncryptionByDefaultCommand } from '@aws-sdk/client-ec2';
+import { accountId, readByNormalizer } from './resource-ids.js';
 import { ControlId, Severity } from '../../findings/finding.js';
 import { awsCall } from '../aws-errors.js';
 import type { AwsClients } from '../aws.js';
@@ -27,6 +28,19 @@ export const ebsDefaultEncryption: Control<EbsEncryptionState, EnableEbsEncrypti
   id: ControlId.EbsDefaultEncryption,
   title: 'EBS encryption by default must be on in every region',
   fixable: true,
+  catalog: {
+    resourceType: 'AwsAccount',
+    severity: Severity.Medium,
+    securityHub: ['EC2.7'],
+    configRules: ['ec2-ebs-encryption-by-default'],
+    cloudTrail: [{ eventSource: 'ec2.amazonaws.com', eventNames: ['DisableEbsEncryptionByDefault'] }],
+    changes: "Turns on EBS encryption by default in the finding's region",
+    defaultMode: 'auto',
+    undo: 'exact: turned off again',
+    resourceIdHint: 'an account id (or AWS::::Account:<id>)',
+    resourceId: accountId,
+    fromCloudTrail: readByNormalizer,
+  },
 
   async read(aws, finding) {
     await assertAccount(aws, finding.region, finding.resource.id, `GetEbsEncryptionByDefault in ${finding.region}`);

@@ -1,4 +1,5 @@
 import { GetLoginProfileCommand, GetUserCommand, ListMFADevicesCommand, ListUsersCommand, TagUserCommand } from '@aws-sdk/client-iam';
+import { iamUserName, readByNormalizer } from './resource-ids.js';
 import { ApplicationFailure } from '@temporalio/common';
 import { ControlId, Severity, type Finding } from '../../findings/finding.js';
 import { ErrorType } from '../../errors.js';
@@ -67,6 +68,20 @@ export const iamUserMfa: Control<IamUserMfaState, EnableMfaRequest> = {
   id: ControlId.IamUserConsoleMfa,
   title: 'IAM users with console access must have MFA',
   fixable: false,
+  catalog: {
+    resourceType: 'AwsIamUser',
+    global: true,
+    severity: Severity.Medium,
+    securityHub: ['IAM.5', 'IAM.19'],
+    configRules: ['mfa-enabled-for-iam-console-access', 'iam-user-mfa-enabled'],
+    cloudTrail: [{ eventSource: 'iam.amazonaws.com', eventNames: ['CreateLoginProfile', 'DeactivateMFADevice'] }],
+    changes: 'Nothing: only the user can enrol an MFA device; the owner is told and chased until it is on',
+    defaultMode: 'notify',
+    undo: 'nothing to undo (changes nothing)',
+    resourceIdHint: 'an IAM user name or ARN',
+    resourceId: iamUserName,
+    fromCloudTrail: readByNormalizer,
+  },
 
   async read(aws, finding) {
     const userName = finding.resource.id;

@@ -1,4 +1,5 @@
 import { DeletePublicAccessBlockCommand, GetPublicAccessBlockCommand, PutPublicAccessBlockCommand } from '@aws-sdk/client-s3';
+import { bucketId, readByNormalizer } from './resource-ids.js';
 import { ControlId, Severity } from '../../findings/finding.js';
 import { awsCall, awsErrorCode } from '../aws-errors.js';
 import type { AwsClients } from '../aws.js';
@@ -90,6 +91,19 @@ export const s3BlockPublicAccess: Control<PublicAccessBlockState, PublicAccessBl
   id: ControlId.S3BlockPublicAccess,
   title: 'S3 bucket Block Public Access must be fully on',
   fixable: true,
+  catalog: {
+    resourceType: 'AwsS3Bucket',
+    severity: Severity.High,
+    securityHub: ['S3.8'],
+    configRules: ['s3-bucket-level-public-access-prohibited'],
+    cloudTrail: [{ eventSource: 's3.amazonaws.com', eventNames: ['CreateBucket', 'PutBucketAcl', 'DeleteBucketPublicAccessBlock', 'PutBucketPublicAccessBlock'] }],
+    changes: "Turns on the bucket's four Block Public Access settings",
+    defaultMode: 'auto',
+    undo: 'exact: the settings as they were (none, when the bucket had no configuration)',
+    resourceIdHint: 'an S3 bucket name or ARN',
+    resourceId: bucketId,
+    fromCloudTrail: readByNormalizer,
+  },
 
   async read(aws, finding) {
     const bucket = finding.resource.id;

@@ -1,3 +1,4 @@
+import { bucketId, readByNormalizer } from './resource-ids.js';
 import {
   DeleteBucketEncryptionCommand,
   GetBucketEncryptionCommand,
@@ -151,6 +152,19 @@ export const s3DefaultEncryption: Control<BucketEncryptionState, SetDefaultEncry
   id: ControlId.S3DefaultEncryption,
   title: "S3 buckets must encrypt new objects by default as the policy requires",
   fixable: true,
+  catalog: {
+    resourceType: 'AwsS3Bucket',
+    severity: Severity.Medium,
+    securityHub: ['S3.17'],
+    configRules: ['s3-bucket-server-side-encryption-enabled', 's3-default-encryption-kms'],
+    cloudTrail: [{ eventSource: 's3.amazonaws.com', eventNames: ['CreateBucket', 'PutBucketEncryption', 'DeleteBucketEncryption'] }],
+    changes: "Sets the bucket's default encryption to what the policy requires (settings.encryption: SSE-S3, or SSE-KMS with a key)",
+    defaultMode: 'auto',
+    undo: 'exact: the previous default encryption configuration',
+    resourceIdHint: 'an S3 bucket name or ARN',
+    resourceId: bucketId,
+    fromCloudTrail: readByNormalizer,
+  },
 
   async read(aws, finding) {
     const bucket = finding.resource.id;

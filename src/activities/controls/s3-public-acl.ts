@@ -1,4 +1,5 @@
 import { GetBucketAclCommand, PutBucketAclCommand, type Grant, type Type as GranteeType, type Permission } from '@aws-sdk/client-s3';
+import { bucketId, readByNormalizer } from './resource-ids.js';
 import { ControlId, Severity } from '../../findings/finding.js';
 import { awsCall } from '../aws-errors.js';
 import type { AwsClients } from '../aws.js';
@@ -121,6 +122,19 @@ export const s3PublicAcl: Control<BucketAclState, RemovePublicGrantsChange> = {
   id: ControlId.S3PublicAcl,
   title: 'S3 bucket ACLs must not grant access to everyone or to all AWS users',
   fixable: true,
+  catalog: {
+    resourceType: 'AwsS3Bucket',
+    severity: Severity.Critical,
+    securityHub: ['S3.2', 'S3.3'],
+    configRules: ['s3-bucket-public-read-prohibited', 's3-bucket-public-write-prohibited'],
+    cloudTrail: [{ eventSource: 's3.amazonaws.com', eventNames: ['CreateBucket', 'PutBucketAcl'] }],
+    changes: "Removes the ACL grants to everyone (AllUsers) and to any AWS user (AuthenticatedUsers); the owner's and other grants stay",
+    defaultMode: 'auto',
+    undo: 'exact: the removed grants are put back',
+    resourceIdHint: 'an S3 bucket name or ARN',
+    resourceId: bucketId,
+    fromCloudTrail: readByNormalizer,
+  },
 
   async read(aws, finding) {
     const bucket = finding.resource.id;

@@ -1,3 +1,4 @@
+import { securityGroupId, readByNormalizer } from './resource-ids.js';
 import {
   AuthorizeSecurityGroupIngressCommand,
   CreateTagsCommand,
@@ -331,6 +332,19 @@ export const sgAdminPorts: Control<SecurityGroupState, RevokeChange> = {
   id: ControlId.SgAdminPortsOpen,
   title: "Security groups must not open the policy's admin ports or all traffic to the internet",
   fixable: true,
+  catalog: {
+    resourceType: 'AwsEc2SecurityGroup',
+    severity: Severity.High,
+    securityHub: ['EC2.13', 'EC2.14', 'EC2.18', 'EC2.19', 'EC2.53', 'EC2.54'],
+    configRules: ['restricted-ssh', 'restricted-common-ports', 'vpc-sg-port-restriction-check', 'vpc-sg-open-only-to-authorized-ports'],
+    cloudTrail: [{ eventSource: 'ec2.amazonaws.com', eventNames: ['AuthorizeSecurityGroupIngress'] }],
+    changes: 'Revokes the ingress rules that open the policy\'s admin ports (settings.ports) to 0.0.0.0/0 or ::/0; a wider rule is split around them (settings.wideRules)',
+    defaultMode: 'auto',
+    undo: 'exact: the revoked rules are authorized again, descriptions kept',
+    resourceIdHint: 'a security group id (sg-...) or ARN',
+    resourceId: securityGroupId,
+    fromCloudTrail: readByNormalizer,
+  },
 
   async read(aws, finding) {
     const groupId = finding.resource.id;

@@ -214,7 +214,8 @@ function deletePabWith(body: Record<string, unknown>): Record<string, unknown> {
 describe('CloudTrail: one finding per control', () => {
   it('CreateBucket -> public access block and default encryption, with distinct ids and the same origin', () => {
     const found = byControl(createBucket);
-    expect(Object.keys(found).sort()).toEqual(['s3-block-public-access', 's3-default-encryption']);
+    // And S3.5: a new bucket has no policy, so nothing denies plain-HTTP requests yet.
+    expect(Object.keys(found).sort()).toEqual(['s3-block-public-access', 's3-bucket-tls-required', 's3-default-encryption']);
     expect(found['s3-default-encryption']).toEqual({
       id: '0d6f2a4e-3b1c-4f8a-9e7d-2c5b8a1f3e60#s3-default-encryption',
       source: 'cloudtrail',
@@ -356,7 +357,7 @@ describe('CloudTrail: S3 ACLs (s3-bucket-public-acl)', () => {
 
   it('CreateBucket with a public canned ACL -> the ACL control too', () => {
     const found = byControl(createPublic);
-    expect(Object.keys(found).sort()).toEqual(['s3-block-public-access', 's3-bucket-public-acl', 's3-default-encryption']);
+    expect(Object.keys(found).sort()).toEqual(['s3-block-public-access', 's3-bucket-public-acl', 's3-bucket-tls-required', 's3-default-encryption']);
     expect(found['s3-bucket-public-acl']).toMatchObject({
       id: 'a1c3e5a7-4b6d-4e8f-a0b2-c4d6e8f0a2b4#s3-bucket-public-acl',
       resource: { type: 'AwsS3Bucket', id: 'acme-public-site' },
@@ -375,7 +376,8 @@ describe('CloudTrail: S3 ACLs (s3-bucket-public-acl)', () => {
     ['unreadable', { a: 1 }],
   ])('CreateBucket with a %s canned ACL -> no ACL finding and nothing ignored', (_name, acl) => {
     const found = byControl(edit(createPublic, [...PARAMS, 'x-amz-acl'], acl));
-    expect(Object.keys(found).sort()).toEqual(['s3-block-public-access', 's3-default-encryption']);
+    // And S3.5: a new bucket has no policy, so nothing denies plain-HTTP requests yet.
+    expect(Object.keys(found).sort()).toEqual(['s3-block-public-access', 's3-bucket-tls-required', 's3-default-encryption']);
   });
 
   it('CreateBucket does not read an AccessControlPolicy (CreateBucket takes ACLs as headers only)', () => {
@@ -622,11 +624,10 @@ describe('CloudTrail: EC2 AuthorizeSecurityGroupIngress', () => {
     });
   });
 
-  it('no world-open range -> ignored', () => {
-    expect(normalizeEventBridgeEvent(sgPrivate)).toEqual({
-      findings: [],
-      ignored: [{ reason: 'no world-open range in the request', ref: '83292173-2287-4fd0-8887-8087936027f9' }],
-    });
+  it('no world-open range -> ignored (only the default-group check of EC2.2 remains)', () => {
+    const r = normalizeEventBridgeEvent(sgPrivate);
+    expect(r.ignored).toEqual([{ reason: 'no world-open range in the request', ref: '83292173-2287-4fd0-8887-8087936027f9' }]);
+    expect(r.findings.map((f) => f.control)).toEqual(['ec2-default-sg-closed']);
   });
 
   it('the older flat form with a /0 on any address -> finding', () => {
@@ -657,14 +658,14 @@ describe('CloudTrail: EC2 AuthorizeSecurityGroupIngress', () => {
 
   it('a world-open range reported only in the response -> finding', () => {
     const body = edit(sgPrivate, ['detail', 'responseElements', 'securityGroupRuleSet', 'items', 0, 'cidrIpv4'], '0.0.0.0/0');
-    expect(normalizeEventBridgeEvent(body).findings).toHaveLength(1);
+    expect(normalizeEventBridgeEvent(body).findings.filter((f) => f.control !== 'ec2-default-sg-closed')).toHaveLength(1);
   });
 
   it('a prefix list source -> finding (the list may hold 0.0.0.0/0)', () => {
     const body = edit(sgPrivate, ['detail', 'requestParameters', 'ipPermissions', 'items', 0, 'prefixListIds'], {
       items: [{ prefixListId: 'pl-0123456789abcdef0' }],
     });
-    expect(normalizeEventBridgeEvent(body).findings).toHaveLength(1);
+    expect(normalizeEventBridgeEvent(body).findings.filter((f) => f.control !== 'ec2-default-sg-closed')).toHaveLength(1);
   });
 
   it.each([
@@ -684,7 +685,7 @@ describe('CloudTrail: EC2 AuthorizeSecurityGroupIngress', () => {
       { ipProtocol: 'tcp', fromPort: 22, toPort: 22, ipRanges: [{ cidrIp: '0.0.0.0/0' }] },
     ]);
     body = edit(body, ['detail', 'responseElements'], null);
-    expect(normalizeEventBridgeEvent(body).findings).toHaveLength(1);
+    expect(normalizeEventBridgeEvent(body).findings.filter((f) => f.control !== 'ec2-default-sg-closed')).toHaveLength(1);
   });
 
   it('takes the group id from the response when the request lacks it', () => {
@@ -701,6 +702,7 @@ describe('CloudTrail: EC2 AuthorizeSecurityGroupIngress', () => {
         reason: 'no security group id in the request or the response (a request by group name?)',
         ref: 'ed2b58c7-5b71-49d8-912d-66b695f0e2a7',
       },
+      { reason: expect.stringMatching(/^ec2-default-sg-closed: /), ref: 'ed2b58c7-5b71-49d8-912d-66b695f0e2a7' },
     ]);
   });
 
@@ -724,7 +726,7 @@ describe('CloudTrail: EC2 AuthorizeSecurityGroupIngress', () => {
     let body = edit(sgPrivate, ['detail', 'requestParameters', 'ipPermissions'], { items });
     body = edit(body, ['detail', 'responseElements'], null);
     const started = Date.now();
-    expect(normalizeEventBridgeEvent(body).findings).toHaveLength(1);
+    expect(normalizeEventBridgeEvent(body).findings.filter((f) => f.control !== 'ec2-default-sg-closed')).toHaveLength(1);
     expect(Date.now() - started).toBeLessThan(1000);
   });
 

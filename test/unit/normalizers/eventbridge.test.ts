@@ -114,6 +114,7 @@ describe('normalizeEventBridgeEvent: envelope', () => {
     expect(findings.map((f) => [f.id, f.control])).toEqual([
       ['0d6f2a4e-3b1c-4f8a-9e7d-2c5b8a1f3e60#s3-block-public-access', 's3-block-public-access'],
       ['0d6f2a4e-3b1c-4f8a-9e7d-2c5b8a1f3e60#s3-default-encryption', 's3-default-encryption'],
+      ['0d6f2a4e-3b1c-4f8a-9e7d-2c5b8a1f3e60#s3-bucket-tls-required', 's3-bucket-tls-required'],
     ]);
   });
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { registeredControlIds } from '../../../src/activities/controls/index.js';
 import { CONTROL_IDS } from '../../../src/findings/finding.js';
 import { normalizeGenericFindings } from '../../../src/findings/index.js';
 import { REMOVE, edit, load, problemsOf } from './helpers.js';
@@ -7,7 +8,7 @@ const single = load('generic-prowler-s3.json');
 const batch = load('generic-batch.json');
 const newControls = load('generic-new-controls.json');
 /** The supported controls as the unknown-control problem lists them: every control, in order. */
-const SUPPORTED = CONTROL_IDS.join(', ');
+const SUPPORTED = registeredControlIds().join(', ');
 const NOW = new Date('2026-11-23T15:00:00.000Z');
 const now = (): Date => NOW;
 
@@ -174,7 +175,7 @@ describe('generic: invalid input', () => {
   it('names an unknown control and lists every supported one', () => {
     const problems = problemsOf(() => normalizeGenericFindings(edit(single, ['control'], 'x')));
     expect(problems).toEqual([
-      'control "x" is not supported; supported: s3-block-public-access, s3-bucket-public-acl, s3-default-encryption, ec2-sg-admin-ports-open, ec2-ebs-default-encryption, iam-user-console-mfa',
+      'control "x" is not supported; supported: s3-block-public-access, s3-bucket-public-acl, s3-default-encryption, ec2-sg-admin-ports-open, ec2-ebs-default-encryption, iam-user-console-mfa, s3-bucket-tls-required, ec2-default-sg-closed, ec2-ebs-snapshot-public, rds-snapshot-public, rds-instance-public, ec2-imdsv2-required, iam-access-key-stale, kms-key-rotation, cloudtrail-log-validation, lambda-public-invoke, sns-topic-public, sqs-queue-public',
     ]);
     expect(problems[0]).toBe(`control "x" is not supported; supported: ${SUPPORTED}`);
   });

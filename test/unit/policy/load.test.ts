@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify } from 'yaml';
+import { registeredControlIds, registeredControls, requireControl } from '../../../src/activities/controls/index.js';
 import { InvalidInputError } from '../../../src/errors.js';
 import { CONTROL_IDS, ControlId, NOTIFY_ONLY_CONTROLS } from '../../../src/findings/finding.js';
 import {
@@ -16,7 +17,7 @@ import {
   policyWarnings,
   snapshotFor,
 } from '../../../src/policy/load.js';
-import type { Policy } from '../../../src/policy/types.js';
+import type { ControlPolicy, Mode, Policy } from '../../../src/policy/types.js';
 import { testOperatorKey, testRelayKey } from '../../helpers/decisions.js';
 
 // ---- helpers (kept local: each test file stands alone) ---------------------------------
@@ -46,6 +47,13 @@ const yamlOf = (doc: Record<string, unknown>) => stringify({ version: 1, ...doc 
 const parse = (doc: Record<string, unknown>) => parsePolicy(yamlOf(doc));
 const problems = (doc: Record<string, unknown>) => problemsOf(() => parse(doc));
 
+/** The effective policy of `id` (any registered control; the first six are typed as always there). */
+function ctl(p: { readonly controls: Readonly<Record<string, ControlPolicy | undefined>> }, id: string): ControlPolicy {
+  const c = p.controls[id];
+  if (c === undefined) throw new Error(`the policy has no control ${id}`);
+  return c;
+}
+
 const S3 = ControlId.S3BlockPublicAccess;
 const ACL = ControlId.S3PublicAcl;
 const ENC = ControlId.S3DefaultEncryption;
@@ -55,10 +63,55 @@ const MFA = ControlId.IamUserConsoleMfa;
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
-const SUPPORTED = CONTROL_IDS.join(', ');
+/** The controls registered since the first six, in registration order (src/activities/controls/index.ts). */
+const NEW_CONTROLS = [
+  's3-bucket-tls-required',
+  'ec2-default-sg-closed',
+  'ec2-ebs-snapshot-public',
+  'rds-snapshot-public',
+  'rds-instance-public',
+  'ec2-imdsv2-required',
+  'iam-access-key-stale',
+  'kms-key-rotation',
+  'cloudtrail-log-validation',
+  'lambda-public-invoke',
+  'sns-topic-public',
+  'sqs-queue-public',
+] as const;
+/** Every registered control: the first six, then the new ones. */
+const ALL = [...CONTROL_IDS, ...NEW_CONTROLS] as const;
+/** The new controls whose catalog default is approve, in registration order: an inherited auto stays approve for them. */
+const APPROVE_FIRST = ['ec2-default-sg-closed', 'rds-instance-public', 'ec2-imdsv2-required', 'iam-access-key-stale', 'lambda-public-invoke', 'sns-topic-public', 'sqs-queue-public'] as const;
+const RDS = 'rds-instance-public';
+const KEYS = 'iam-access-key-stale';
+const SUPPORTED = ALL.join(', ');
+const NOBODY = 'nobody can approve: no Slack approvers or channel, and no operator keys (approvers.keys) for the CLI';
+/** "nobody can approve" for each approve-first control, as policyWarnings words it when nothing is set for them. */
+const nobodyForApproveFirst = () => APPROVE_FIRST.map((id) => `controls.${id}: ${NOBODY}`);
+/** How much a mode changes without a person (auto > approve > the rest). */
+const LATITUDE: Record<Mode, number> = { auto: 2, approve: 1, notify: 0, 'dry-run': 0, off: 0 };
+/** The mode a control gets when it inherits `mode` (from defaults or an account group): at most its catalog default. */
+function inherited(id: string, mode: Mode): Mode {
+  const { fixable, catalog } = requireControl(id);
+  if (!fixable && LATITUDE[mode] > 0) return 'notify';
+  return LATITUDE[mode] > LATITUDE[catalog.defaultMode] ? catalog.defaultMode : mode;
+}
 /** The EC2.19 high-risk ports (https://docs.aws.amazon.com/securityhub/latest/userguide/ec2-controls.html#ec2-19). */
 const EC2_19_PORTS = [20, 21, 22, 23, 25, 110, 135, 143, 445, 1433, 1434, 3000, 3306, 3389, 4333, 5000, 5432, 5500, 5601, 8080, 8088, 8888, 9200, 9300];
 const KEY_ARN = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+
+// ---- the registered controls ----------------------------------------------------------
+
+describe('the controls the policy knows', () => {
+  it('are the registered ones: the first six, then the new ones', () => {
+    expect(registeredControlIds()).toEqual(ALL);
+  });
+
+  it('default to approve exactly for the approve-first controls, to notify exactly for the notify-only one', () => {
+    expect(registeredControls().filter((c) => c.catalog.defaultMode === 'approve').map((c) => c.id)).toEqual(APPROVE_FIRST);
+    expect(registeredControls().filter((c) => c.catalog.defaultMode === 'notify').map((c) => c.id)).toEqual([MFA]);
+  });
+});
 
 // ---- the shipped default ---------------------------------------------------------------
 
@@ -82,8 +135,14 @@ describe('the shipped default policy', () => {
   });
 
   it('has a policy for every supported control and nothing else', () => {
-    expect(Object.keys(policy.controls).sort()).toEqual([...CONTROL_IDS].sort());
-    for (const id of CONTROL_IDS) expect(policy.controls[id].control).toBe(id);
+    expect(Object.keys(policy.controls)).toEqual(registeredControlIds());
+    expect(Object.keys(policy.controls).slice(0, CONTROL_IDS.length)).toEqual(CONTROL_IDS);
+    for (const id of ALL) expect(ctl(policy, id).control).toBe(id);
+  });
+
+  it('has a section for every registered control, in registration order', () => {
+    const doc = parseYaml(text) as { controls: Record<string, unknown> };
+    expect(Object.keys(doc.controls)).toEqual(registeredControlIds());
   });
 
   it('puts S3 Block Public Access in auto mode, asking first for public websites', () => {
@@ -105,15 +164,29 @@ describe('the shipped default policy', () => {
     [SG, 'auto', { environment: ['production', 'prod'] }],
     [EBS, 'auto', {}],
     [MFA, 'notify', {}],
+    ['s3-bucket-tls-required', 'auto', {}],
+    ['ec2-default-sg-closed', 'approve', {}],
+    ['ec2-ebs-snapshot-public', 'auto', {}],
+    ['rds-snapshot-public', 'auto', {}],
+    ['rds-instance-public', 'approve', {}],
+    ['ec2-imdsv2-required', 'approve', {}],
+    ['iam-access-key-stale', 'approve', {}],
+    ['kms-key-rotation', 'auto', {}],
+    ['cloudtrail-log-validation', 'auto', {}],
+    ['lambda-public-invoke', 'approve', {}],
+    ['sns-topic-public', 'approve', {}],
+    ['sqs-queue-public', 'approve', {}],
   ] as const)('gives %s mode %s and its approval conditions', (id, mode, conditions) => {
-    expect(policy.controls[id].mode).toBe(mode);
-    expect(policy.controls[id].requireApprovalWhenTagged).toEqual(conditions);
+    expect(ctl(policy, id).mode).toBe(mode);
+    expect(ctl(policy, id).requireApprovalWhenTagged).toEqual(conditions);
   });
 
   it('has the documented settings and undo for every control', () => {
-    for (const id of CONTROL_IDS) {
-      const c = policy.controls[id];
-      expect(c.settings, id).toEqual({ ports: [22, 3389], wideRules: 'split', encryption: { algorithm: 'AES256' } });
+    for (const id of ALL) {
+      const c = ctl(policy, id);
+      // iam-access-key-stale's own settings are spelled out in its section (Security Hub's 90 days).
+      const own = id === KEYS ? { maxKeyAgeDays: 90, maxUnusedDays: 90 } : {};
+      expect(c.settings, id).toEqual({ ports: [22, 3389], wideRules: 'split', encryption: { algorithm: 'AES256' }, ...own });
       expect(c.undo, id).toEqual({ windowMs: HOUR, exemptForMs: 7 * DAY });
     }
   });
@@ -141,8 +214,8 @@ describe('the shipped default policy', () => {
   });
 
   it('has the documented defaults: everything in scope, no Slack ids, the ladder and guardrails', () => {
-    for (const id of CONTROL_IDS) {
-      const c = policy.controls[id];
+    for (const id of ALL) {
+      const c = ctl(policy, id);
       expect(c.scope).toEqual({ accounts: [], regions: [], tags: {} });
       expect(c.approvers).toEqual({ users: [], groups: [], keys: [] });
       expect(c.channel).toBeUndefined();
@@ -159,23 +232,30 @@ describe('the shipped default policy', () => {
 
   it('has the same defaults as the built-in ones (a file saying only version: 1)', () => {
     const minimal = parsePolicy('version: 1\n');
-    for (const id of CONTROL_IDS) {
-      const { requireApprovalWhenTagged: _a, ...shipped } = policy.controls[id];
-      const { requireApprovalWhenTagged: _b, ...builtin } = minimal.controls[id];
-      expect(builtin).toEqual(shipped);
-      // The notify-only control inherits the built-in auto, and gets notify instead.
-      expect(minimal.controls[id]).toEqual({ control: id, ...BUILTIN_DEFAULTS, ...(id === MFA ? { mode: 'notify' } : {}) });
+    for (const id of ALL) {
+      const schema = requireControl(id).settings;
+      const ownKeys = Object.keys(schema?.shape ?? {});
+      const { requireApprovalWhenTagged: _a, settings: shippedSettings, ...shipped } = ctl(policy, id);
+      const { requireApprovalWhenTagged: _b, settings: builtinSettings, ...builtin } = ctl(minimal, id);
+      expect(builtin, id).toEqual(shipped);
+      expect(builtinSettings, id).toEqual(Object.fromEntries(Object.entries(shippedSettings).filter(([k]) => !ownKeys.includes(k))));
+      // The shipped file spells out a control's own settings; the built-in ones leave them to the control's schema defaults: the same values.
+      if (schema) expect(schema.parse(builtinSettings), id).toEqual(schema.parse(shippedSettings));
+      // Every control inherits the built-in auto, and gets at most its catalog default: notify for
+      // the notify-only control, approve for the approve-first ones.
+      expect(minimal.controls[id]).toEqual({ control: id, ...BUILTIN_DEFAULTS, mode: requireControl(id).catalog.defaultMode });
     }
     expect(minimal.exemptionTag).toBe(DEFAULT_EXEMPTION_TAG);
   });
 
   it('warns that nobody can approve (no Slack ids or operator keys shipped)', () => {
-    const nobody = 'nobody can approve: no Slack approvers or channel, and no operator keys (approvers.keys) for the CLI';
     expect(policyWarnings(policy)).toEqual([
-      `controls.${S3}: ${nobody}`,
-      `controls.${ACL}: ${nobody}`,
-      `controls.${SG}: ${nobody}`,
+      `controls.${S3}: ${NOBODY}`,
+      `controls.${ACL}: ${NOBODY}`,
+      `controls.${SG}: ${NOBODY}`,
       `controls.${MFA}: mode is notify but no Slack channel is set: nobody is told in Slack`,
+      // The new controls shipped in approve mode.
+      ...nobodyForApproveFirst(),
     ]);
   });
 
@@ -454,8 +534,6 @@ describe('parsePolicy: validation rules', () => {
     ['flap maxFixes fractional', { guardrails: { flap: { maxFixes: 1.5 } } }, 'defaults.guardrails.flap.maxFixes', /must be an integer >= 1/],
     ['flap window zero', { guardrails: { flap: { window: '0s' } } }, 'defaults.guardrails.flap.window', /must be longer than 0/],
     ['flap window garbage', { guardrails: { flap: { window: 'ten minutes' } } }, 'defaults.guardrails.flap.window', /must be a duration like 30m, got "ten minutes"/],
-    ['settings not a mapping', { settings: [22] }, 'defaults.settings', /must be a mapping with keys ports, wideRules, encryption, got a list/],
-    ['settings unknown key', { settings: { port: [22] } }, 'defaults.settings.port', /unknown key \(did you mean ports\? expected one of: ports, wideRules, encryption\)/],
     ['ports not a list', { settings: { ports: 22 } }, 'defaults.settings.ports', /must be a list of port numbers like \[22, 3389\], got 22/],
     ['ports a comma-separated string', { settings: { ports: '22, 3389' } }, 'defaults.settings.ports', /must be a list of port numbers/],
     ['ports empty', { settings: { ports: [] } }, 'defaults.settings.ports', /must list at least one port/],
@@ -503,6 +581,17 @@ describe('parsePolicy: validation rules', () => {
     expect(p, JSON.stringify(p)).toHaveLength(1);
     expect(p[0]?.startsWith(`${controlPath}: `), `${p[0]} should start with ${controlPath}`).toBe(true);
     expect(p[0]).toMatch(message);
+  });
+
+  it.each([
+    ['defaults', (s: unknown) => ({ defaults: { settings: s } }), 'defaults', 'ports, wideRules, encryption, maxKeyAgeDays, maxUnusedDays'],
+    ['an account group', (s: unknown) => ({ accounts: [{ name: 'prod', ids: ['123456789012'], settings: s }] }), 'accounts[0]', 'ports, wideRules, encryption, maxKeyAgeDays, maxUnusedDays'],
+    ['a control without settings of its own', (s: unknown) => ({ controls: { [SG]: { settings: s } } }), `controls.${SG}`, 'ports, wideRules, encryption'],
+    ['the control with settings of its own', (s: unknown) => ({ controls: { [KEYS]: { settings: s } } }), `controls.${KEYS}`, 'ports, wideRules, encryption, maxKeyAgeDays, maxUnusedDays'],
+    ["an account group's control section", (s: unknown) => ({ accounts: [{ name: 'prod', ids: ['123456789012'], controls: { [SG]: { settings: s } } }] }), `accounts[0].controls.${SG}`, 'ports, wideRules, encryption'],
+  ])('names the settings keys %s takes when settings is not a mapping or has an unknown key', (_where, doc, path, keys) => {
+    expect(problems(doc([22]))).toEqual([`${path}.settings: must be a mapping with keys ${keys}, got a list`]);
+    expect(problems(doc({ port: [22] }))).toEqual([`${path}.settings.port: unknown key (did you mean ports? expected one of: ${keys})`]);
   });
 
   it.each([
@@ -852,10 +941,11 @@ describe('parsePolicy: a control without an automatic fix', () => {
     expect(parse({ defaults: { mode: 'approve' }, controls: { [MFA]: { mode } } }).controls[MFA].mode).toBe(mode);
   });
 
-  it.each(['auto', 'approve'])('gets notify when defaults.mode is %s, silently, while the other controls keep it', (mode) => {
+  it.each(['auto', 'approve'] as const)('gets notify when defaults.mode is %s, silently, while the other controls keep it (up to their catalog default)', (mode) => {
     const p = parse({ defaults: { mode } });
     expect(p.controls[MFA].mode).toBe('notify');
-    for (const id of CONTROL_IDS) if (id !== MFA) expect(p.controls[id].mode).toBe(mode);
+    for (const id of CONTROL_IDS) if (id !== MFA) expect(p.controls[id].mode, id).toBe(mode);
+    for (const id of NEW_CONTROLS) expect(ctl(p, id).mode, id).toBe((APPROVE_FIRST as readonly string[]).includes(id) ? 'approve' : mode);
   });
 
   it('gets notify from the built-in auto, keeping every other default', () => {
@@ -876,6 +966,167 @@ describe('parsePolicy: a control without an automatic fix', () => {
 
   it('reports an invalid mode as any control does (and otherwise gets notify)', () => {
     expect(problems({ controls: { [MFA]: { mode: 'fix' } } })).toEqual([`controls.${MFA}.mode: must be one of auto, approve, notify, dry-run, off, got "fix"`]);
+  });
+});
+
+// ---- a mode inherited is capped at the control's catalog default ---------------------------
+
+describe('parsePolicy: an inherited mode goes no further than the control catalog default', () => {
+  const PROD = '111111111111';
+  const OWN = '222222222222';
+
+  it('rds-instance-public defaults to approve (catalog.defaultMode), so these tests are about a real approve-first control', () => {
+    expect(requireControl(RDS).catalog.defaultMode).toBe('approve');
+    expect(requireControl(RDS).fixable).toBe(true);
+  });
+
+  it('gives a control that defaults to approve approve when defaults say auto, and every control at most its catalog default', () => {
+    const p = parse({ defaults: { mode: 'auto' } });
+    expect(ctl(p, RDS).mode).toBe('approve');
+    for (const id of ALL) expect(ctl(p, id).mode, id).toBe(inherited(id, 'auto'));
+    // The first six fixable controls all default to auto: the cap changes nothing for them.
+    for (const id of CONTROL_IDS) if (id !== MFA) expect(p.controls[id].mode, id).toBe('auto');
+  });
+
+  it('caps the built-in auto the same way (a file saying only version: 1)', () => {
+    expect(ctl(parse({}), RDS).mode).toBe('approve');
+    expect(ctl(parse({ controls: { [RDS]: { channel: 'C0123456789' } } }), RDS).mode).toBe('approve');
+  });
+
+  it.each(['approve', 'notify', 'dry-run', 'off'] as const)('keeps an inherited mode %s that is not above the catalog default', (mode) => {
+    const p = parse({ defaults: { mode } });
+    expect(ctl(p, RDS).mode).toBe(mode);
+    for (const id of ALL) expect(ctl(p, id).mode, id).toBe(inherited(id, mode));
+  });
+
+  it('gives auto when the control own section says auto, with or without defaults saying so', () => {
+    expect(ctl(parse({ controls: { [RDS]: { mode: 'auto' } } }), RDS).mode).toBe('auto');
+    const p = parse({ defaults: { mode: 'auto' }, controls: { [RDS]: { mode: 'auto' } } });
+    expect(ctl(p, RDS).mode).toBe('auto');
+    // ...for that control only.
+    for (const id of APPROVE_FIRST) if (id !== RDS) expect(ctl(p, id).mode, id).toBe('approve');
+  });
+
+  it.each(['approve', 'notify', 'dry-run', 'off'] as const)('gives the mode %s the control own section says', (mode) => {
+    expect(ctl(parse({ defaults: { mode: 'auto' }, controls: { [RDS]: { mode } } }), RDS).mode).toBe(mode);
+  });
+
+  it("caps an account group's auto unless the group's own section for the control says auto", () => {
+    const p = parse({
+      accounts: [
+        { name: 'production', ids: [PROD], mode: 'auto' },
+        { name: 'own', ids: [OWN], mode: 'auto', controls: { [RDS]: { mode: 'auto' } } },
+      ],
+    });
+    expect(snapshotFor(p, RDS, PROD).control.mode).toBe('approve');
+    expect(snapshotFor(p, RDS, OWN).control.mode).toBe('auto');
+    // The other approve-first controls of that group stay capped; an auto-first control gets the group's auto.
+    for (const id of APPROVE_FIRST) if (id !== RDS) expect(snapshotFor(p, id, OWN).control.mode, id).toBe('approve');
+    expect(snapshotFor(p, S3, PROD).control.mode).toBe('auto');
+    expect(snapshotFor(p, MFA, PROD).control.mode).toBe('notify');
+    // Accounts in no group: the built-in auto, capped.
+    expect(snapshotFor(p, RDS, '444444444444').control.mode).toBe('approve');
+  });
+
+  it("keeps an account group's lower mode, and the group's own section may lower it further", () => {
+    const p = parse({
+      defaults: { mode: 'auto' },
+      controls: { [RDS]: { mode: 'auto' } },
+      accounts: [
+        { name: 'careful', ids: [PROD], mode: 'notify' },
+        { name: 'off', ids: [OWN], controls: { [RDS]: { mode: 'off' } } },
+      ],
+    });
+    expect(ctl(p, RDS).mode).toBe('auto');
+    expect(snapshotFor(p, RDS, PROD).control.mode).toBe('notify');
+    expect(snapshotFor(p, RDS, OWN).control.mode).toBe('off');
+  });
+});
+
+// ---- the controls' own settings --------------------------------------------------------------
+
+describe("parsePolicy: the controls' own settings (their zod settings schemas)", () => {
+  const PROD = '111111111111';
+  const BASE = { ports: [22, 3389], wideRules: 'split', encryption: { algorithm: 'AES256' } };
+
+  it('iam-access-key-stale declares maxKeyAgeDays and maxUnusedDays, the only control with settings of its own', () => {
+    expect(registeredControls().filter((c) => c.settings !== undefined).map((c) => c.id)).toEqual([KEYS]);
+    expect(Object.keys(requireControl(KEYS).settings?.shape ?? {})).toEqual(['maxKeyAgeDays', 'maxUnusedDays']);
+  });
+
+  it("puts the control's own setting from its section into its effective settings, and nowhere else", () => {
+    const p = parse({ controls: { [KEYS]: { settings: { maxKeyAgeDays: 30 } } } });
+    expect(ctl(p, KEYS).settings).toEqual({ ...BASE, maxKeyAgeDays: 30 });
+    expect(ctl(p, KEYS).settings.maxKeyAgeDays).toBe(30);
+    // The control reads it (with its schema's default for the key left out).
+    expect(requireControl(KEYS).settings?.parse(ctl(p, KEYS).settings)).toEqual({ maxKeyAgeDays: 30, maxUnusedDays: 90 });
+    for (const id of ALL) if (id !== KEYS) expect(ctl(p, id).settings, id).toEqual(BASE);
+  });
+
+  it.each([
+    [-1, 'Too small: expected number to be >=0'],
+    ['x', 'Invalid input: expected number, received string'],
+    [1.5, 'Invalid input: expected int, received number'],
+    [3651, 'Too big: expected number to be <=3650'],
+    [null, 'Invalid input: expected number, received null'],
+  ])('reports maxKeyAgeDays %j under its path, as one problem', (value, message) => {
+    expect(problems({ controls: { [KEYS]: { settings: { maxKeyAgeDays: value } } } })).toEqual([`controls.${KEYS}.settings.maxKeyAgeDays: ${message}`]);
+  });
+
+  it('reports every bad own setting with the other problems of the section', () => {
+    expect(problems({ controls: { [KEYS]: { settings: { maxKeyAgeDays: -1, maxUnusedDays: 'x', ports: [] } } } })).toEqual([
+      `controls.${KEYS}.settings.maxKeyAgeDays: Too small: expected number to be >=0`,
+      `controls.${KEYS}.settings.maxUnusedDays: Invalid input: expected number, received string`,
+      `controls.${KEYS}.settings.ports: must list at least one port (to leave the resources alone, set mode: off)`,
+    ]);
+  });
+
+  it("rejects a control's own setting in another control's section, as an unknown key", () => {
+    expect(problems({ controls: { [SG]: { settings: { maxKeyAgeDays: 30 } } } })).toEqual([
+      `controls.${SG}.settings.maxKeyAgeDays: unknown key (expected one of: ports, wideRules, encryption)`,
+    ]);
+    expect(problems({ controls: { [RDS]: { settings: { maxUnusedDays: 30 } } } })).toEqual([
+      `controls.${RDS}.settings.maxUnusedDays: unknown key (expected one of: ports, wideRules, encryption)`,
+    ]);
+    expect(problems({ accounts: [{ name: 'prod', ids: [PROD], controls: { [SG]: { settings: { maxKeyAgeDays: 30 } } } }] })).toEqual([
+      `accounts[0].controls.${SG}.settings.maxKeyAgeDays: unknown key (expected one of: ports, wideRules, encryption)`,
+    ]);
+  });
+
+  it('suggests the own key a typo meant', () => {
+    expect(problems({ controls: { [KEYS]: { settings: { maxKeyAgeDay: 30 } } } })).toEqual([
+      `controls.${KEYS}.settings.maxKeyAgeDay: unknown key (did you mean maxKeyAgeDays? expected one of: ports, wideRules, encryption, maxKeyAgeDays, maxUnusedDays)`,
+    ]);
+  });
+
+  it('accepts it in defaults.settings, and it reaches iam-access-key-stale', () => {
+    const p = parse({ defaults: { settings: { maxKeyAgeDays: 30 } } });
+    expect(ctl(p, KEYS).settings).toEqual({ ...BASE, maxKeyAgeDays: 30 });
+    expect(requireControl(KEYS).settings?.parse(ctl(p, KEYS).settings)).toEqual({ maxKeyAgeDays: 30, maxUnusedDays: 90 });
+  });
+
+  it('checks it in defaults and account groups too, under their paths', () => {
+    expect(problems({ defaults: { settings: { maxKeyAgeDays: -1 } } })).toEqual(['defaults.settings.maxKeyAgeDays: Too small: expected number to be >=0']);
+    expect(problems({ accounts: [{ name: 'prod', ids: [PROD], settings: { maxUnusedDays: 'x' } }] })).toEqual([
+      'accounts[0].settings.maxUnusedDays: Invalid input: expected number, received string',
+    ]);
+    expect(problems({ accounts: [{ name: 'prod', ids: [PROD], controls: { [KEYS]: { settings: { maxKeyAgeDays: -1 } } } }] })).toEqual([
+      `accounts[0].controls.${KEYS}.settings.maxKeyAgeDays: Too small: expected number to be >=0`,
+    ]);
+  });
+
+  it('merges key by key: defaults, then the control section, then an account group, then its own section', () => {
+    const p = parse({
+      defaults: { settings: { maxKeyAgeDays: 60, maxUnusedDays: 45 } },
+      controls: { [KEYS]: { settings: { maxKeyAgeDays: 30 } } },
+      accounts: [
+        { name: 'prod', ids: [PROD], settings: { maxUnusedDays: 10 } },
+        { name: 'lab', ids: ['222222222222'], controls: { [KEYS]: { settings: { maxKeyAgeDays: 0 } } } },
+      ],
+    });
+    expect(ctl(p, KEYS).settings).toMatchObject({ maxKeyAgeDays: 30, maxUnusedDays: 45 });
+    expect(snapshotFor(p, KEYS, PROD).control.settings).toMatchObject({ maxKeyAgeDays: 30, maxUnusedDays: 10 });
+    expect(snapshotFor(p, KEYS, '222222222222').control.settings).toMatchObject({ maxKeyAgeDays: 0, maxUnusedDays: 45 });
   });
 });
 
@@ -979,17 +1230,29 @@ describe('policyWarnings', () => {
 
   it('says Slack decisions are refused when Slack approvers are listed but no decision relay', () => {
     const p = parse({ defaults: { approvers: { groups: ['S0SECURITY'] }, channel: 'C0123456789' }, controls: { [SG]: { mode: 'approve' } } });
-    expect(policyWarnings(p)).toEqual([`controls.${SG}: Slack approvers are listed but the policy has no decisionRelays: their decisions from Slack are refused`]);
+    const refused = 'Slack approvers are listed but the policy has no decisionRelays: their decisions from Slack are refused';
+    // SG by its section; the approve-first controls by their catalog default (the built-in auto is capped).
+    expect(policyWarnings(p)).toEqual([`controls.${SG}: ${refused}`, ...APPROVE_FIRST.map((id) => `controls.${id}: ${refused}`)]);
   });
 
   it('is empty for auto mode without approval conditions, dry-run and off', () => {
-    expect(policyWarnings(parse({ defaults: { mode: 'auto', channel: 'C0123456789' } }))).toEqual([]);
+    // defaults' auto leaves the approve-first controls at approve: they ask, in the channel, and nobody there may approve.
+    expect(policyWarnings(parse({ defaults: { mode: 'auto', channel: 'C0123456789' } }))).toEqual(
+      APPROVE_FIRST.map(
+        (id) => `controls.${id}: nobody can approve: requests go to channel C0123456789 but no Slack approvers are listed, and no operator keys (approvers.keys) for the CLI`,
+      ),
+    );
+    // Their own sections may say auto: then nothing asks, and nothing is warned about.
+    expect(policyWarnings(parse({ defaults: { mode: 'auto', channel: 'C0123456789' }, controls: Object.fromEntries(APPROVE_FIRST.map((id) => [id, { mode: 'auto' }])) }))).toEqual([]);
     expect(policyWarnings(parse({ defaults: { mode: 'dry-run' } }))).toEqual([]);
     expect(policyWarnings(parse({ defaults: { mode: 'off', requireApprovalWhenTagged: { a: 'b' } } }))).toEqual([]);
   });
 
   it('names the notify-only control that inherits auto as notify, when it has no channel', () => {
-    expect(policyWarnings(parse({ defaults: { mode: 'auto' } }))).toEqual([`controls.${MFA}: mode is notify but no Slack channel is set: nobody is told in Slack`]);
+    expect(policyWarnings(parse({ defaults: { mode: 'auto' } }))).toEqual([
+      `controls.${MFA}: mode is notify but no Slack channel is set: nobody is told in Slack`,
+      ...nobodyForApproveFirst(),
+    ]);
   });
 
   it('never asks approvals for the notify-only control, even with approval conditions in defaults', () => {
@@ -998,17 +1261,25 @@ describe('policyWarnings', () => {
     expect(warnings.filter((w) => w.startsWith(`controls.${MFA}:`))).toEqual([
       `controls.${MFA}: mode is notify but no Slack channel is set: nobody is told in Slack`,
     ]);
-    expect(warnings.filter((w) => w.includes('nobody can approve'))).toHaveLength(CONTROL_IDS.length - 1);
+    expect(warnings.filter((w) => w.includes('nobody can approve'))).toEqual(
+      ALL.filter((id) => id !== MFA).map((id) => `controls.${id}: nobody can approve: no Slack approvers or channel, and no operator keys (approvers.keys) for the CLI`),
+    );
+    expect(warnings).toHaveLength(ALL.length);
   });
 
   it('names approve-mode controls whose approvals can only come from the CLI', () => {
     const p = parse({ controls: { [SG]: { mode: 'approve', approvers: { keys: [OPERATOR] } }, [MFA]: { channel: 'C0123456789' } } });
-    expect(policyWarnings(p)).toEqual([`controls.${SG}: approvals can only be given from the CLI: no Slack approvers or channel`]);
+    expect(policyWarnings(p).filter((w) => w.startsWith(`controls.${SG}:`))).toEqual([`controls.${SG}: approvals can only be given from the CLI: no Slack approvers or channel`]);
+    // The approve-first controls ask too (their catalog default), with nobody to ask.
+    expect(policyWarnings(p)).toEqual([`controls.${SG}: approvals can only be given from the CLI: no Slack approvers or channel`, ...nobodyForApproveFirst()]);
   });
 
   it('names approve-mode controls nobody can approve: no Slack approvers and no operator keys', () => {
     const p = parse({ controls: { [SG]: { mode: 'approve' }, [MFA]: { channel: 'C0123456789' } } });
-    expect(policyWarnings(p)).toEqual([`controls.${SG}: nobody can approve: no Slack approvers or channel, and no operator keys (approvers.keys) for the CLI`]);
+    expect(policyWarnings(p).filter((w) => w.startsWith(`controls.${SG}:`))).toEqual([`controls.${SG}: ${NOBODY}`]);
+    // The new controls in approve mode by their catalog default are named as well, and no other control.
+    expect(policyWarnings(p)).toEqual([`controls.${SG}: ${NOBODY}`, ...nobodyForApproveFirst()]);
+    for (const id of APPROVE_FIRST) expect(ctl(p, id).mode, id).toBe('approve');
   });
 
   it('says so when requests go to a channel but nobody there may approve', () => {
@@ -1024,13 +1295,14 @@ describe('policyWarnings', () => {
       defaults: { mode: 'approve', channel: 'C0123456789', approvers: { users: ['U0AAAAAAAA'] }, escalation: { timeoutAction: 'apply', timeoutAfter: '8h' } },
     });
     expect(policyWarnings(p)).toEqual(
-      CONTROL_IDS.filter((id) => id !== MFA).map((id) => `controls.${id}: an approval request nobody answers is applied after 8h (escalation.timeoutAction: apply)`),
+      ALL.filter((id) => id !== MFA).map((id) => `controls.${id}: an approval request nobody answers is applied after 8h (escalation.timeoutAction: apply)`),
     );
   });
 
   it('names notify-mode controls with no channel', () => {
     const p = parse({ controls: { [S3]: { mode: 'notify' }, [MFA]: { channel: 'C0123456789' } } });
-    expect(policyWarnings(p)).toEqual([`controls.${S3}: mode is notify but no Slack channel is set: nobody is told in Slack`]);
+    expect(policyWarnings(p).filter((w) => w.includes('mode is notify'))).toEqual([`controls.${S3}: mode is notify but no Slack channel is set: nobody is told in Slack`]);
+    expect(policyWarnings(p)).toEqual([`controls.${S3}: mode is notify but no Slack channel is set: nobody is told in Slack`, ...nobodyForApproveFirst()]);
   });
 });
 

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { registeredControlIds, requireControl } from '../../../src/activities/controls/index.js';
 import { InvalidInputError } from '../../../src/errors.js';
 import { CONTROL_IDS, ControlId, NOTIFY_ONLY_CONTROLS } from '../../../src/findings/finding.js';
 import {
@@ -14,7 +15,16 @@ import {
   type FixGrant,
 } from '../../../src/policy/decide.js';
 import { parseDuration, parsePolicy } from '../../../src/policy/load.js';
-import { MODES, WIDE_RULES, type ControlSettings, type EscalationLadder, type Guardrails, type PolicySnapshot, type UndoSettings } from '../../../src/policy/types.js';
+import { MODES, WIDE_RULES, type ControlSettings, type EscalationLadder, type ControlPolicy, type Guardrails, type Mode, type PolicySnapshot, type UndoSettings } from '../../../src/policy/types.js';
+
+// ---- helpers ------------------------------------------------------------------------------
+
+/** The effective policy of `id` (any registered control; the first six are typed as always there). */
+function ctl(p: { readonly controls: Readonly<Record<string, ControlPolicy | undefined>> }, id: string): ControlPolicy {
+  const c = p.controls[id];
+  if (c === undefined) throw new Error(`the policy has no control ${id}`);
+  return c;
+}
 
 // ---- arbitraries -------------------------------------------------------------------------
 
@@ -261,15 +271,17 @@ describe('parsePolicy properties', () => {
       fc.oneof(
         anyValue,
         fc.dictionary(
-          fc.constantFrom('accounts', 'users', 'timeoutAfter', 'flap', 'tags', 'ports', 'encryption', 'window', 'exemptFor', 'x'),
+          fc.constantFrom('accounts', 'users', 'timeoutAfter', 'flap', 'tags', 'ports', 'encryption', 'window', 'exemptFor', 'maxKeyAgeDays', 'maxUnusedDays', 'x'),
           fc.oneof(anyValue, fc.array(fc.integer({ min: -1, max: 70000 }), { maxLength: 3 }), fc.dictionary(fc.constantFrom('algorithm', 'kmsKeyId'), fc.oneof(anyValue, fc.constantFrom('AES256', 'aws:kms', 'alias/k')), { maxKeys: 2 })),
           { maxKeys: 3 },
         ),
       ),
       { maxKeys: 4 },
     );
+    const ids = registeredControlIds();
+    const latitude: Record<Mode, number> = { auto: 2, approve: 1, notify: 0, 'dry-run': 0, off: 0 };
     fc.assert(
-      fc.property(fc.oneof(fc.constant(1), anyValue), section, fc.dictionary(fc.constantFrom(...CONTROL_IDS, 'nope'), section, { maxKeys: 2 }), (version, defaults, controls) => {
+      fc.property(fc.oneof(fc.constant(1), anyValue), section, fc.dictionary(fc.constantFrom(...ids, 'nope'), section, { maxKeys: 2 }), (version, defaults, controls) => {
         let policy;
         try {
           policy = parsePolicy(stringify({ version, defaults, controls }));
@@ -278,9 +290,9 @@ describe('parsePolicy properties', () => {
           expect((e as InvalidInputError).problems.length).toBeGreaterThan(0);
           return;
         }
-        expect(Object.keys(policy.controls).sort()).toEqual([...CONTROL_IDS].sort());
-        for (const id of CONTROL_IDS) {
-          const c = policy.controls[id];
+        expect(Object.keys(policy.controls)).toEqual(ids);
+        for (const id of ids) {
+          const c = ctl(policy, id);
           const l = c.escalation;
           expect(l.timeoutAfterMs).toBeGreaterThan(0);
           expect(ladderSteps(l).at(-1)?.step).toBe('timeout');
@@ -290,6 +302,13 @@ describe('parsePolicy properties', () => {
           if (c.settings.encryption.kmsKeyId !== undefined) expect(c.settings.encryption.algorithm).toBe('aws:kms');
           if (c.undo.windowMs > 0) expect(c.undo.exemptForMs).toBeGreaterThan(0);
           if (NOTIFY_ONLY_CONTROLS.includes(id)) expect(['notify', 'dry-run', 'off']).toContain(c.mode);
+          const { fixable, catalog, settings } = requireControl(id);
+          if (!fixable) expect(['notify', 'dry-run', 'off']).toContain(c.mode);
+          // A mode not set in the control's own section goes no further than its catalog default.
+          const own = (controls as Record<string, unknown>)[id];
+          if (!(typeof own === 'object' && own !== null && 'mode' in own)) expect(latitude[c.mode]).toBeLessThanOrEqual(latitude[catalog.defaultMode]);
+          // A control's own settings, when set anywhere, are valid for its schema.
+          if (settings) expect(settings.safeParse(c.settings).success).toBe(true);
         }
       }),
       { numRuns: 300 },
@@ -298,14 +317,14 @@ describe('parsePolicy properties', () => {
 
   it('loads any valid settings and undo, in defaults or a control section, exactly as written', () => {
     fc.assert(
-      fc.property(arbSettings, arbUndo, fc.constantFrom(...CONTROL_IDS), fc.boolean(), (settings, undo, id, inDefaults) => {
+      fc.property(arbSettings, arbUndo, fc.constantFrom(...registeredControlIds()), fc.boolean(), (settings, undo, id, inDefaults) => {
         const section = {
           settings,
           undo: { window: formatDuration(undo.windowMs), exemptFor: formatDuration(undo.exemptForMs) },
         };
         const policy = parsePolicy(stringify(inDefaults ? { version: 1, defaults: section } : { version: 1, controls: { [id]: section } }));
-        expect(policy.controls[id].settings).toEqual(settings);
-        expect(policy.controls[id].undo).toEqual(undo);
+        expect(ctl(policy, id).settings).toEqual(settings);
+        expect(ctl(policy, id).undo).toEqual(undo);
       }),
     );
   });

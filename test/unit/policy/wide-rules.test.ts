@@ -1,13 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { registeredControlIds } from '../../../src/activities/controls/index.js';
 import { CONTROL_IDS, ControlId } from '../../../src/findings/finding.js';
 import { BUILTIN_DEFAULTS, parsePolicy, snapshotFor } from '../../../src/policy/load.js';
-import { WIDE_RULES } from '../../../src/policy/types.js';
+import { WIDE_RULES, type ControlPolicy } from '../../../src/policy/types.js';
 import { problemsOf } from '../normalizers/helpers.js';
 
 
 const parse = (doc: Record<string, unknown>) => parsePolicy(stringify({ version: 1, ...doc }));
 const problems = (doc: Record<string, unknown>) => problemsOf(() => parse(doc));
+
+/** The effective policy of `id` (any registered control; the first six are typed as always there). */
+function ctl(p: { readonly controls: Readonly<Record<string, ControlPolicy | undefined>> }, id: string): ControlPolicy {
+  const c = p.controls[id];
+  if (c === undefined) throw new Error(`the policy has no control ${id}`);
+  return c;
+}
 const SG = ControlId.SgAdminPortsOpen;
 const ACCOUNT = '123456789012';
 
@@ -15,7 +23,8 @@ describe('policy settings.wideRules', () => {
   it('defaults to split for every control, in the built-in defaults too', () => {
     expect(BUILTIN_DEFAULTS.settings.wideRules).toBe('split');
     const p = parse({});
-    for (const id of CONTROL_IDS) expect(p.controls[id].settings.wideRules, id).toBe('split');
+    expect(registeredControlIds().slice(0, CONTROL_IDS.length)).toEqual(CONTROL_IDS);
+    for (const id of registeredControlIds()) expect(ctl(p, id).settings.wideRules, id).toBe('split');
   });
 
   it.each(WIDE_RULES)('accepts %s in defaults and in the control section', (value) => {
@@ -58,8 +67,13 @@ describe('policy settings.wideRules', () => {
   });
 
   it('suggests the key for a misspelt wideRules', () => {
+    // defaults take every control's own settings keys as well (iam-access-key-stale's two).
     expect(problems({ defaults: { settings: { wideRule: 'split' } } })).toEqual([
-      'defaults.settings.wideRule: unknown key (did you mean wideRules? expected one of: ports, wideRules, encryption)',
+      'defaults.settings.wideRule: unknown key (did you mean wideRules? expected one of: ports, wideRules, encryption, maxKeyAgeDays, maxUnusedDays)',
+    ]);
+    // A control's own section takes only its own: the security group control declares none.
+    expect(problems({ controls: { [SG]: { settings: { wideRule: 'split' } } } })).toEqual([
+      `controls.${SG}.settings.wideRule: unknown key (did you mean wideRules? expected one of: ports, wideRules, encryption)`,
     ]);
   });
 
