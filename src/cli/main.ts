@@ -1,4 +1,4 @@
-import { loadControlModules } from '../activities/controls/index.js';
+import { isRegisteredControl, loadControlModules, registeredControlIds } from '../activities/controls/index.js';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
@@ -20,7 +20,6 @@ import type { OrgScanResult } from '../workflows/scan-organization.js';
 import { APPROVAL_REASONS, pendingQuery, type PendingFilter } from '../workflows/queries.js';
 import { ApprovalReason } from '../workflows/search-attributes.js';
 import { summarizeHeld } from '../activities/digest.js';
-import { CONTROL_IDS, isControlId } from '../findings/finding.js';
 
 const USAGE = `usage: npm start [-- --no-demo] [-- --once]
        npm run cli -- <command>
@@ -183,8 +182,8 @@ async function approvalsCommand(args: readonly string[]): Promise<number> {
 
 async function heldCommand(args: readonly string[]): Promise<number> {
   const { values } = parseArgs({ args: [...args], options: { control: { type: 'string' }, account: { type: 'string' } } });
-  if (values.control !== undefined && !isControlId(values.control)) throw new InvalidInputError('--control', [`unknown control "${values.control}" (${CONTROL_IDS.join(', ')})`]);
-  const controls = values.control ? [values.control] : CONTROL_IDS;
+  if (values.control !== undefined && !isRegisteredControl(values.control)) throw new InvalidInputError('--control', [`unknown control "${values.control}" (${registeredControlIds().join(', ')})`]);
+  const controls = values.control ? [values.control] : registeredControlIds();
   const summaries = await withClient((client) =>
     Promise.all(controls.map(async (control) => ({ control, s: await summarizeHeld(client, { control, reason: ApprovalReason.Budget, ...(values.account ? { account: values.account } : {}) }) }))),
   );

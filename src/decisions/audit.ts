@@ -6,7 +6,6 @@
  * remediation, saying what the record says. The record's own evidence signature is checked by
  * `evidence export`; this checks who decided.
  */
-import { isControlId } from '../findings/finding.js';
 import { controlPolicyFor } from '../policy/load.js';
 import type { Policy } from '../policy/types.js';
 import { verifySignedDecision, type SignedDecision, type TrustedKey } from './signed.js';
@@ -41,9 +40,9 @@ export function signedDecisionsIn(record: unknown): { path: string; signed: Sign
 
 /** The operator keys the policy gives `control` (for `account`; without one, in any account group). */
 function operatorKeysOf(policy: Policy, control: string, account: string | undefined): readonly TrustedKey[] {
-  if (!isControlId(control)) return [];
+  if (!Object.hasOwn(policy.controls, control)) return [];
   if (account) return controlPolicyFor(policy, control, account).approvers.keys ?? [];
-  const all = [policy.controls[control], ...(policy.accounts ?? []).map((g) => g.controls[control])].flatMap((c) => c.approvers.keys ?? []);
+  const all = [policy.controls[control], ...(policy.accounts ?? []).map((g) => g.controls[control])].flatMap((c) => c?.approvers.keys ?? []);
   return all.filter((k, i) => all.findIndex((x) => x.keyId === k.keyId) === i);
 }
 

@@ -7,7 +7,7 @@
  *     "status": "active | resolved (optional, default active)", "scanner": "optional" }
  *
  * One object, or { "findings": [ ... ] } with 1..100 of them. Unknown fields are ignored.
- * `control` is any of CONTROL_IDS; the resource type follows from it, and `resource.id` is
+ * `control` is any registered control (src/activities/controls); the resource type follows from it, and `resource.id` is
  * checked for that type: a bucket name (AwsS3Bucket), a group id sg-... (AwsEc2SecurityGroup),
  * the finding's own 12-digit account id (AwsAccount), an IAM user name, not an ARN
  * (AwsIamUser: 1-64 of letters, digits and _+=,.@-). IAM is global: for iam-user-console-mfa

@@ -1,6 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { isControlId } from '../findings/finding.js';
+import { isRegisteredControl } from '../activities/controls/index.js';
 import { snapshotFor } from '../policy/load.js';
 import type { Policy } from '../policy/types.js';
 import { revertWorkflowId, type RevertInput, type revertFix } from '../workflows/revert-fix.js';
@@ -156,7 +156,7 @@ export async function requestUndo(
     throw err;
   }
   const control = run.typedSearchAttributes.get(SearchAttr.Control);
-  if (!control || !isControlId(control)) return { ok: false, message: `Not accepted: ${o.remediation.workflowId} is not a remediation of a known control` };
+  if (!control || !isRegisteredControl(control)) return { ok: false, message: `Not accepted: ${o.remediation.workflowId} is not a remediation of a known control` };
   const remediation = { workflowId: run.workflowId, runId: run.runId };
   const requestedAt = new Date().toISOString();
   const signed = o.sign ? signUndo(o.sign, remediation, { by: o.by, ...(o.reason ? { reason: o.reason } : {}) }, new Date(requestedAt)).signed : undefined;

@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from '../log.js';
 import type { Policy } from '../policy/types.js';
-import { isControlId } from '../findings/finding.js';
+import { isRegisteredControl } from '../activities/controls/index.js';
 import type { ApprovalClick } from '../slack/interaction.js';
 import { bulkDecisionText } from '../slack/blocks.js';
 import { refreshDigest } from '../workflows/approval-digest.js';
@@ -17,7 +17,7 @@ export function parseDigestId(id: string): { taskQueue: string; control: string;
   const key = parts.at(-1)!;
   const control = parts.at(-2)!;
   const start = Date.parse(`${key}:00:00Z`);
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}$/.test(key) || !Number.isFinite(start) || !isControlId(control)) return undefined;
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}$/.test(key) || !Number.isFinite(start) || !isRegisteredControl(control)) return undefined;
   return { taskQueue: parts.slice(1, -2).join('/'), control, hour: { key, start: new Date(start).toISOString(), end: new Date(start + 3_600_000).toISOString() } };
 }
 
@@ -47,7 +47,7 @@ export function createClickHandler(client: Client, slack: WebClient | undefined,
 
   /** The listed approvers of `control` plus the members of its approver groups (Slack user ids). */
   const approversOf = async (control: string): Promise<Set<string>> => {
-    const c = policy && isControlId(control) ? policy.controls[control] : undefined;
+    const c = policy && Object.hasOwn(policy.controls, control) ? policy.controls[control] : undefined;
     const ids = new Set([...(c?.approvers.users ?? []), ...(c?.escalation.escalateTo.users ?? [])]);
     for (const usergroup of [...(c?.approvers.groups ?? []), ...(c?.escalation.escalateTo.groups ?? [])]) {
       const out = await slack?.usergroups.users.list({ usergroup });

@@ -80,17 +80,18 @@ export const GLOBAL_CONTROLS: readonly ControlId[] = [ControlId.IamUserConsoleMf
 export const CONTROLS_LISTED_PATCH = 'scan-controls-listed-1';
 
 /**
- * The controls a scan covers and which are global: the input's, else the worker's (behind the
- * patch), else the first six as scans recorded before it did.
+ * The controls a scan covers and which are global: the input's; else the worker's registry, asked
+ * once (behind the patch: a list given without its globals is completed the same way); else, as
+ * scans recorded before the patch did, the first six.
  */
 export async function scanControls(
   input: { readonly controls?: readonly ControlId[]; readonly globalControls?: readonly ControlId[] },
   acts: Pick<Activities, 'listControls'>,
 ): Promise<{ controls: readonly ControlId[]; globals: readonly ControlId[] }> {
-  if (input.controls !== undefined) return { controls: input.controls, globals: input.globalControls ?? GLOBAL_CONTROLS };
-  if (!patched(CONTROLS_LISTED_PATCH)) return { controls: CONTROL_IDS, globals: GLOBAL_CONTROLS };
+  if (input.controls !== undefined && input.globalControls !== undefined) return { controls: input.controls, globals: input.globalControls };
+  if (!patched(CONTROLS_LISTED_PATCH)) return { controls: input.controls ?? CONTROL_IDS, globals: GLOBAL_CONTROLS };
   const listed = await acts.listControls();
-  return { controls: listed.map((c) => c.id), globals: listed.filter((c) => c.global).map((c) => c.id) };
+  return { controls: input.controls ?? listed.map((c) => c.id), globals: listed.filter((c) => c.global).map((c) => c.id) };
 }
 
 /**

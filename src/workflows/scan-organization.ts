@@ -79,7 +79,7 @@ export async function scanOrganization(input: OrgScanInput): Promise<OrgScanResu
       try {
         const r: ScanResult = await executeChild(scanAccount, {
           workflowId,
-          args: [{ account: job.account, regions: [job.region], controls: job.controls, ...(input.pageSize ? { pageSize: input.pageSize } : {}), ...(input.batchSize ? { batchSize: input.batchSize } : {}) }],
+          args: [{ account: job.account, regions: [job.region], controls: job.controls, globalControls: globals.filter((c) => job.controls.includes(c)), ...(input.pageSize ? { pageSize: input.pageSize } : {}), ...(input.batchSize ? { batchSize: input.batchSize } : {}) }],
           staticSummary: `Scan ${job.account} in ${job.region}`,
         });
         scans.push({ ...base, status: 'scanned', scanned: r.scanned, violations: r.violations, started: r.started, joined: r.joined, unreadable: r.unreadable ?? 0, problems: r.problems ?? [] });

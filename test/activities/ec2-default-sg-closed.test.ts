@@ -187,12 +187,13 @@ describe('ec2-default-sg-closed catalog', () => {
     expect(cat.cloudTrail).toEqual([{ eventSource: 'ec2.amazonaws.com', eventNames: ['AuthorizeSecurityGroupIngress', 'AuthorizeSecurityGroupEgress'] }]);
   });
 
-  it('fromCloudTrail names the group by id, from the request or the response; a group named by another name is ignored', () => {
+  it('fromCloudTrail names the group of an outbound rule or of one named "default"; an inbound rule by id alone, or another name, is ignored', () => {
     expect(cat.fromCloudTrail!(fixture('cloudtrail-ec2-authorize-sg-egress-default'))).toEqual({
       resources: [{ id: 'sg-0d4e5f60718293a4b', title: 'Security group sg-0d4e5f60718293a4b: outbound rule authorized; a VPC default group must allow no traffic' }],
     });
+    // Every ingress event starts the admin-ports control already; a group id alone does not say "default".
     expect(cat.fromCloudTrail!(fixture('cloudtrail-ec2-authorize-sg-ingress-world-open'))).toEqual({
-      resources: [{ id: 'sg-0a1b2c3d4e5f60718', title: 'Security group sg-0a1b2c3d4e5f60718: inbound rule authorized; a VPC default group must allow no traffic' }],
+      ignore: 'names sg-0a1b2c3d4e5f60718 by id only, which does not say it is a VPC default group: Config (vpc-default-security-group-closed), Security Hub EC2.2 and the scan report one',
     });
     // groupName "default" (the default VPC's group): the id comes from the response's rule set.
     expect(cat.fromCloudTrail!(fixture('cloudtrail-ec2-authorize-sg-ingress-default-by-name'))).toEqual({

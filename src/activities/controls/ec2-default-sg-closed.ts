@@ -268,8 +268,9 @@ export function describeDefaultGroup(state: DefaultGroupState): string {
  * group id (`requestParameters.groupId`; newer records also list each new rule's group in
  * `responseElements.securityGroupRuleSet.items[].groupId`). A call naming the group by name only
  * (`requestParameters.groupName`, accepted for default-VPC groups) carries the id in the response.
- * The record does not say whether the group is a default one: the control reads it and a group
- * not named "default" is compliant. Pure.
+ * A record that names the group "default", or adds an outbound rule, names a group to check (the
+ * control reads it; a group not named "default" is compliant); an inbound rule added by group id
+ * alone is left to Config, Security Hub and the scan (below). Pure.
  */
 export function groupsFromCloudTrail(record: Readonly<Record<string, unknown>>): { readonly resources: readonly { readonly id: string; readonly title: string }[] } | { readonly ignore: string } {
   const obj = (v: unknown): Record<string, unknown> | undefined => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
@@ -284,10 +285,17 @@ export function groupsFromCloudTrail(record: Readonly<Record<string, unknown>>):
   add(req?.['groupId']);
   const items = obj(res?.['securityGroupRuleSet'])?.['items'];
   if (Array.isArray(items)) for (const i of items) add(obj(i)?.['groupId']);
-  if (ids.size > 0) {
+  const name = req?.['groupName'];
+  const byId = name === undefined || name === null;
+  // An ingress rule added by group id says nothing of whether the group is a VPC's default one,
+  // and every such call already starts the admin-ports control's check: reading every group again
+  // for EC2.2 would double the workflows of every ingress event. Config's change-triggered
+  // vpc-default-security-group-closed, Security Hub EC2.2 and the scan report those. Egress is
+  // read by no other control: every egress event is checked.
+  if (ids.size > 0 && (name === 'default' || (byId && direction === 'outbound'))) {
     return { resources: [...ids].map((id) => ({ id, title: `Security group ${id}: ${direction} rule authorized; a VPC default group must allow no traffic` })) };
   }
-  const name = req?.['groupName'];
+  if (ids.size > 0 && byId) return { ignore: `names ${[...ids].join(', ')} by id only, which does not say it is a VPC default group: Config (vpc-default-security-group-closed), Security Hub EC2.2 and the scan report one` };
   if (typeof name === 'string' && name !== 'default') return { ignore: `names security group "${name.slice(0, 255)}", not a VPC default group (those are named "default")` };
   if (name === 'default') return { ignore: 'names the default VPC\'s default group by name only, without its id; the scan reports it' };
   return { ignore: 'the record names no security group' };

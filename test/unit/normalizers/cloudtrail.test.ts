@@ -624,10 +624,13 @@ describe('CloudTrail: EC2 AuthorizeSecurityGroupIngress', () => {
     });
   });
 
-  it('no world-open range -> ignored (only the default-group check of EC2.2 remains)', () => {
+  it('no world-open range -> ignored (and by EC2.2: a group named by id only)', () => {
     const r = normalizeEventBridgeEvent(sgPrivate);
-    expect(r.ignored).toEqual([{ reason: 'no world-open range in the request', ref: '83292173-2287-4fd0-8887-8087936027f9' }]);
-    expect(r.findings.map((f) => f.control)).toEqual(['ec2-default-sg-closed']);
+    expect(r.findings).toEqual([]);
+    expect(r.ignored).toEqual([
+      { reason: 'no world-open range in the request', ref: '83292173-2287-4fd0-8887-8087936027f9' },
+      { reason: expect.stringMatching(/^ec2-default-sg-closed: names sg-[0-9a-f]+ by id only, which does not say it is a VPC default group/), ref: '83292173-2287-4fd0-8887-8087936027f9' },
+    ]);
   });
 
   it('the older flat form with a /0 on any address -> finding', () => {
@@ -658,14 +661,14 @@ describe('CloudTrail: EC2 AuthorizeSecurityGroupIngress', () => {
 
   it('a world-open range reported only in the response -> finding', () => {
     const body = edit(sgPrivate, ['detail', 'responseElements', 'securityGroupRuleSet', 'items', 0, 'cidrIpv4'], '0.0.0.0/0');
-    expect(normalizeEventBridgeEvent(body).findings.filter((f) => f.control !== 'ec2-default-sg-closed')).toHaveLength(1);
+    expect(normalizeEventBridgeEvent(body).findings).toHaveLength(1);
   });
 
   it('a prefix list source -> finding (the list may hold 0.0.0.0/0)', () => {
     const body = edit(sgPrivate, ['detail', 'requestParameters', 'ipPermissions', 'items', 0, 'prefixListIds'], {
       items: [{ prefixListId: 'pl-0123456789abcdef0' }],
     });
-    expect(normalizeEventBridgeEvent(body).findings.filter((f) => f.control !== 'ec2-default-sg-closed')).toHaveLength(1);
+    expect(normalizeEventBridgeEvent(body).findings).toHaveLength(1);
   });
 
   it.each([
@@ -685,7 +688,7 @@ describe('CloudTrail: EC2 AuthorizeSecurityGroupIngress', () => {
       { ipProtocol: 'tcp', fromPort: 22, toPort: 22, ipRanges: [{ cidrIp: '0.0.0.0/0' }] },
     ]);
     body = edit(body, ['detail', 'responseElements'], null);
-    expect(normalizeEventBridgeEvent(body).findings.filter((f) => f.control !== 'ec2-default-sg-closed')).toHaveLength(1);
+    expect(normalizeEventBridgeEvent(body).findings).toHaveLength(1);
   });
 
   it('takes the group id from the response when the request lacks it', () => {
@@ -726,7 +729,7 @@ describe('CloudTrail: EC2 AuthorizeSecurityGroupIngress', () => {
     let body = edit(sgPrivate, ['detail', 'requestParameters', 'ipPermissions'], { items });
     body = edit(body, ['detail', 'responseElements'], null);
     const started = Date.now();
-    expect(normalizeEventBridgeEvent(body).findings.filter((f) => f.control !== 'ec2-default-sg-closed')).toHaveLength(1);
+    expect(normalizeEventBridgeEvent(body).findings).toHaveLength(1);
     expect(Date.now() - started).toBeLessThan(1000);
   });
 
