@@ -380,3 +380,11 @@ export function checkRemovalUndone(before: string | undefined, change: RemoveSta
   }
   return problems;
 }
+
+/** An access policy in a few words for people: its public statements, and how many others it has. */
+export function describePublicStatements(policy: string | undefined): string {
+  const doc = parsePolicy(policy);
+  const open = publicStatements(doc);
+  const rest = statementsOf(doc).length - open.length;
+  return `${open.length ? `public statements: ${open.map(describeStatement).join('; ')}` : 'no public statement'}; ${rest} other statement${rest === 1 ? '' : 's'}`;
+}

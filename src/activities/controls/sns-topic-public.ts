@@ -11,13 +11,13 @@ import {
   asList,
   checkRemoval,
   checkRemovalUndone,
+  describePublicStatements,
   describeStatement,
   parsePolicy,
   partitionOf,
   planRemovePublic,
   publicStatements,
   serializePolicy,
-  statementsOf,
   tryParsePolicy,
   undoRemoval,
   withStatements,
@@ -173,10 +173,7 @@ function builtTopicArn(record: Readonly<Record<string, unknown>>, name: unknown)
 }
 
 export function describeTopicPolicy(state: TopicPolicyState): string {
-  const doc = parsePolicy(state.policy);
-  const open = publicStatements(doc);
-  const rest = statementsOf(doc).length - open.length;
-  return `${open.length ? `public statements: ${open.map(describeStatement).join('; ')}` : 'no public statement'}; ${rest} other statement${rest === 1 ? '' : 's'}`;
+  return describePublicStatements(state.policy);
 }
 
 export const snsTopicPublic: Control<TopicPolicyState, RemoveStatementsChange> = {

@@ -11,12 +11,11 @@ import {
   asList,
   checkRemoval,
   checkRemovalUndone,
+  describePublicStatements,
   describeStatement,
-  parsePolicy,
   partitionOf,
   planRemovePublic,
   publicStatements,
-  statementsOf,
   tryParsePolicy,
   undoRemoval,
   type PolicyWrite,
@@ -186,11 +185,7 @@ export function queueFromCloudTrail(record: Readonly<Record<string, unknown>>): 
 }
 
 export function describeQueuePolicy(state: QueuePolicyState): string {
-  if (state.policy === undefined) return 'no queue policy';
-  const doc = parsePolicy(state.policy);
-  const open = publicStatements(doc);
-  const rest = statementsOf(doc).length - open.length;
-  return `${open.length ? `public statements: ${open.map(describeStatement).join('; ')}` : 'no public statement'}; ${rest} other statement${rest === 1 ? '' : 's'}`;
+  return state.policy === undefined ? 'no queue policy' : describePublicStatements(state.policy);
 }
 
 export const sqsQueuePublic: Control<QueuePolicyState, RemoveStatementsChange> = {
