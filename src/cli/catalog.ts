@@ -71,3 +71,30 @@ export function withCatalog(readme: string, markdown = catalogMarkdown()): strin
   if (a < 0 || b < a) throw new Error(`README has no catalog section (${CATALOG_START} ... ${CATALOG_END})`);
   return `${readme.slice(0, a + CATALOG_START.length)}\n${markdown}\n${readme.slice(b)}`;
 }
+
+/**
+ * The EventBridge rule patterns that deliver every event the registered controls read: one per
+ * CloudTrail service (its event source and event names), one for Security Hub (every mapped
+ * control id) and one for AWS Config. Printed by `cli controls --eventbridge`.
+ */
+export function eventBridgePatterns(controls: readonly CatalogedControl[] = registeredControls()): unknown[] {
+  const byService = new Map<string, Set<string>>();
+  for (const c of controls) {
+    for (const e of c.catalog.cloudTrail) {
+      const names = byService.get(e.eventSource) ?? new Set<string>();
+      for (const n of e.eventNames) names.add(n);
+      byService.set(e.eventSource, names);
+    }
+  }
+  const cloudTrail = [...byService].map(([eventSource, names]) => ({
+    source: [`aws.${eventSource.replace(/\.amazonaws\.com$/, '')}`],
+    'detail-type': ['AWS API Call via CloudTrail'],
+    detail: { eventSource: [eventSource], eventName: [...names] },
+  }));
+  const securityHubIds = [...new Set(controls.flatMap((c) => c.catalog.securityHub))];
+  return [
+    ...cloudTrail,
+    { source: ['aws.securityhub'], 'detail-type': ['Security Hub Findings - Imported'], detail: { findings: { Compliance: { SecurityControlId: securityHubIds } } } },
+    { source: ['aws.config'], 'detail-type': ['Config Rules Compliance Change'], detail: { messageType: ['ComplianceChangeNotification'] } },
+  ];
+}

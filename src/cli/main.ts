@@ -55,10 +55,11 @@ commands:
   schedule show | pause | unpause | delete
   scan now                      run a scan right away (through the schedule)
   scan show                     the latest scheduled scan: per account and region, what was scanned, found, and not read (and why)
-  controls [--json | --markdown | --write-readme]
+  controls [--json | --markdown | --write-readme | --eventbridge]
                                 the catalog: every control with its Security Hub ids, Config rules,
                                 CloudTrail events, what it changes, default mode and undo;
-                                --write-readme updates README.md's catalog table
+                                --write-readme updates README.md's catalog table; --eventbridge
+                                prints the EventBridge rule patterns that deliver their events
   policy validate [FILE]        check a policy file (default: POLICY_FILE or policy/default.yaml)
                                 and list every problem; starts nothing
   evidence export --from DATE --to DATE [--control ID]... [--account ID]... [--status S]...
@@ -378,13 +379,14 @@ async function showLatestScan(client: Client): Promise<number> {
 }
 
 async function controlsCommand(args: readonly string[]): Promise<number> {
-  const { catalogMarkdown, catalogRows, catalogText, withCatalog } = await import('./catalog.js');
+  const { catalogMarkdown, catalogRows, catalogText, eventBridgePatterns, withCatalog } = await import('./catalog.js');
   const [flag, ...rest] = args;
-  if (rest.length > 0 || (flag !== undefined && !['--json', '--markdown', '--write-readme'].includes(flag))) {
-    process.stderr.write('usage: controls [--json | --markdown | --write-readme]\n');
+  if (rest.length > 0 || (flag !== undefined && !['--json', '--markdown', '--write-readme', '--eventbridge'].includes(flag))) {
+    process.stderr.write('usage: controls [--json | --markdown | --write-readme | --eventbridge]\n');
     return 2;
   }
   if (flag === '--json') say(JSON.stringify(catalogRows(), null, 2));
+  else if (flag === '--eventbridge') for (const p of eventBridgePatterns()) say(JSON.stringify(p));
   else if (flag === '--markdown') say(catalogMarkdown());
   else if (flag === '--write-readme') {
     const { readFile, writeFile } = await import('node:fs/promises');

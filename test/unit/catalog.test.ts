@@ -172,3 +172,41 @@ describe('generic findings (Prowler and others) for the catalog', () => {
     expect(() => normalizeGenericFindings({ ...base, control: 'rds-snapshot-public', resource: { id: 'arn:aws:rds:us-east-1:123456789012:cluster-snapshot:x' } })).toThrow(/resource\.id: must be an RDS DB snapshot/);
   });
 });
+
+describe('EventBridge rule patterns (cli controls --eventbridge)', () => {
+  /** EventBridge's matching for the pattern forms used here: exact values in lists, nested objects. */
+  const matches = (pattern: unknown, event: unknown): boolean => {
+    if (Array.isArray(pattern)) return pattern.includes(event);
+    if (typeof pattern !== 'object' || pattern === null) return false;
+    return Object.entries(pattern).every(([k, p]) => {
+      const v = (event as Record<string, unknown> | null)?.[k];
+      // A pattern on a field of an array of objects matches when one element does (Security Hub findings).
+      return Array.isArray(v) && !Array.isArray(p) ? v.some((x) => matches(p, x)) : matches(p, v);
+    });
+  };
+
+  it('deliver every recorded event a control acts on, and every mapped Security Hub control', async () => {
+    const { eventBridgePatterns } = await import('../../src/cli/catalog.js');
+    const patterns = eventBridgePatterns();
+    const { readdirSync } = await import('node:fs');
+    const fixtures = readdirSync(new URL('../fixtures/events/', import.meta.url)).filter((f) => f.endsWith('.json') && !f.startsWith('generic-'));
+    let acted = 0;
+    for (const f of fixtures) {
+      const event = load(f);
+      let r;
+      try {
+        r = normalizeEventBridgeEvent(event);
+      } catch {
+        continue;
+      }
+      if (r.findings.length === 0) continue;
+      acted++;
+      expect(patterns.some((p) => matches(p, event)), f).toBe(true);
+    }
+    expect(acted).toBeGreaterThan(30);
+    for (const c of registeredControls()) {
+      for (const sh of c.catalog.securityHub) expect(patterns.some((p) => matches(p, securityHubEvent(sh, { Type: c.catalog.resourceType, Id: 'x' }))), sh).toBe(true);
+    }
+    expect(patterns.some((p) => matches(p, securityHubEvent('Macie.1', { Type: 'AwsS3Bucket', Id: 'x' })))).toBe(false);
+  });
+});
