@@ -8,7 +8,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { crc32 } from 'node:zlib';
 import { expect } from 'vitest';
 import { GetBucketPolicyCommand, PutBucketPolicyCommand } from '@aws-sdk/client-s3';
 import {
@@ -36,6 +35,7 @@ import { requireControl } from '../../src/activities/controls/index.js';
 import { defaultTopicStatement } from '../../src/activities/controls/sns-topic-public.js';
 import { ACCOUNT, makeBucket } from './fixtures.js';
 import { unique } from './stack.js';
+import { zip } from './zip.js';
 
 /** The tag the IAM users of the file carry: the policies scope iam-access-key-stale to it (IAM is global, shared with every test file). */
 export const SCOPE_TAG = 'catalog-e2e';
@@ -146,34 +146,6 @@ const statements = (policy: string | undefined): Statement[] => (policy === unde
 /** Open to everyone: Principal * (or AWS *) and no condition. */
 const isOpen = (s: Statement) => (s['Principal'] === '*' || JSON.stringify(s['Principal']) === '{"AWS":"*"}') && s['Condition'] === undefined;
 
-/** A zip archive holding one stored (uncompressed) file: what CreateFunction takes as code (test/activities/lambda-public-invoke.test.ts). */
-function zip(fileName: string, content: string): Uint8Array {
-  const data = Buffer.from(content);
-  const name = Buffer.from(fileName);
-  const crc = crc32(data);
-  const local = Buffer.alloc(30);
-  local.writeUInt32LE(0x04034b50, 0);
-  local.writeUInt16LE(20, 4);
-  local.writeUInt32LE(crc, 14);
-  local.writeUInt32LE(data.length, 18);
-  local.writeUInt32LE(data.length, 22);
-  local.writeUInt16LE(name.length, 26);
-  const central = Buffer.alloc(46);
-  central.writeUInt32LE(0x02014b50, 0);
-  central.writeUInt16LE(20, 4);
-  central.writeUInt16LE(20, 6);
-  central.writeUInt32LE(crc, 16);
-  central.writeUInt32LE(data.length, 20);
-  central.writeUInt32LE(data.length, 24);
-  central.writeUInt16LE(name.length, 28);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(1, 8);
-  end.writeUInt16LE(1, 10);
-  end.writeUInt32LE(central.length + name.length, 12);
-  end.writeUInt32LE(local.length + name.length + data.length, 16);
-  return Buffer.concat([local, name, data, central, name, end]);
-}
 
 const once = <T>(make: () => Promise<T>) => {
   let p: Promise<T> | undefined;
