@@ -64,10 +64,10 @@ import type { DetailResult, Envelope } from './eventbridge.js';
 import { controlsForCloudTrailEvent, type CatalogedControl } from '../activities/controls/index.js';
 import type { ControlCatalog } from '../activities/controls/control.js';
 import { ControlId, FindingSource, ResourceType, type FirstControlId, type Finding, type Severity } from './finding.js';
-import { catalogResourceId } from './securityhub.js';
 import type { Ignored, Obj, Problems } from './validate.js';
 import {
   DEFAULT_SEVERITY,
+  catalogResourceId,
   LIMITS,
   checkAccount,
   checkBucketName,

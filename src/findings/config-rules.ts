@@ -28,7 +28,6 @@
 import type { DetailResult, Envelope } from './eventbridge.js';
 import { controlForConfigRuleName } from '../activities/controls/index.js';
 import { FindingSource, ResourceType, type ControlId, type FindingState } from './finding.js';
-import { catalogResourceId, isBuiltInResourceType } from './securityhub.js';
 import type { Obj, Problems } from './validate.js';
 import {
   LIMITS,
@@ -44,6 +43,8 @@ import {
   getPath,
   quote,
   requireString,
+  catalogResourceId,
+  isBuiltInResourceType,
 } from './validate.js';
 
 /**

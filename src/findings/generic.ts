@@ -16,7 +16,6 @@
  */
 import { getControl, isRegisteredControl, registeredControlIds } from '../activities/controls/index.js';
 import { InvalidInputError } from '../errors.js';
-import { catalogResourceId, isBuiltInResourceType } from './securityhub.js';
 import {
   FindingSource,
   ResourceType,
@@ -45,6 +44,8 @@ import {
   isSeverity,
   join,
   quote,
+  catalogResourceId,
+  isBuiltInResourceType,
 } from './validate.js';
 
 export interface GenericOptions {

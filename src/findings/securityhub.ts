@@ -10,7 +10,6 @@
  *
  * Pure module: no I/O.
  */
-import type { ControlCatalog } from '../activities/controls/control.js';
 import type { DetailResult, Envelope } from './eventbridge.js';
 import { controlForSecurityHubId } from '../activities/controls/index.js';
 import {
@@ -42,6 +41,8 @@ import {
   quote,
   severityFromNormalized,
   userNameFromArn,
+  catalogResourceId,
+  isBuiltInResourceType,
 } from './validate.js';
 
 /**
@@ -254,18 +255,6 @@ function isOwnWriteBack(f: Obj): boolean {
   const noted = Date.parse(String(getPath(f, 'Note', 'UpdatedAt')));
   const evaluated = Date.parse(String(getOwn(f, 'UpdatedAt')));
   return Number.isNaN(evaluated) || (!Number.isNaN(noted) && noted >= evaluated);
-}
-
-const BUILT_IN_RESOURCE_TYPES: readonly string[] = Object.values(ResourceType);
-export function isBuiltInResourceType(t: string): t is ResourceType {
-  return BUILT_IN_RESOURCE_TYPES.includes(t);
-}
-
-/** The id a cataloged control acts on, from the resource's Id (an ARN, as a rule). */
-export function catalogResourceId(catalog: Pick<ControlCatalog, 'resourceId' | 'resourceIdHint'>, raw: unknown, path: string, problems: Problems): string | undefined {
-  const id = typeof raw === 'string' && raw.length <= LIMITS.idChars ? catalog.resourceId(raw) : undefined;
-  if (id === undefined) problems.add(path, `must be ${catalog.resourceIdHint}, got ${quote(raw)}`);
-  return id;
 }
 
 function resourceIdOf(

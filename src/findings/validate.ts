@@ -7,7 +7,8 @@
  * callers can report all of them at once.
  */
 import type { Finding } from './finding.js';
-import { ControlId, SEVERITIES, type Severity } from './finding.js';
+import type { ControlCatalog } from '../activities/controls/control.js';
+import { ControlId, ResourceType, SEVERITIES, type Severity } from './finding.js';
 
 /** A record the product does not act on: valid input, acknowledged, not an error. */
 export interface Ignored {
@@ -397,4 +398,17 @@ export function severityFromNormalized(n: number): Severity | undefined {
   if (n < 70) return 'MEDIUM';
   if (n < 90) return 'HIGH';
   return 'CRITICAL';
+}
+
+/** The resource types the first controls act on, whose ids the normalizers check themselves. */
+const BUILT_IN_RESOURCE_TYPES: readonly string[] = Object.values(ResourceType);
+export function isBuiltInResourceType(t: string): t is ResourceType {
+  return BUILT_IN_RESOURCE_TYPES.includes(t);
+}
+
+/** The id a cataloged control acts on, from the resource's Id (an ARN, as a rule). */
+export function catalogResourceId(catalog: Pick<ControlCatalog, 'resourceId' | 'resourceIdHint'>, raw: unknown, path: string, problems: Problems): string | undefined {
+  const id = typeof raw === 'string' && raw.length <= LIMITS.idChars ? catalog.resourceId(raw) : undefined;
+  if (id === undefined) problems.add(path, `must be ${catalog.resourceIdHint}, got ${quote(raw)}`);
+  return id;
 }

@@ -7,7 +7,7 @@ import { awsCall } from '../aws-errors.js';
 import type { AwsClients } from '../aws.js';
 import { assertAccount } from './account.js';
 import type { Control, ControlCatalog, Violation } from './control.js';
-import { nextPage } from './scan-util.js';
+import { nextPage, scanPageOf } from './scan-util.js';
 
 /**
  * CloudTrail.4 / cloud-trail-log-file-validation-enabled: a trail delivers signed digest files
@@ -227,7 +227,7 @@ export const cloudTrailLogValidation: Control<TrailValidationState, EnableLogFil
     const violations = page.items.flatMap((s): Violation[] =>
       planLogFileValidation(s) ? [{ resourceId: s.trailArn, title: `CloudTrail trail ${s.name} (${o.region}): log file validation is off`, severity: Severity.Low }] : [],
     );
-    return { violations, scanned: page.items.length, ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}) };
+    return scanPageOf(page, { violations });
   },
 
   describe: (state) => `log file validation ${state.logFileValidation ? 'on' : 'OFF'}${state.multiRegion ? ', multi-Region trail' : ''}${state.organizationTrail ? ', organization trail' : ''}`,

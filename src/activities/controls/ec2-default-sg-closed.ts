@@ -17,7 +17,7 @@ import { ErrorType } from '../../errors.js';
 import { awsCall, awsErrorCode } from '../aws-errors.js';
 import type { Control, ControlCatalog, Violation } from './control.js';
 import { securityGroupId } from './resource-ids.js';
-import { clamp, nextPage } from './scan-util.js';
+import { clamp, nextPage, scanPageOf } from './scan-util.js';
 import { normalizeProtocol } from './sg-admin-ports.js';
 
 /**
@@ -387,7 +387,7 @@ export const ec2DefaultSgClosed: Control<DefaultGroupState, CloseDefaultGroupCha
         severity: Severity.High,
       });
     }
-    return { violations, scanned: page.items.length, ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}) };
+    return scanPageOf(page, { violations });
   },
 
   describe: describeDefaultGroup,

@@ -12,7 +12,7 @@ import { ErrorType } from '../../errors.js';
 import { awsCall } from '../aws-errors.js';
 import type { AwsClients } from '../aws.js';
 import type { Control, ControlCatalog } from './control.js';
-import { clamp, judgeEach, nextPage } from './scan-util.js';
+import { clamp, judgeEach, nextPage, scanPageOf } from './scan-util.js';
 
 /** The create volume permission group that makes a snapshot public: every AWS account may restore it. */
 export const PUBLIC_GROUP = 'all';
@@ -229,7 +229,7 @@ export const ec2EbsSnapshotPublic: Control<EbsSnapshotPermissionsState, MakeSnap
       (id) => readPermissions(ec2, byId.get(id)!),
       (id, state) => (isPublicSnapshot(state) ? { resourceId: id, title: `EBS snapshot ${id} is restorable by every AWS account`, severity: Severity.Critical } : null),
     );
-    return { ...judged, scanned: page.items.length, ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}) };
+    return scanPageOf(page, judged);
   },
 
   describe: describePermissions,

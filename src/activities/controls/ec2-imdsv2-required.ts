@@ -14,7 +14,7 @@ import { ErrorType } from '../../errors.js';
 import { awsCall } from '../aws-errors.js';
 import type { AwsClients } from '../aws.js';
 import type { Control, ControlCatalog, Violation } from './control.js';
-import { clamp, nextPage } from './scan-util.js';
+import { clamp, nextPage, scanPageOf } from './scan-util.js';
 
 /** An instance's metadata options (DescribeInstances MetadataOptions). */
 export interface InstanceMetadataState {
@@ -245,7 +245,7 @@ export const ec2Imdsv2Required: Control<InstanceMetadataState, RequireImdsv2Chan
       .map(metadataState)
       .filter((s) => !isImdsv2Compliant(s))
       .map((s) => ({ resourceId: s.instanceId, title: `EC2 instance ${s.instanceId} allows IMDSv1 (HttpTokens ${s.httpTokens})`, severity: Severity.High }));
-    return { violations, scanned: page.items.length, ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}) };
+    return scanPageOf(page, { violations });
   },
 
   describe: describeMetadata,

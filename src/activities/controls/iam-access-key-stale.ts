@@ -16,7 +16,7 @@ import type { AwsClients } from '../aws.js';
 import { assertAccount } from './account.js';
 import type { Control, ControlCatalog, Violation } from './control.js';
 import { iamUserName } from './resource-ids.js';
-import { clamp, judgeEach, nextPage } from './scan-util.js';
+import { clamp, judgeEach, nextPage, scanPageOf } from './scan-util.js';
 
 /**
  * IAM.3 (access-keys-rotated: active keys older than maxAccessKeyAge, 90 days) and IAM.8
@@ -304,7 +304,7 @@ export const iamAccessKeyStale: Control<IamAccessKeysState, DeactivateAccessKeys
         return stale.length ? { resourceId: userName, title: `IAM user ${userName}: active access key${stale.length === 1 ? '' : 's'} ${stale.join('; ')}`, severity: Severity.Medium } : null;
       },
     );
-    return { ...judged, scanned: page.items.length, ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}) };
+    return scanPageOf(page, judged);
   },
 
   describe(state) {

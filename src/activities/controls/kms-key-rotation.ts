@@ -13,7 +13,7 @@ import { awsCall } from '../aws-errors.js';
 import type { AwsClients } from '../aws.js';
 import type { Control, ControlCatalog, Violation } from './control.js';
 import { arnResource } from './resource-ids.js';
-import { clamp, judgeEach, nextPage } from './scan-util.js';
+import { clamp, judgeEach, nextPage, scanPageOf } from './scan-util.js';
 
 /**
  * KMS.4 / cmk-backing-key-rotation-enabled: automatic rotation of a KMS key's material.
@@ -250,7 +250,7 @@ export const kmsKeyRotation: Control<KmsKeyRotationState, EnableKeyRotationChang
       (keyId, state): Violation | null =>
         planKeyRotation(state) ? { resourceId: keyId, title: `KMS key ${keyId} in ${o.region}: automatic key rotation is off`, severity: Severity.Medium } : null,
     );
-    return { ...judged, scanned: page.items.length, ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}) };
+    return scanPageOf(page, judged);
   },
 
   describe(state) {

@@ -6,7 +6,7 @@ import { awsCall } from '../aws-errors.js';
 import type { AwsClients } from '../aws.js';
 import type { Control, ControlCatalog, Violation } from './control.js';
 import { accountOfArn } from './rds-snapshot-public.js';
-import { clamp, nextPage } from './scan-util.js';
+import { clamp, nextPage, scanPageOf } from './scan-util.js';
 
 /** A DB instance's public accessibility (DescribeDBInstances). */
 export interface RdsInstancePublicState {
@@ -225,7 +225,7 @@ export const rdsInstancePublic: Control<RdsInstancePublicState, MakeRdsInstanceP
       .map(instanceState)
       .filter((s) => s.publiclyAccessible)
       .map((s) => ({ resourceId: s.dbInstanceIdentifier, title: `DB instance ${s.dbInstanceIdentifier} (${s.engine || 'unknown engine'}) is publicly accessible`, severity: Severity.Critical }));
-    return { violations, scanned: page.items.length, ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}) };
+    return scanPageOf(page, { violations });
   },
 
   describe: (state) => `${state.publiclyAccessible ? 'PUBLICLY ACCESSIBLE' : 'not publicly accessible'}; ${state.engine || 'unknown engine'}, status ${state.status || 'unknown'}`,

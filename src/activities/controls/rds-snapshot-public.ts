@@ -12,7 +12,7 @@ import { ErrorType } from '../../errors.js';
 import { awsCall } from '../aws-errors.js';
 import type { AwsClients } from '../aws.js';
 import type { Control, ControlCatalog } from './control.js';
-import { clamp, judgeEach, nextPage } from './scan-util.js';
+import { clamp, judgeEach, nextPage, scanPageOf } from './scan-util.js';
 
 /** The value of the `restore` attribute that makes a manual DB snapshot public. */
 export const PUBLIC_VALUE = 'all';
@@ -217,7 +217,7 @@ export const rdsSnapshotPublic: Control<RdsSnapshotRestoreState, MakeRdsSnapshot
       (id) => readRestore(rds, byId.get(id)!),
       (id, state) => (isPublicRdsSnapshot(state) ? { resourceId: id, title: `DB snapshot ${id} is restorable by every AWS account`, severity: Severity.Critical } : null),
     );
-    return { ...judged, scanned: page.items.length, ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}) };
+    return scanPageOf(page, judged);
   },
 
   describe: describeRestore,

@@ -125,3 +125,8 @@ export async function judgeEach<S>(
   });
   return { violations: found.filter((v): v is Violation => v !== null), ...(unreadable.length ? { unreadable } : {}) };
 }
+
+/** One scan page: what was found among `page`'s items, how many were looked at, and where to go on. */
+export function scanPageOf(page: { readonly items: readonly unknown[]; readonly nextPageToken?: string }, found: Pick<ScanPage, 'violations' | 'unreadable'>): ScanPage {
+  return { ...found, scanned: page.items.length, ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}) };
+}

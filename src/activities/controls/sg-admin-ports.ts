@@ -15,7 +15,7 @@ import { WideRules, type ControlSettings } from '../../policy/types.js';
 import { awsCall, awsErrorCode } from '../aws-errors.js';
 import type { Control, Violation } from './control.js';
 import { formatRanges, MAX_PORT, MIN_PORT, subtractPorts, type PortRange } from './port-ranges.js';
-import { clamp, nextPage } from './scan-util.js';
+import { clamp, nextPage, scanPageOf } from './scan-util.js';
 
 /** One ingress rule with a single source, as flattened from DescribeSecurityGroups. */
 export interface IngressRule {
@@ -419,7 +419,7 @@ export const sgAdminPorts: Control<SecurityGroupState, RevokeChange> = {
         });
       }
     }
-    return { violations, scanned: page.items.length, ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}) };
+    return scanPageOf(page, { violations });
   },
 
   describe: describeGroup,

@@ -24,7 +24,7 @@ import {
   type PolicyStatement,
   type RemoveStatementsChange,
 } from './policy-statements.js';
-import { judgeEach, nextPage } from './scan-util.js';
+import { judgeEach, nextPage, scanPageOf } from './scan-util.js';
 
 /**
  * sns-topic-public: a topic's access policy must not allow everyone (Security Hub SNS.4 "SNS
@@ -251,7 +251,7 @@ export const snsTopicPublic: Control<TopicPolicyState, RemoveStatementsChange> =
         return change && { resourceId: arn, title: `SNS topic ${topicName(arn)}: policy allows public access (${change.remove.map(describeStatement).join('; ')})`, severity: Severity.Critical };
       },
     );
-    return { ...judged, scanned: page.items.length, ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}) };
+    return scanPageOf(page, judged);
   },
 
   describe: describeTopicPolicy,

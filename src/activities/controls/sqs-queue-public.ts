@@ -21,7 +21,7 @@ import {
   type PolicyWrite,
   type RemoveStatementsChange,
 } from './policy-statements.js';
-import { clamp, judgeEach, nextPage } from './scan-util.js';
+import { clamp, judgeEach, nextPage, scanPageOf } from './scan-util.js';
 
 /**
  * sqs-queue-public: a queue's access policy must not allow everyone (Security Hub SQS.3 "SQS
@@ -270,7 +270,7 @@ export const sqsQueuePublic: Control<QueuePolicyState, RemoveStatementsChange> =
         return change && { resourceId: arn, title: `SQS queue ${queueName(arn)}: policy allows public access (${change.remove.map(describeStatement).join('; ')})`, severity: Severity.Critical };
       },
     );
-    return { ...judged, scanned: page.items.length, ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}) };
+    return scanPageOf(page, judged);
   },
 
   describe: describeQueuePolicy,
