@@ -7,7 +7,7 @@ import { describePayloadEncryption, withPayloadCodec } from '../codec/encryption
 import { InvalidInputError } from '../errors.js';
 import { explainConnectFailure } from '../temporal-connection.js';
 import { createLogger } from '../log.js';
-import { DEFAULT_POLICY_PATH, loadPolicyFile, policyWarnings } from '../policy/load.js';
+import { DEFAULT_POLICY_PATH, loadPolicyFile, POLICY_SCHEMA_PATH, policySchemaText, policyWarnings } from '../policy/load.js';
 import { formatDuration } from '../policy/decide.js';
 import { REPO_ROOT } from '../stack/paths.js';
 import { portOrFree } from '../stack/process.js';
@@ -62,6 +62,9 @@ commands:
                                 prints the EventBridge rule patterns that deliver their events
   policy validate [FILE]        check a policy file (default: POLICY_FILE or policy/default.yaml)
                                 and list every problem; starts nothing
+  policy schema [--write]       the JSON Schema of policy files, with every registered control
+                                (CONTROL_MODULES too), for editors; --write updates
+                                policy/policy.schema.json
   evidence export --from DATE --to DATE [--control ID]... [--account ID]... [--status S]...
                   [--trust KEYID]... [--out DIR]
                                 export the signed evidence records closed in [from, to) with their
@@ -398,8 +401,17 @@ async function controlsCommand(args: readonly string[]): Promise<number> {
 
 async function policyCommand(args: readonly string[]): Promise<number> {
   const [sub, file, ...rest] = args;
+  if (sub === 'schema' && rest.length === 0 && (file === undefined || file === '--write')) {
+    const text = policySchemaText();
+    if (file === '--write') {
+      const { writeFile } = await import('node:fs/promises');
+      await writeFile(POLICY_SCHEMA_PATH, text);
+      say(`${POLICY_SCHEMA_PATH}: written`);
+    } else process.stdout.write(text);
+    return 0;
+  }
   if (sub !== 'validate' || rest.length > 0) {
-    process.stderr.write('usage: policy validate [FILE]\n');
+    process.stderr.write('usage: policy validate [FILE] | policy schema [--write]\n');
     return 2;
   }
   const path = file ?? loadConfig().policyFile ?? DEFAULT_POLICY_PATH;

@@ -13,7 +13,7 @@ import { InvalidInputError } from '../errors.js';
 import { registeredControlIds, registeredControls, requireControl } from '../activities/controls/index.js';
 import type { ControlId } from '../findings/finding.js';
 import { formatDuration } from './decide.js';
-import { describe, policySchema, problemsFrom, type Section } from './schema.js';
+import { describe, policyJsonSchema, policySchema, problemsFrom, type Section } from './schema.js';
 
 export { parseDuration } from './schema.js';
 import type { TrustedKey } from '../decisions/signed.js';
@@ -30,6 +30,14 @@ import {
 
 /** The shipped default policy. */
 export const DEFAULT_POLICY_PATH = fileURLToPath(new URL('../../policy/default.yaml', import.meta.url));
+
+/** The JSON Schema of policy files with the built-in controls, for editors (`policySchemaText`; a test keeps it current). */
+export const POLICY_SCHEMA_PATH = fileURLToPath(new URL('../../policy/policy.schema.json', import.meta.url));
+
+/** The JSON Schema of policy files for the registered controls, as the file policy/policy.schema.json holds it. */
+export function policySchemaText(): string {
+  return `${JSON.stringify(policyJsonSchema(registeredControls()), null, 2)}\n`;
+}
 
 /** The exemption tag when the file names none. */
 export const DEFAULT_EXEMPTION_TAG = 'rectify:exempt-until';

@@ -393,8 +393,23 @@ class Builder {
     });
   }
 
+  /** Each part built once and shared, so the JSON Schema names it once ($defs) however often it appears. */
+  private readonly memo = new Map<string, unknown>();
+  once<T>(key: string, make: () => T): T {
+    if (!this.memo.has(key)) this.memo.set(key, make());
+    return this.memo.get(key) as T;
+  }
+
   /** The keys of a `defaults`, `controls.<id>` or account group section (`control`: the section's control). */
   sectionShape(control: string | undefined) {
+    const { settings: _none, ...common } = this.once('common', () => this.commonFields());
+    const { mode, scope, requireApprovalWhenTagged, approvers, channel, escalation, guardrails, undo } = common;
+    const settings = this.once(`settings:${control ?? '*'}`, () => this.field(this.settings(control)));
+    return { mode, scope, requireApprovalWhenTagged, approvers, channel, escalation, guardrails, settings, undo };
+  }
+
+  /** The keys every section has alike (settings differ by control: see `sectionShape`). */
+  commonFields() {
     const mode = says((v) => `must be one of ${MODES.join(', ')}, got ${describe(v)}`);
     return {
       mode: this.field(
@@ -448,7 +463,7 @@ class Builder {
           rejectionHold: this.field(duration('A rejected fix is not proposed again for this long while the resource stays as it was.')),
         }).meta({ description: 'Limits on automatic fixes.' }),
       ),
-      settings: this.field(this.settings(control)),
+      settings: undefined,
       undo: this.field(
         this.mapping({
           window: this.field(duration('How long after a verified fix an approver may revert it.')),
@@ -467,9 +482,15 @@ class Builder {
   }
 
   /** `controls:` (top level or in an account group): a section per registered control. */
-  controlSections(where: string) {
+  controlSections() {
+    return this.once('controls', () => this.makeControlSections());
+  }
+
+  makeControlSections() {
     const ids = this.controls.map((c) => c.id);
-    const shape = Object.fromEntries(this.controls.map((c) => [c.id, this.field(this.section(c.id, `${c.title ?? c.id}: what differs from ${where} for this control.`))]));
+    const shape = Object.fromEntries(
+      this.controls.map((c) => [c.id, this.field(this.section(c.id, `${c.title ?? c.id}: what differs for this control (from defaults; in an account group, from the group).`))]),
+    );
     return this.mapping(shape as Record<string, z.ZodOptional<ReturnType<Builder['section']>>>, {
       what: (v) => `must be a mapping of control id to its section, got ${describe(v)}`,
       unknown: (key) => `unknown control (${suggestion(key, ids)}supported: ${ids.join(', ')})`,
@@ -489,7 +510,7 @@ class Builder {
           .meta({ description: 'The group, e.g. production.' }),
       ),
       ids: this.required(accountIds('The 12-digit account ids of the group, quoted.', { missing: 'required: the 12-digit account ids of the group, quoted', empty: 'must name at least one account' })),
-      controls: this.field(this.controlSections('the group')),
+      controls: this.field(this.controlSections()),
       ...section,
     };
     return this.mapping(shape).meta({ description: 'Accounts with a policy of their own: any key of defaults, and controls for these accounts.' });
@@ -514,7 +535,7 @@ class Builder {
         ),
         decisionRelays: this.field(this.keyList('relay').meta({ description: 'The trigger servers whose signed Slack decisions are trusted.' })),
         defaults: this.field(this.section(undefined, 'What applies to every control unless its own section says otherwise.')),
-        controls: this.field(this.controlSections('defaults')),
+        controls: this.field(this.controlSections()),
         accounts: this.field(
           z
             .array(this.accountGroup(), says((v) => `must be a list of account groups ({ name, ids, and any key of defaults }), got ${describe(v)}`))
@@ -548,23 +569,81 @@ export type PolicyFile = z.output<ReturnType<typeof policySchema>>;
 /** A `defaults`, `controls.<id>` or account group section: only the keys the file sets, values checked and converted (durations in ms). */
 export type Section = NonNullable<PolicyFile['defaults']>;
 
-/** Where the published JSON Schema says it lives. */
-export const POLICY_SCHEMA_ID = 'policy.schema.json';
-
 /**
  * The JSON Schema (draft 7, which editors read) of policy files for `controls`: what an editor
  * completes and checks. The checks across layers (the ladder's order, a KMS key with AES256, an
  * account in two groups) are the loader's alone.
  */
 export function policyJsonSchema(controls: readonly SchemaControl[]): Record<string, unknown> {
-  const schema = z.toJSONSchema(policySchema(controls), { io: 'input', target: 'draft-7', unrepresentable: 'any' });
+  const schema = tidy(z.toJSONSchema(policySchema(controls), { io: 'input', target: 'draft-7', unrepresentable: 'any' }), new Set(['defaults', ...controls.map((c) => c.id)]));
   return {
     $schema: schema.$schema,
-    $id: POLICY_SCHEMA_ID,
     title: 'rectify policy',
     description: 'What happens to each security finding: the file rectify loads (policy/default.yaml documents every key).',
     ...Object.fromEntries(Object.entries(schema).filter(([k]) => k !== '$schema')),
   };
+}
+
+type Json = Record<string, unknown>;
+const isJson = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The JSON Schema as a person reads it: a description beside the type it describes (editors show
+ * it on hover), and each large part that repeats (the keys every section has, the controls
+ * mapping a group repeats) written once under definitions, named for the key it first appears
+ * under.
+ */
+function tidy(schema: Json, sectionKeys: ReadonlySet<string>): Json {
+  const merged = mergeDescriptions(schema) as Json;
+  const definitions: Record<string, Json> = {};
+  const names = new Set<string>();
+  for (;;) {
+    // The largest part that appears twice or more.
+    const seen = new Map<string, { count: number; key: string; node: Json }>();
+    const walk = (node: unknown, key: string): void => {
+      if (Array.isArray(node)) return node.forEach((n) => walk(n, key));
+      if (!isJson(node)) return;
+      const text = JSON.stringify(node);
+      if (text.length >= 300) {
+        const s = seen.get(text);
+        if (s) s.count++;
+        else seen.set(text, { count: 1, key, node });
+      }
+      for (const [k, v] of Object.entries(node)) walk(v, ['properties', 'anyOf', 'allOf', 'items', 'additionalProperties'].includes(k) ? key : k);
+    };
+    walk(merged, 'policy');
+    for (const def of Object.values(definitions)) walk(def, 'part');
+    const [text, best] = [...seen].filter(([, s]) => s.count > 1).sort(([a], [b]) => b.length - a.length)[0] ?? [];
+    if (text === undefined || best === undefined) break;
+    // A control's section (or the defaults) that others share is a section.
+    const base = sectionKeys.has(best.key) ? 'section' : best.key;
+    let name = base;
+    for (let i = 2; names.has(name); i++) name = `${base}${i}`;
+    names.add(name);
+    const ref = { $ref: `#/definitions/${name}` };
+    const replace = (node: unknown): unknown => {
+      if (Array.isArray(node)) return node.map(replace);
+      if (!isJson(node)) return node;
+      if (JSON.stringify(node) === text) return ref;
+      return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, replace(v)]));
+    };
+    for (const [k, v] of Object.entries(replace(merged) as Json)) merged[k] = v;
+    for (const [k, v] of Object.entries(definitions)) definitions[k] = replace(v) as Json;
+    definitions[name] = best.node;
+  }
+  return Object.keys(definitions).length ? { ...merged, definitions } : merged;
+}
+
+/** `{ description, allOf: [schema] }` (how a description on a wrapper comes out) as the schema with its description. */
+function mergeDescriptions(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(mergeDescriptions);
+  if (!isJson(node)) return node;
+  const out: Json = Object.fromEntries(Object.entries(node).map(([k, v]) => [k, mergeDescriptions(v)]));
+  const allOf = out.allOf;
+  if (Array.isArray(allOf) && allOf.length === 1 && isJson(allOf[0]) && Object.keys(out).every((k) => k === 'allOf' || k === 'description')) {
+    return { ...allOf[0], ...(out.description === undefined ? {} : { description: out.description }) };
+  }
+  return out;
 }
 
 // ---- problems ----------------------------------------------------------------------------

@@ -29,6 +29,19 @@ function cli(args: string[], env: Record<string, string> = {}, entry = 'src/cli/
   });
 }
 
+describe('CLI: policy schema', () => {
+  it('prints the JSON Schema of policy files: the published one, and with controls of your own (CONTROL_MODULES) in it', async () => {
+    const shipped = await cli(['policy', 'schema']);
+    expect(shipped.code).toBe(0);
+    expect(shipped.out).toBe(await readFile(join(REPO_ROOT, 'policy', 'policy.schema.json'), 'utf8'));
+    expect(shipped.out).not.toContain('s3-bucket-versioning');
+    const own = await cli(['policy', 'schema'], { CONTROL_MODULES: './examples/controls/s3-bucket-versioning.ts' });
+    expect(own.code).toBe(0);
+    expect(Object.keys((JSON.parse(own.out) as { properties: { controls: { $ref?: string } }; definitions: Record<string, { anyOf: { properties: object }[] }> }).definitions['controls']!.anyOf[0]!.properties)).toContain('s3-bucket-versioning');
+    expect((await cli(['policy', 'schema', '--bogus'])).code).toBe(2);
+  });
+});
+
 describe('CLI: policy validate', () => {
   it('accepts the shipped policy and prints its hash and effective modes', async () => {
     const { code, out } = await cli(['policy', 'validate']);

@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { CreateBucketCommand, GetBucketVersioningCommand, PutBucketVersioningCommand } from '@aws-sdk/client-s3';
-import { getControl, loadControlModules, registeredControlIds } from '../../src/activities/controls/index.js';
+import { Ajv } from 'ajv';
+import { getControl, loadControlModules, registeredControlIds, registeredControls } from '../../src/activities/controls/index.js';
 import { catalogRows } from '../../src/cli/catalog.js';
 import { normalizeEventBridgeEvent } from '../../src/findings/index.js';
 import { parsePolicy } from '../../src/policy/load.js';
+import { policyJsonSchema } from '../../src/policy/schema.js';
 import type { Policy } from '../../src/policy/types.js';
 import { createSubmitter } from '../../src/triggers/submit.js';
 import type { RemediationRecord } from '../../src/workflows/messages.js';
@@ -105,6 +107,15 @@ describe('a control of your own, registered from a module', () => {
     ]);
     // A policy that does not name it still covers it, at its catalog default.
     expect(parsePolicy('version: 1\n').controls[ID]!.mode).toBe('auto');
+  });
+
+  it('is in the JSON Schema editors check policy files with, its setting and its default too', () => {
+    const schema = policyJsonSchema(registeredControls());
+    const check = new Ajv({ strict: false }).compile(schema);
+    expect(check({ version: 1, controls: { [ID]: { mode: 'approve', settings: { versioningSuspendedIsViolation: false } } } })).toBe(true);
+    expect(check({ version: 1, controls: { [ID]: { settings: { versioningSuspendedIsViolation: 'no' } } } })).toBe(false);
+    expect(check({ version: 1, controls: { [ID]: { settings: { versioningSuspendedIsViolatio: true } } } })).toBe(false);
+    expect(JSON.stringify(schema)).toMatch(/"versioningSuspendedIsViolation":\{"type":"boolean","default":true/);
   });
 
   it('maps its Security Hub control and its Config rule to findings', async () => {
