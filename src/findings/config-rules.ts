@@ -84,6 +84,8 @@ export function controlForConfigRule(ruleName: string): ControlId | undefined {
   return controlForConfigRuleName(ruleName)?.id;
 }
 
+const ACCOUNT_CONFIG_TYPE = 'AWS::::Account';
+
 export function normalizeConfigCompliance(env: Envelope, detail: Obj, problems: Problems): DetailResult {
   const before = problems.count;
   const empty: DetailResult = { findings: [], ignored: [] };
@@ -144,6 +146,12 @@ export function normalizeConfigCompliance(env: Envelope, detail: Obj, problems: 
 
   const type = cataloged.catalog.resourceType;
   const expectedConfigType = isBuiltInResourceType(type) ? CONFIG_RESOURCE_TYPE[type] : cataloged.catalog.configResourceType;
+  if (resourceType === ACCOUNT_CONFIG_TYPE && expectedConfigType !== ACCOUNT_CONFIG_TYPE) {
+    // A periodic rule on the whole account (ebs-snapshot-public-restorable-check): a scan finds the resources.
+    const what = `config rule ${shortRule} reports on the account, not on one ${expectedConfigType ?? type}`;
+    if (state === 'resolved') return { findings: [], ignored: [{ reason: `${what}: compliant, nothing to scan for`, ref }] };
+    return { findings: [], ignored: [], scans: [{ control, account, region, reason: `${what}: a scan of ${control} in ${account} ${region} finds and fixes them`, ref }] };
+  }
   if (expectedConfigType !== undefined && resourceType !== expectedConfigType) {
     return {
       findings: [],

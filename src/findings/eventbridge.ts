@@ -13,7 +13,7 @@ import type { Finding } from './finding.js';
 import { normalizeCloudTrail } from './cloudtrail.js';
 import { normalizeConfigCompliance } from './config-rules.js';
 import { normalizeSecurityHub } from './securityhub.js';
-import type { Ignored, Normalized, Obj } from './validate.js';
+import type { Ignored, Normalized, Obj, ScanRequest } from './validate.js';
 import {
   Problems,
   checkAccount,
@@ -52,6 +52,7 @@ export interface Envelope {
 export interface DetailResult {
   readonly findings: Finding[];
   readonly ignored: Ignored[];
+  readonly scans?: ScanRequest[];
 }
 
 const WHAT = 'EventBridge event';
@@ -157,5 +158,5 @@ export function normalizeEventBridgeEvent(body: unknown): Normalized {
   }
 
   if (problems.count > 0) throw new InvalidInputError(WHAT, problems.all());
-  return { findings: result.findings, ignored: result.ignored };
+  return { findings: result.findings, ignored: result.ignored, ...(result.scans?.length ? { scans: result.scans } : {}) };
 }

@@ -20,7 +20,7 @@ import {
   type FindingState,
   type Severity,
 } from './finding.js';
-import type { Ignored, Obj, Problems } from './validate.js';
+import type { Ignored, Obj, Problems, ScanRequest } from './validate.js';
 import {
   LIMITS,
   checkAccount,
@@ -75,7 +75,7 @@ import {
 
 const COMPLIANCE_STATUSES = ['PASSED', 'WARNING', 'FAILED', 'NOT_AVAILABLE'] as const;
 
-type Outcome = { readonly finding: Finding } | { readonly ignored: Ignored } | undefined;
+type Outcome = { readonly finding: Finding } | { readonly ignored: Ignored } | { readonly scan: ScanRequest } | undefined;
 
 export function normalizeSecurityHub(env: Envelope, detail: Obj, problems: Problems): DetailResult {
   const raw = getOwn(detail, 'findings');
@@ -89,13 +89,15 @@ export function normalizeSecurityHub(env: Envelope, detail: Obj, problems: Probl
   }
   const findings: Finding[] = [];
   const ignored: Ignored[] = [];
+  const scans: ScanRequest[] = [];
   raw.forEach((item: unknown, i: number) => {
     const outcome = normalizeAsff(env, item, `findings[${i}]`, problems);
     if (outcome === undefined) return;
     if ('finding' in outcome) findings.push(outcome.finding);
+    else if ('scan' in outcome) scans.push(outcome.scan);
     else ignored.push(outcome.ignored);
   });
-  return { findings, ignored };
+  return { findings, ignored, ...(scans.length ? { scans } : {}) };
 }
 
 function firstString(...values: readonly unknown[]): string | undefined {
@@ -174,8 +176,13 @@ function normalizeAsff(env: Envelope, f: unknown, prefix: string, problems: Prob
     const resource = index >= 0 ? resources[index] : undefined;
     const onAccount = resources.slice(0, LIMITS.maxResources).some((r: unknown) => getOwn(r, 'Type') === ResourceType.Account);
     if (resource === undefined && onAccount && !isBuiltInResourceType(resourceType)) {
-      // A periodic check of the whole account (EC2.1 names AWS::::Account, not a snapshot): the scan finds the resources.
-      return { ignored: { reason: `control ${controlId} reports on the account, not on one ${resourceType}: the scan of ${control} finds and fixes them`, ref: id } };
+      // A periodic check of the whole account (EC2.1 names AWS::::Account, not a snapshot): a scan finds the resources.
+      const rawRegion = getOwn(f, 'Region');
+      const region = rawRegion !== undefined ? checkRegion(rawRegion, join(prefix, 'Region'), problems) : env.region;
+      if (problems.count > before || state === undefined || region === undefined) return undefined;
+      const what = `control ${controlId} reports on the account, not on one ${resourceType}`;
+      if (state === 'resolved') return { ignored: { reason: `${what}: passed or archived, nothing to scan for`, ref: id } };
+      return { scan: { control, account, region, reason: `${what}: a scan of ${control} in ${account} ${region} finds and fixes them`, ref: id } };
     }
     if (resource === undefined) {
       problems.add(

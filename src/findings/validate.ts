@@ -17,9 +17,25 @@ export interface Ignored {
   readonly ref?: string;
 }
 
+/**
+ * A finding on a whole account for a control that acts on resources inside it (Security Hub's
+ * EC2.1 names AWS::::Account, not a snapshot): the trigger starts a scan of that control in that
+ * account and region, which finds the resources and starts a remediation for each.
+ */
+export interface ScanRequest {
+  readonly control: ControlId;
+  readonly account: string;
+  readonly region: string;
+  readonly reason: string;
+  /** The event id / finding id that asked for it. */
+  readonly ref?: string;
+}
+
 export interface Normalized {
   readonly findings: readonly Finding[];
   readonly ignored: readonly Ignored[];
+  /** Scans to start (account-level findings); absent: none. */
+  readonly scans?: readonly ScanRequest[];
 }
 
 /** A JSON object as parsed from an untrusted body. */

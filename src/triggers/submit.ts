@@ -5,6 +5,9 @@ import { findingSearchAttributes, SearchAttr } from '../workflows/search-attribu
 import { snapshotFor } from '../policy/load.js';
 import type { Policy } from '../policy/types.js';
 import type { remediateFinding } from '../workflows/remediate-finding.js';
+import type { ScanInput, scanAccount } from '../workflows/scan-account.js';
+import type { ScanRequest } from '../findings/validate.js';
+import { getControl } from '../activities/controls/index.js';
 
 export type SubmitStatus =
   /** A new remediation workflow was started for the finding. */
@@ -23,9 +26,28 @@ export interface SubmitResult {
   readonly status: SubmitStatus;
 }
 
+/** A scan an account-level finding asked for: started, or one for the same control, account and region already running. */
+export interface ScanRequestResult {
+  readonly control: string;
+  readonly account: string;
+  readonly region: string;
+  readonly workflowId: string;
+  readonly runId?: string;
+  readonly status: 'started' | 'joined';
+}
+
 export interface Submitter {
   submit(finding: Finding, receivedAt?: Date): Promise<SubmitResult>;
+  /** Starts the scan an account-level finding asks for (one per control, account and region at a time). */
+  requestScan(request: ScanRequest): Promise<ScanRequestResult>;
 }
+
+/**
+ * The workflow id of the scan an account-level finding starts: one per control, account and
+ * region runs at a time, so a burst of such findings across an Organization (one per account
+ * and region, delivered again every evaluation) starts each scan once.
+ */
+export const scanRequestWorkflowId = (r: Pick<ScanRequest, 'control' | 'account' | 'region'>) => `scan-request/${r.account}/${r.region}/${r.control}`;
 
 /**
  * Starts (or joins) the one remediation workflow of a finding. The workflow id is derived from
@@ -42,6 +64,32 @@ export function createSubmitter(client: Client, opts: { taskQueue: string; verif
   });
 
   return {
+    async requestScan(request) {
+      const workflowId = scanRequestWorkflowId(request);
+      const base = { control: request.control, account: request.account, region: request.region, workflowId };
+      const input: ScanInput = {
+        account: request.account,
+        regions: [request.region],
+        controls: [request.control],
+        globalControls: getControl(request.control)?.catalog.global ? [request.control] : [],
+      };
+      try {
+        const started = await client.workflow.start<typeof scanAccount>('scanAccount', {
+          workflowId,
+          taskQueue: opts.taskQueue,
+          args: [input],
+          workflowIdConflictPolicy: 'FAIL',
+          workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+          staticSummary: `Scan ${request.control} in ${request.account} ${request.region}: ${request.reason}`,
+        });
+        return { ...base, runId: started.firstExecutionRunId, status: 'started' };
+      } catch (err) {
+        // The same scan is running: it covers this finding too.
+        if (err instanceof WorkflowExecutionAlreadyStartedError) return { ...base, status: 'joined' };
+        throw err;
+      }
+    },
+
     async submit(finding, receivedAt = new Date()) {
       const workflowId = workflowIdFor(finding);
       const base = { findingId: finding.id, workflowId };

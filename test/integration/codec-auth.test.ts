@@ -31,7 +31,7 @@ function app(env: Record<string, string> = {}) {
   const { codecServer, problems } = resolveCodecServer({ PAYLOAD_ENCRYPTION_KEYS: 'set', CODEC_SERVER_TOKEN: CODEC_TOKEN, CODEC_SERVER_CORS_ORIGINS: UI, ...env }, WEBHOOK_TOKEN);
   expect(problems).toEqual([]);
   return createApp({
-    submitter: { submit: () => Promise.reject(new Error('unused')) },
+    submitter: { submit: () => Promise.reject(new Error('unused')), requestScan: () => Promise.reject(new Error('unused')) },
     webhookToken: WEBHOOK_TOKEN,
     bodyLimitBytes: 1 << 20,
     logger: createLogger('test', 'debug', (l) => logLines.push(l)),

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/triggers/http/app.js';
-import type { SubmitResult, Submitter } from '../../src/triggers/submit.js';
+import { scanRequestWorkflowId, type SubmitResult, type Submitter } from '../../src/triggers/submit.js';
+import type { ScanRequest } from '../../src/findings/validate.js';
 import { workflowIdFor, type Finding } from '../../src/findings/finding.js';
 import { silentLogger } from '../../src/log.js';
 
@@ -11,14 +12,20 @@ const fixture = (name: string) => readFileSync(new URL(`../fixtures/events/${nam
 /** Records what the routes hand to Temporal; the Temporal side is covered by the workflow and full-stack tests. */
 function recordingSubmitter(fail = false) {
   const submitted: Finding[] = [];
+  const scans: ScanRequest[] = [];
   const submitter: Submitter = {
     async submit(f): Promise<SubmitResult> {
       if (fail) throw new Error('14 UNAVAILABLE: connect ECONNREFUSED 127.0.0.1:7233');
       submitted.push(f);
       return { findingId: f.id, workflowId: workflowIdFor(f), runId: 'run-1', status: 'started' };
     },
+    async requestScan(r) {
+      if (fail) throw new Error('14 UNAVAILABLE: connect ECONNREFUSED 127.0.0.1:7233');
+      scans.push(r);
+      return { control: r.control, account: r.account, region: r.region, workflowId: scanRequestWorkflowId(r), status: 'started' };
+    },
   };
-  return { submitted, submitter };
+  return { submitted, scans, submitter };
 }
 
 function app(o: { fail?: boolean; healthy?: boolean; bodyLimitBytes?: number } = {}) {
@@ -39,6 +46,20 @@ describe('trigger HTTP API (in-process)', () => {
     expect(body.accepted).toBe(1);
     expect(body.findings[0]!.workflowId).toBe('finding/123456789012/us-east-1/s3-block-public-access/acme-reports-2026');
     expect(submitted[0]!.source).toBe('cloudtrail');
+  });
+
+  it('starts a scan of the account and region for a finding on the whole account (Security Hub EC2.1), and answers 503 when it cannot', async () => {
+    const { app: a, submitted, scans } = app();
+    const res = await post(a, '/v1/events', fixture('securityhub-ec2-1-failed'));
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as { accepted: number; scans: { workflowId: string; status: string }[]; ignored: unknown[] };
+    expect(submitted).toHaveLength(0);
+    expect(scans).toMatchObject([{ control: 'ec2-ebs-snapshot-public', account: '123456789012', region: 'eu-central-1' }]);
+    expect(body).toMatchObject({ accepted: 0, ignored: [], scans: [{ workflowId: 'scan-request/123456789012/eu-central-1/ec2-ebs-snapshot-public', status: 'started' }] });
+    const down = app({ fail: true });
+    const failed = await post(down.app, '/v1/events', fixture('securityhub-ec2-1-failed'));
+    expect(failed.status).toBe(503);
+    expect(failed.headers.get('retry-after')).toBe('5');
   });
 
   it('accepts the token as x-api-key (EventBridge API destination API-key auth)', async () => {

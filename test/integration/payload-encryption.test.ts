@@ -225,7 +225,7 @@ describe('the codec server for the Temporal Web UI (POST /codec/decode, /codec/e
   });
 
   it('is not served without CODEC_SERVER_TOKEN (404)', async () => {
-    const app = createApp({ submitter: { submit: () => Promise.reject(new Error('unused')) }, webhookToken: WEBHOOK_TOKEN, bodyLimitBytes: 1 << 20, logger: silentLogger, temporalHealthy: async () => true });
+    const app = createApp({ submitter: { submit: () => Promise.reject(new Error('unused')), requestScan: () => Promise.reject(new Error('unused')) }, webhookToken: WEBHOOK_TOKEN, bodyLimitBytes: 1 << 20, logger: silentLogger, temporalHealthy: async () => true });
     for (const method of ['POST', 'OPTIONS']) {
       const res = await app.request('/codec/decode', { method, headers: { authorization: `Bearer ${CODEC_TOKEN}`, origin: UI_ORIGIN, 'content-type': 'application/json' }, ...(method === 'POST' ? { body: JSON.stringify({ payloads: input() }) } : {}) });
       expect(res.status, method).toBe(404);

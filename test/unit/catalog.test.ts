@@ -80,9 +80,18 @@ describe('Security Hub control ids of the catalog map to their control', () => {
     const event = securityHubEvent(sh, type === 'AwsEc2Snapshot' ? { Type: 'AwsAccount', Id: `AWS::::Account:${ACCOUNT}` } : { Type: type, Id: SAMPLE_ARN[type]! });
     const r = normalizeEventBridgeEvent(event);
     if (type === 'AwsEc2Snapshot') {
-      // EC2.1 checks the whole account: the scan finds the snapshots.
+      // EC2.1 checks the whole account: a scan of the control in that account and region finds the snapshots.
       expect(r.findings).toEqual([]);
-      expect(r.ignored[0]?.reason).toBe(`control ${sh} reports on the account, not on one AwsEc2Snapshot: the scan of ${id} finds and fixes them`);
+      expect(r.ignored).toEqual([]);
+      expect(r.scans).toEqual([
+        { control: id, account: ACCOUNT, region: REGION, reason: `control ${sh} reports on the account, not on one AwsEc2Snapshot: a scan of ${id} in ${ACCOUNT} ${REGION} finds and fixes them`, ref: event.detail.findings[0]!.Id },
+      ]);
+      // Passed or archived: nothing to scan for.
+      const passed = structuredClone(event);
+      passed.detail.findings[0]!.Compliance.Status = 'PASSED';
+      const p = normalizeEventBridgeEvent(passed);
+      expect(p.scans).toBeUndefined();
+      expect(p.ignored[0]?.reason).toMatch(/reports on the account, not on one AwsEc2Snapshot: passed or archived, nothing to scan for/);
       return;
     }
     const control = CATALOG_CONTROLS.find((c) => c.id === id)!;
@@ -113,10 +122,28 @@ describe('AWS Config managed rules of the catalog map to their control, also ins
     expect(r.findings.map((f) => [f.control, f.resource.id])).toEqual([[control.id, resourceId]]);
   });
 
-  it('an evaluation of the account for a rule about snapshots is ignored, naming the type the control acts on', () => {
-    const r = normalizeEventBridgeEvent(configEvent('ebs-snapshot-public-restorable-check', 'AWS::::Account', ACCOUNT));
+  it('a non-compliant evaluation of the account for a rule about snapshots asks for a scan of that account and region', () => {
+    const r = normalizeEventBridgeEvent(configEvent('securityhub-ebs-snapshot-public-restorable-check-a1b2c3', 'AWS::::Account', ACCOUNT));
     expect(r.findings).toEqual([]);
-    expect(r.ignored[0]?.reason).toMatch(/is not the one ec2-ebs-snapshot-public acts on \(AWS::EC2::Snapshot\)/);
+    expect(r.ignored).toEqual([]);
+    expect(r.scans).toEqual([
+      {
+        control: 'ec2-ebs-snapshot-public',
+        account: ACCOUNT,
+        region: REGION,
+        reason: `config rule securityhub-ebs-snapshot-public-restorable-check-a1b2c3 reports on the account, not on one AWS::EC2::Snapshot: a scan of ec2-ebs-snapshot-public in ${ACCOUNT} ${REGION} finds and fixes them`,
+        ref: `securityhub-ebs-snapshot-public-restorable-check-a1b2c3/${ACCOUNT}`,
+      },
+    ]);
+    const compliant = configEvent('ebs-snapshot-public-restorable-check', 'AWS::::Account', ACCOUNT);
+    compliant.detail.newEvaluationResult.complianceType = 'COMPLIANT';
+    const c = normalizeEventBridgeEvent(compliant);
+    expect(c.scans).toBeUndefined();
+    expect(c.ignored[0]?.reason).toMatch(/reports on the account, not on one AWS::EC2::Snapshot: compliant, nothing to scan for/);
+    // Another type than the account or the control's is still refused as before.
+    expect(normalizeEventBridgeEvent(configEvent('ebs-snapshot-public-restorable-check', 'AWS::EC2::Volume', 'vol-0123')).ignored[0]?.reason).toMatch(
+      /is not the one ec2-ebs-snapshot-public acts on \(AWS::EC2::Snapshot\)/,
+    );
   });
 });
 
@@ -199,7 +226,7 @@ describe('EventBridge rule patterns (cli controls --eventbridge)', () => {
       } catch {
         continue;
       }
-      if (r.findings.length === 0) continue;
+      if (r.findings.length === 0 && r.scans === undefined) continue;
       acted++;
       expect(patterns.some((p) => matches(p, event)), f).toBe(true);
     }

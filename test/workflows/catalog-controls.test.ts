@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createAwsClients, type AwsClients } from '../../src/activities/aws.js';
@@ -278,11 +279,39 @@ describe('scan: scanAccount with controls [id] finds the violating resource and 
   }
 });
 
+describe('a finding on the whole account (Security Hub EC2.1) starts a scan of that account and region', () => {
+  it('once while it runs; it finds the public snapshot and its remediation fixes it', async () => {
+    const k = kit('ec2-ebs-snapshot-public');
+    // SCANS_TOO: no other test makes snapshots there, so the scan sees this one only.
+    const r = await k.make(SCANS_TOO, 'scan');
+    const before = await k.live(r);
+    const text = readFileSync(new URL('../fixtures/events/securityhub-ec2-1-failed.json', import.meta.url), 'utf8').replaceAll('eu-central-1', SCANS_TOO).replaceAll('123456789012', ACCOUNT);
+    const normalized = normalizeEventBridgeEvent(JSON.parse(text));
+    expect(normalized.findings).toEqual([]);
+    expect(normalized.scans).toHaveLength(1);
+    const request = normalized.scans![0]!;
+    expect(request).toMatchObject({ control: 'ec2-ebs-snapshot-public', account: ACCOUNT, region: SCANS_TOO });
+    const submitter = createSubmitter(w.client, { taskQueue: w.taskQueue, verifyDeadlineMs: VERIFY_DEADLINE_MS, policy: workerPolicy });
+    // The same finding delivered twice at once (an Organization re-evaluates every account): one scan.
+    const both = await Promise.all([submitter.requestScan(request), submitter.requestScan(request)]);
+    expect(both.map((s) => s.status).sort()).toEqual(['joined', 'started']);
+    expect(new Set(both.map((s) => s.workflowId))).toEqual(new Set([`scan-request/${ACCOUNT}/${SCANS_TOO}/ec2-ebs-snapshot-public`]));
+    const scan: ScanResult = await w.client.workflow.getHandle(both[0]!.workflowId).result();
+    expect(scan.violations).toBe(1);
+    expect(scan.problems ?? []).toEqual([]);
+    const workflowId = workflowIdFor({ account: ACCOUNT, region: SCANS_TOO, control: k.id, resource: { type: requireControl(k.id).catalog.resourceType, id: r.id } });
+    const record: RemediationRecord = await w.client.workflow.getHandle(workflowId).result();
+    expect(record.outcome, record.reason).toBe('remediated');
+    k.expectFixed(before, await k.live(r), r);
+    // Once that scan is over, the next evaluation starts a new one (which finds nothing left).
+    const again = await submitter.requestScan(request);
+    expect(again.status).toBe('started');
+    const next: ScanResult = await w.client.workflow.getHandle(again.workflowId).result();
+    expect(next.violations).toBe(0);
+  });
+});
+
 describe('a scan of a global control', () => {
-  // BUG (reported): with `controls` given and no `globalControls`, scanControls
-  // (src/workflows/scan-account.ts) takes the first six controls' GLOBAL_CONTROLS instead of asking
-  // the registry, as ScanInput.globalControls documents: iam-access-key-stale (catalog.global) is
-  // listed in every region of the scan (two pages here instead of one).
   it('over two regions with controls [iam-access-key-stale] lists IAM once, in the first region, and fixes the user', async () => {
     const k = kit('iam-access-key-stale');
     const r = await k.make(SCANS, 'scan');

@@ -163,7 +163,7 @@ export const ec2EbsSnapshotPublicCatalog: ControlCatalog = {
   severity: Severity.Critical,
   securityHub: ['EC2.1'],
   configRules: ['ebs-snapshot-public-restorable-check'],
-  // The rule evaluates the account (AWS::::Account): such evaluations are ignored, naming the scan.
+  // The rule evaluates the account (AWS::::Account): a non-compliant evaluation starts a scan of the account and region.
   configResourceType: 'AWS::EC2::Snapshot',
   cloudTrail: [{ eventSource: 'ec2.amazonaws.com', eventNames: ['ModifySnapshotAttribute'] }],
   changes: 'Removes the "all" group from the snapshot\'s create volume permissions (ModifySnapshotAttribute remove); the accounts it is shared with keep their permission',
@@ -173,7 +173,7 @@ export const ec2EbsSnapshotPublicCatalog: ControlCatalog = {
   /**
    * Security Hub EC2.1 and the ebs-snapshot-public-restorable-check rule are periodic checks of
    * the account (AWS::::Account, "AWS::::Account:<id>"): they name no snapshot, so they give
-   * undefined here; the scan finds the snapshots.
+   * undefined here; the scan they start finds the snapshots.
    */
   resourceId: snapshotIdOf,
   fromCloudTrail: fromModifySnapshotAttribute,

@@ -3,7 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { InvalidInputError } from '../../errors.js';
 import { normalizeEventBridgeEvent, normalizeGenericFindings, type Normalized } from '../../findings/index.js';
 import type { Logger } from '../../log.js';
-import type { SubmitResult, Submitter } from '../submit.js';
+import type { ScanRequestResult, SubmitResult, Submitter } from '../submit.js';
 import { parseBlockActions, type ApprovalClick } from '../../slack/interaction.js';
 import { requireToken } from './auth.js';
 import { HttpError, errorMapper } from './errors.js';
@@ -34,7 +34,8 @@ export interface AppOptions {
  * - `POST /slack/interactions`: Approve / Reject clicks, signature-checked before anything else;
  * - `POST /codec/encode`, `/codec/decode`: the codec server of encrypted payloads, for the Temporal Web UI and CLI;
  * - `GET /healthz`.
- * Answers 202 with the workflows started or joined; 4xx naming every problem for bad input.
+ * Answers 202 with the workflows started or joined (remediations, and the scans account-level
+ * findings ask for); 4xx naming every problem for bad input.
  */
 export function createApp(o: AppOptions): Hono<SlackEnv> {
   const app = new Hono<SlackEnv>();
@@ -75,9 +76,19 @@ export function createApp(o: AppOptions): Hono<SlackEnv> {
         throw new HttpError(503, 'temporal_unavailable', 'could not reach the workflow service; retry later', [], { 'Retry-After': '5' });
       }
     }
+    const scans: ScanRequestResult[] = [];
+    for (const request of normalized.scans ?? []) {
+      try {
+        scans.push(await o.submitter.requestScan(request));
+      } catch (err) {
+        o.logger.error('could not start scan', { control: request.control, account: request.account, region: request.region, error: (err as Error).message });
+        throw new HttpError(503, 'temporal_unavailable', 'could not reach the workflow service; retry later', [], { 'Retry-After': '5' });
+      }
+    }
     for (const r of results) o.logger.info('finding accepted', { findingId: r.findingId, workflowId: r.workflowId, status: r.status });
+    for (const s of scans) o.logger.info('scan requested', { workflowId: s.workflowId, status: s.status });
     for (const i of normalized.ignored) o.logger.info('event ignored', { reason: i.reason, ref: i.ref });
-    return c.json({ accepted: results.length, findings: results, ignored: normalized.ignored }, 202);
+    return c.json({ accepted: results.length, findings: results, ignored: normalized.ignored, ...(scans.length ? { scans } : {}) }, 202);
   };
 
   app.post('/v1/events', auth, limit, ingest(normalizeEventBridgeEvent));
