@@ -63,6 +63,9 @@ export function createSubmitter(client: Client, opts: { taskQueue: string; verif
     receivedAt: receivedAt.toISOString(),
   });
 
+  /** A start that fails while a run of the id is open (the caller joins it), and starts anew once it closed. */
+  const oneRunAtATime = (workflowId: string) => ({ workflowId, taskQueue: opts.taskQueue, workflowIdConflictPolicy: 'FAIL', workflowIdReusePolicy: 'ALLOW_DUPLICATE' }) as const;
+
   return {
     async requestScan(request) {
       const workflowId = scanRequestWorkflowId(request);
@@ -75,11 +78,8 @@ export function createSubmitter(client: Client, opts: { taskQueue: string; verif
       };
       try {
         const started = await client.workflow.start<typeof scanAccount>('scanAccount', {
-          workflowId,
-          taskQueue: opts.taskQueue,
+          ...oneRunAtATime(workflowId),
           args: [input],
-          workflowIdConflictPolicy: 'FAIL',
-          workflowIdReusePolicy: 'ALLOW_DUPLICATE',
           staticSummary: `Scan ${request.control} in ${request.account} ${request.region}: ${request.reason}`,
         });
         return { ...base, runId: started.firstExecutionRunId, status: 'started' };
@@ -131,11 +131,8 @@ export function createSubmitter(client: Client, opts: { taskQueue: string; verif
         };
         try {
           const started = await client.workflow.start<typeof remediateFinding>('remediateFinding', {
-            workflowId,
-            taskQueue: opts.taskQueue,
+            ...oneRunAtATime(workflowId),
             args: [input],
-            workflowIdConflictPolicy: 'FAIL',
-            workflowIdReusePolicy: 'ALLOW_DUPLICATE',
             staticSummary: `Remediate ${describeFinding(finding)}`,
             typedSearchAttributes: [...findingSearchAttributes(finding, opts.policy.hash), { key: SearchAttr.Status, value: 'Triaging' }],
           });
