@@ -3,7 +3,9 @@
  * documents every key). Node side only: workflows receive a `PolicySnapshot`, never this module.
  *
  * A policy either loads completely or not at all: every problem in the file is collected, each
- * with its path, and thrown together as one `InvalidInputError`.
+ * with its path, and thrown together as one `InvalidInputError`. What each key may hold is the
+ * zod schema of src/policy/schema.ts (also the JSON Schema editors check with); this module merges
+ * the layers and checks what spans them.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -14,8 +16,6 @@ import { registeredControlIds, registeredControls, requireControl } from '../act
 import type { ControlId } from '../findings/finding.js';
 import { formatDuration } from './decide.js';
 import { describe, policyJsonSchema, policySchema, problemsFrom, type Section } from './schema.js';
-
-export { parseDuration } from './schema.js';
 import type { TrustedKey } from '../decisions/signed.js';
 import {
   type AccountGroup,
@@ -27,6 +27,8 @@ import {
   type PolicySnapshot,
   type UndoSettings,
 } from './types.js';
+
+export { parseDuration } from './schema.js';
 
 /** The shipped default policy. */
 export const DEFAULT_POLICY_PATH = fileURLToPath(new URL('../../policy/default.yaml', import.meta.url));
