@@ -295,13 +295,7 @@ class Builder {
         ? { slack: z.string(says((v) => `must be the operator's Slack user id, got ${describe(v)}`)).regex(USER_RE, says(userMessage)).optional().meta({ description: "The operator's Slack user id." }) }
         : {}),
     };
-    const item = z
-      .strictObject(entry, {
-        error: (iss) =>
-          iss.code === 'unrecognized_keys'
-            ? iss.keys.map((k) => `unknown key (${suggestion(k, Object.keys(entry))}expected one of: ${Object.keys(entry).join(', ')})`).join('\n')
-            : `must be a mapping with keys ${Object.keys(entry).join(', ')}, got ${describe(iss.input)}`,
-      })
+    const item = this.mapping(entry)
       .transform((e): TrustedKey => {
         const key = trustedKey(e.publicKey, e.name);
         const slack = (e as { slack?: string }).slack;
